@@ -1,0 +1,7 @@
+"""REST API routes for accounts (/api/v1/...)."""
+
+from __future__ import annotations
+
+app_name = "accounts"
+
+urlpatterns: list = []

@@ -1,0 +1,31 @@
+"""Sign-in by username or email, case-insensitively, with a constant-time miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from accounts.models import User
+from accounts.selectors import user_get_by_login
+
+
+class LoginBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if username is None or password is None:
+            return None
+        user = user_get_by_login(login=username)
+        if user is None:
+            # Hash anyway so that an unknown login takes as long as a wrong password.
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None

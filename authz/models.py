@@ -1,0 +1,1 @@
+"""Roles, permissions and assignments (built by the authorization issue)."""

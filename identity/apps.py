@@ -1,0 +1,10 @@
+"""App config for the project package (cross-app pieces: API errors, health views)."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class IdentityConfig(AppConfig):
+    name = "identity"
+    verbose_name = "Identity portal"

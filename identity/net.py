@@ -1,0 +1,45 @@
+"""The client's IP address, trusting X-Forwarded-For only from configured proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from django.conf import settings
+from django.http import HttpRequest
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies if p.strip())
+
+
+def _is_trusted(ip: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """REMOTE_ADDR, unless it is a trusted proxy: then the right-most untrusted hop.
+
+    Walking X-Forwarded-For from the right means a client cannot spoof its address by
+    sending its own header: only hops appended by trusted proxies are skipped.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104
+    networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    if not networks or not _is_trusted(remote, networks):
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote
+    return remote
