@@ -26,6 +26,6 @@ class LoginBackend(ModelBackend):
             # Hash anyway so that an unknown login takes as long as a wrong password.
             User().set_password(password)
             return None
-        if user.check_password(password) and self.user_can_authenticate(user):
-            return user
-        return None
+        # An inactive user with the right password is returned so that the sign-in service
+        # can say so and record it; sessions of inactive users still fail in get_user().
+        return user if user.check_password(password) else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import User
+from accounts.models import EmailDomainRule, User
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -12,3 +12,23 @@ def user_get_by_login(*, login: str) -> User | None:
         return None
     field = "email__iexact" if "@" in login else "username__iexact"
     return User.objects.filter(**{field: login}).select_related("profile").first()
+
+
+def email_domain_allowed(*, email: str) -> bool:
+    """Block rules win; when any allow rule exists, only allowed domains may register.
+
+    A rule for ``example.com`` also covers its subdomains (``mail.example.com``).
+    """
+    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    if not domain:
+        return False
+    parts = domain.split(".")
+    candidates = [".".join(parts[i:]) for i in range(len(parts))]
+    rules = list(
+        EmailDomainRule.objects.values_list("domain", "action").filter(domain__in=candidates)
+    )
+    if any(action == EmailDomainRule.Action.BLOCK for _, action in rules):
+        return False
+    if any(action == EmailDomainRule.Action.ALLOW for _, action in rules):
+        return True
+    return not EmailDomainRule.objects.filter(action=EmailDomainRule.Action.ALLOW).exists()

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -117,6 +118,8 @@ TEMPLATES = [
         },
     },
 ]
+# Forms render through templates/django/forms/ (label, input, errors tied by aria-describedby).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # ---------------------------------------------------------------------------
 # Database and cache
@@ -195,6 +198,7 @@ EMAIL_VERIFICATION_TTL = timedelta(hours=env.int("EMAIL_VERIFICATION_TTL_HOURS",
 PASSWORD_RESET_LINK_TTL = timedelta(minutes=env.int("PASSWORD_RESET_LINK_TTL_MINUTES", default=60))
 PASSWORD_RESET_CODE_TTL = timedelta(minutes=env.int("PASSWORD_RESET_CODE_TTL_MINUTES", default=15))
 PASSWORD_RESET_CODE_MAX_ATTEMPTS = 5
+INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=7))
 
 # ---------------------------------------------------------------------------
 # Brute force (django-axes)
@@ -211,6 +215,8 @@ AXES_CLIENT_IP_CALLABLE = "identity.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
+# accounts.LoginEvent is the sign-in history; axes' own success log would duplicate it.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Client IP: REMOTE_ADDR unless the request came through one of these proxies (IPs or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
@@ -219,6 +225,31 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Signing keys (first-party JWTs and OIDC id_tokens share one key set)
 # ---------------------------------------------------------------------------
 SIGNING_KEYS_DIR = Path(env.str("SIGNING_KEYS_DIR", default=str(VAR_DIR / "keys")))
+# Size of newly generated RSA keys: 2048 or 3072 bits.
+SIGNING_KEY_BITS = env.int("SIGNING_KEY_BITS", default=2048)
+
+# ---------------------------------------------------------------------------
+# Tokens (first-party API: simplejwt, RS256 on the key set above; see accounts/tokens.py)
+# ---------------------------------------------------------------------------
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    # Never SECRET_KEY: the stock backend must fail closed; accounts.jwt signs with the key set.
+    "SIGNING_KEY": None,
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        seconds=env.int("JWT_ACCESS_TOKEN_LIFETIME_SECONDS", default=300)
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", default=14)),
+    "ROTATE_REFRESH_TOKENS": True,
+    # Rotation and reuse detection live on UserSession.refresh_jti, not the blacklist app.
+    "BLACKLIST_AFTER_ROTATION": False,
+    "UPDATE_LAST_LOGIN": False,
+    "ISSUER": PORTAL_URL,
+    "LEEWAY": timedelta(seconds=10),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "public_id",
+    "USER_ID_CLAIM": "sub",
+    "AUTH_TOKEN_CLASSES": ("accounts.jwt.AccessToken",),
+}
 
 # ---------------------------------------------------------------------------
 # OAuth 2.0 / OpenID Connect (django-oauth-toolkit)
@@ -233,6 +264,7 @@ OAUTH2_PROVIDER = {
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

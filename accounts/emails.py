@@ -1,0 +1,70 @@
+"""Building and sending the account emails (templates under templates/accounts/email/)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+logger = logging.getLogger(__name__)
+
+
+def portal_link(view_name: str, *args: Any) -> str:
+    """An absolute link into the portal, built from PORTAL_URL rather than the Host header."""
+    return settings.PORTAL_URL + reverse(view_name, args=args)
+
+
+def _send(*, template: str, to: str, context: dict[str, Any]) -> bool:
+    """Sends one message; a mail server that is down is logged, never raised to the user."""
+    context = {"portal_name": settings.PORTAL_NAME, "portal_url": settings.PORTAL_URL, **context}
+    subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
+    body = render_to_string(f"accounts/email/{template}.txt", context)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    except (smtplib.SMTPException, OSError):
+        logger.warning("email %s could not be sent", template, exc_info=True)
+        return False
+    return True
+
+
+def send_verification(*, username: str, to: str, link: str) -> bool:
+    hours = int(settings.EMAIL_VERIFICATION_TTL.total_seconds() // 3600)
+    context = {"username": username, "link": link, "hours": hours}
+    return _send(template="verify_email", to=to, context=context)
+
+
+def send_password_reset(*, username: str, to: str, link: str, code: str) -> bool:
+    context = {
+        "username": username,
+        "link": link,
+        "code": code,
+        "link_minutes": int(settings.PASSWORD_RESET_LINK_TTL.total_seconds() // 60),
+        "code_minutes": int(settings.PASSWORD_RESET_CODE_TTL.total_seconds() // 60),
+    }
+    return _send(template="password_reset", to=to, context=context)
+
+
+def send_invitation(*, username: str, to: str, link: str) -> bool:
+    return _send(template="invitation", to=to, context={"username": username, "link": link})
+
+
+def send_email_changed(*, username: str, to: str, new_email: str) -> bool:
+    context = {"username": username, "new_email": new_email}
+    return _send(template="email_changed", to=to, context=context)
+
+
+def send_email_change_requested(*, username: str, to: str, new_email: str) -> bool:
+    context = {"username": username, "new_email": new_email}
+    return _send(template="email_change_requested", to=to, context=context)
+
+
+def send_address_in_use(*, to: str) -> bool:
+    """Told to an address someone tried to add although it already has an account."""
+    return _send(
+        template="address_in_use", to=to, context={"login_link": portal_link("accounts:login")}
+    )

@@ -1,0 +1,106 @@
+"""Domain errors raised by account services, each with a stable machine-readable code."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """A refusal the user can act on. Pages show ``message``; the API sends ``code``."""
+
+    code = "error"
+    status = 400
+    message = "The request could not be completed."
+    field: str | None = None
+
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, code: str | None = None
+    ) -> None:
+        self.message = message or self.message
+        self.field = field or self.field
+        self.code = code or self.code
+        super().__init__(self.message)
+
+
+class EmailDomainNotAllowed(ApplicationError):
+    code = "email_domain_not_allowed"
+    status = 403
+    message = "Sign-up is not open to addresses at this email domain."
+    field = "email"
+
+
+class UsernameExists(ApplicationError):
+    code = "username_exists"
+    status = 409
+    message = "This username is already taken."
+    field = "username"
+
+
+class EmailExists(ApplicationError):
+    code = "email_exists"
+    status = 409
+    message = "An account with this email address already exists."
+    field = "email"
+
+
+class InvalidCredentials(ApplicationError):
+    code = "invalid_credentials"
+    status = 401
+    message = "The username, email or password is not correct."
+
+
+class AccountInactive(ApplicationError):
+    code = "account_inactive"
+    status = 403
+    message = "This account has been deactivated. Contact an administrator."
+
+
+class AccountLocked(ApplicationError):
+    code = "locked_out"
+    status = 429
+    message = "Too many failed sign-in attempts. Try again later."
+
+
+class EmailNotVerified(ApplicationError):
+    code = "email_not_verified"
+    status = 403
+    message = "Verify your email address before signing in."
+
+
+class PasswordChangeRequired(ApplicationError):
+    code = "password_change_required"
+    status = 403
+    message = "You must choose a new password before signing in."
+
+
+class LinkInvalid(ApplicationError):
+    code = "invalid_token"
+    status = 400
+    message = "This link is invalid, has already been used or has expired."
+    field = "token"
+
+
+class CodeInvalid(ApplicationError):
+    code = "invalid_code"
+    status = 400
+    message = "This code is invalid, has already been used or has expired."
+    field = "code"
+
+
+class IncorrectPassword(ApplicationError):
+    code = "incorrect_password"
+    status = 400
+    message = "Your current password is not correct."
+    field = "current_password"
+
+
+class PasswordMismatch(ApplicationError):
+    code = "password_mismatch"
+    status = 400
+    message = "The two passwords do not match."
+    field = "new_password_confirm"
+
+
+class PasswordNotChanged(ApplicationError):
+    code = "password_not_changed"
+    status = 400
+    message = "Choose a password different from your current one."
+    field = "new_password"

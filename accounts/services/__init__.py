@@ -1,0 +1,60 @@
+"""Every state-changing use case of accounts; pages, API and admin call these."""
+
+from __future__ import annotations
+
+from accounts.services.login import login_record, user_authenticate
+from accounts.services.passwords import (
+    account_confirm,
+    password_change,
+    password_reset_confirm,
+    password_reset_link_check,
+    password_reset_request,
+)
+from accounts.services.sessions import (
+    browser_session_end,
+    browser_session_start,
+    request_client,
+    user_sessions_revoke,
+)
+from accounts.services.users import (
+    email_change_pending,
+    email_change_request,
+    email_verification_resend,
+    email_verification_send,
+    email_verify,
+    profile_update,
+    user_create,
+    user_deactivate,
+    user_delete,
+    user_mark_email_verified,
+    user_require_password_change,
+    user_sign_up,
+    user_update,
+)
+
+__all__ = [
+    "account_confirm",
+    "browser_session_end",
+    "browser_session_start",
+    "email_change_pending",
+    "email_change_request",
+    "email_verification_resend",
+    "email_verification_send",
+    "email_verify",
+    "login_record",
+    "password_change",
+    "password_reset_confirm",
+    "password_reset_link_check",
+    "password_reset_request",
+    "profile_update",
+    "request_client",
+    "user_authenticate",
+    "user_create",
+    "user_deactivate",
+    "user_delete",
+    "user_mark_email_verified",
+    "user_require_password_change",
+    "user_sessions_revoke",
+    "user_sign_up",
+    "user_update",
+]

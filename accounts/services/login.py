@@ -1,0 +1,87 @@
+"""Checking credentials on every channel, with lockout and login history."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
+from django.http import HttpRequest
+
+from accounts.errors import (
+    AccountInactive,
+    AccountLocked,
+    EmailNotVerified,
+    InvalidCredentials,
+    PasswordChangeRequired,
+)
+from accounts.models import Channel, LoginEvent, LoginOutcome, User
+from accounts.selectors import user_get_by_login
+from accounts.services.sessions import request_client
+
+
+def user_authenticate(
+    *,
+    request: HttpRequest,
+    login: str,
+    password: str,
+    channel: str,
+    allow_password_change: bool = False,
+) -> User:
+    """Returns the user behind valid credentials, or records why not and raises.
+
+    ``request`` must be Django's HttpRequest (for DRF, ``request._request``): django-axes
+    reads the client from it and flags a locked username+IP pair on it.
+    """
+    login = (login or "").strip()[:254]
+    user = authenticate(request, username=login, password=password or "")
+    if user is None:
+        locked = bool(getattr(request, "axes_locked_out", False))
+        outcome = LoginOutcome.LOCKED_OUT if locked else LoginOutcome.BAD_CREDENTIALS
+        login_record(
+            request=request,
+            user=user_get_by_login(login=login),
+            identifier=login,
+            outcome=outcome,
+            channel=channel,
+        )
+        raise AccountLocked() if locked else InvalidCredentials()
+    refusal = _refusal(user, allow_password_change=allow_password_change)
+    if refusal is not None:
+        outcome, error = refusal
+        login_record(request=request, user=user, identifier=login, outcome=outcome, channel=channel)
+        raise error
+    login_record(
+        request=request, user=user, identifier=login, outcome=LoginOutcome.SUCCESS, channel=channel
+    )
+    return user
+
+
+def _refusal(user: User, *, allow_password_change: bool) -> tuple[str, Exception] | None:
+    if not user.is_active:
+        return LoginOutcome.INACTIVE, AccountInactive()
+    mandatory = settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+    if mandatory and user.email_verified_at is None:
+        return LoginOutcome.UNVERIFIED, EmailNotVerified()
+    if user.must_change_password and not allow_password_change:
+        return LoginOutcome.PASSWORD_CHANGE_REQUIRED, PasswordChangeRequired()
+    return None
+
+
+def login_record(
+    *,
+    request: HttpRequest,
+    user: User | None,
+    identifier: str,
+    outcome: str,
+    channel: str,
+    reason: str = "",
+) -> LoginEvent:
+    """Writes one row of login history; never stores the password that was tried."""
+    return LoginEvent.objects.create(
+        user=user,
+        identifier=identifier[:254],
+        outcome=outcome,
+        reason=reason[:200],
+        channel=channel,
+        **request_client(request),
+    )

@@ -1,0 +1,114 @@
+"""Password reset by link or code, password change, and the first-sign-in password choice."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import emails
+from accounts.errors import IncorrectPassword, PasswordMismatch, PasswordNotChanged
+from accounts.models import OneTimeToken, User
+from accounts.selectors import user_get_by_login
+from accounts.services.secrets import code_consume, secret_consume, secret_issue, secret_peek
+from accounts.services.secrets import secrets_revoke as _secrets_revoke
+from accounts.services.sessions import user_sessions_revoke
+
+RESET = OneTimeToken.Purpose.PASSWORD_RESET
+
+
+def password_reset_request(*, login: str) -> None:
+    """Emails a reset link and code when the account exists; looks the same when it does not."""
+    user = user_get_by_login(login=login)
+    if user is None or not user.is_active:
+        return
+    raw, code = secret_issue(
+        user=user, purpose=RESET, ttl=settings.PASSWORD_RESET_LINK_TTL, with_code=True
+    )
+    link = emails.portal_link("accounts:password_reset_confirm", raw)
+    emails.send_password_reset(username=user.username, to=user.email, link=link, code=code)
+
+
+def password_reset_link_check(*, token: str) -> User:
+    """The user a live reset link belongs to, without using the link up."""
+    return secret_peek(raw=token, purpose=RESET).user
+
+
+def password_reset_confirm(
+    *,
+    new_password: str,
+    new_password_confirm: str | None = None,
+    token: str | None = None,
+    login: str | None = None,
+    code: str | None = None,
+) -> User:
+    """Sets a new password from a reset link (``token``) or a typed code (``login`` + ``code``)."""
+    _check_confirmation(new_password, new_password_confirm)
+    if token is not None:
+        user = secret_peek(raw=token, purpose=RESET).user
+        _validate(new_password, user=user)
+        secret = secret_consume(raw=token, purpose=RESET)
+    else:
+        user = user_get_by_login(login=login or "")
+        # A weak password must not burn a code, nor tell whether the login exists.
+        if user is not None:
+            _validate(new_password, user=user)
+        secret = code_consume(user=user, code=code or "", purpose=RESET)
+    # Not one transaction with the code check: a wrong try must stay counted.
+    with transaction.atomic():
+        user = secret.user
+        if user.email_verified_at is None and secret.email.lower() == user.email.lower():
+            user.email_verified_at = timezone.now()  # the link or code proves the address
+        _password_set(user=user, password=new_password)
+        user_sessions_revoke(user=user, reason="password_reset")
+    return user
+
+
+def password_change(
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    new_password_confirm: str | None = None,
+    keep_session_id: str | None = None,
+) -> None:
+    """Changes a signed-in user's password; every other sign-in of theirs ends."""
+    if not user.check_password(current_password or ""):
+        raise IncorrectPassword()
+    _check_confirmation(new_password, new_password_confirm)
+    _validate(new_password, user=user)
+    _password_set(user=user, password=new_password)
+    user_sessions_revoke(user=user, reason="password_changed", except_session_id=keep_session_id)
+
+
+def account_confirm(
+    *, user: User, new_password: str, new_password_confirm: str | None = None
+) -> None:
+    """First sign-in of an account with a temporary password: choose a different one."""
+    _check_confirmation(new_password, new_password_confirm)
+    if user.check_password(new_password or ""):
+        raise PasswordNotChanged()
+    _validate(new_password, user=user)
+    _password_set(user=user, password=new_password)
+
+
+def _password_set(*, user: User, password: str) -> None:
+    user.set_password(password)
+    user.must_change_password = False
+    user.save()
+    # A reset link dies once the password it would replace has changed.
+    _secrets_revoke(user=user, purpose=RESET)
+
+
+def _check_confirmation(new_password: str, confirmation: str | None) -> None:
+    if confirmation is not None and confirmation != new_password:
+        raise PasswordMismatch()
+
+
+def _validate(password: str, *, user: User) -> None:
+    try:
+        validate_password(password or "", user=user)
+    except ValidationError as error:
+        raise ValidationError({"new_password": error.error_list}) from error

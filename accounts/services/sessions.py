@@ -1,0 +1,83 @@
+"""Sign-ins as UserSession rows: starting and ending browser sessions, bulk revocation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.devices import MAX_USER_AGENT, device_label
+from accounts.models import Channel, User, UserSession
+from identity.net import client_ip
+
+SESSION_ID_KEY = "_user_session_id"
+REVOKED_SID_PREFIX = "revoked-sid:"
+
+
+def request_client(request: HttpRequest) -> dict[str, str]:
+    """The IP, user agent and device label of a request, as stored on sessions and events."""
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT]
+    return {
+        "ip": client_ip(request),
+        "user_agent": user_agent,
+        "device_label": device_label(user_agent),
+    }
+
+
+def browser_session_start(*, request: HttpRequest, user: User) -> UserSession:
+    """Signs the browser in (a fresh session key) and records the sign-in."""
+    login(request, user)
+    session = UserSession.objects.create(
+        user=user,
+        channel=Channel.BROWSER,
+        session_key=request.session.session_key or "",
+        expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),
+        **request_client(request),
+    )
+    request.session[SESSION_ID_KEY] = str(session.id)
+    return session
+
+
+def browser_session_end(*, request: HttpRequest) -> None:
+    session_id = request.session.get(SESSION_ID_KEY)
+    if session_id:
+        UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason="signed_out"
+        )
+    logout(request)
+
+
+def user_sessions_revoke(*, user: User, reason: str, except_session_id: str | None = None) -> int:
+    """Ends every live sign-in of ``user`` (but one), on every channel, at once."""
+    live = UserSession.objects.filter(user=user, revoked_at__isnull=True)
+    if except_session_id:
+        live = live.exclude(pk=except_session_id)
+    rows = list(live.values_list("id", "session_key"))
+    if not rows:
+        return 0
+    UserSession.objects.filter(pk__in=[sid for sid, _ in rows]).update(
+        revoked_at=timezone.now(), revoked_reason=reason, refresh_jti=""
+    )
+    _end_browser_sessions([key for _, key in rows if key])
+    sids_mark_revoked([str(sid) for sid, _ in rows])
+    return len(rows)
+
+
+def sids_mark_revoked(sids: list[str]) -> None:
+    """Publishes revoked sids through the shared cache, so every process refuses their tokens."""
+    lifetime = (
+        settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] if hasattr(settings, "SIMPLE_JWT") else None
+    )
+    timeout = int(lifetime.total_seconds()) + 60 if lifetime else 3600
+    cache.set_many({REVOKED_SID_PREFIX + sid: True for sid in sids}, timeout=timeout)
+
+
+def _end_browser_sessions(session_keys: list[str]) -> None:
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in session_keys:
+        store(session_key=key).delete()

@@ -1,0 +1,245 @@
+"""Creating, verifying, changing and deleting accounts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import emails
+from accounts.errors import (
+    EmailDomainNotAllowed,
+    EmailExists,
+    IncorrectPassword,
+    UsernameExists,
+)
+from accounts.models import OneTimeToken, Profile, User, UserType
+from accounts.selectors import email_domain_allowed
+from accounts.services.secrets import secret_consume, secret_issue
+from accounts.services.sessions import user_sessions_revoke
+
+logger = logging.getLogger(__name__)
+
+VERIFY = OneTimeToken.Purpose.VERIFY_EMAIL
+RESET = OneTimeToken.Purpose.PASSWORD_RESET
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def user_sign_up(*, username: str, email: str, password: str) -> User:
+    """Self-service sign-up: domain rules, password rules, then the verification email."""
+    username, email = (username or "").strip(), normalise_email(email)
+    if not email_domain_allowed(email=email):
+        raise EmailDomainNotAllowed(_domain_refusal_message())
+    _ensure_free(username=username, email=email)
+    user = User(username=username, email=email)
+    _validate_new_password(password, user=user, field="password")
+    user = _user_insert(user=user, password=password)
+    transaction.on_commit(lambda: email_verification_send(user=user))
+    return user
+
+
+def user_create(
+    *,
+    username: str,
+    email: str,
+    user_type: str = UserType.CUSTOMER,
+    password: str | None = None,
+    email_verified: bool = False,
+    is_staff: bool = False,
+) -> User:
+    """An account made by an administrator: a temporary password, or an invitation email."""
+    username, email = (username or "").strip(), normalise_email(email)
+    _ensure_free(username=username, email=email)
+    user = User(
+        username=username,
+        email=email,
+        user_type=user_type,
+        is_staff=is_staff,
+        must_change_password=bool(password),
+        email_verified_at=timezone.now() if email_verified else None,
+    )
+    if password:
+        _validate_new_password(password, user=user, field="password")
+    user = _user_insert(user=user, password=password)
+    if not password:
+        transaction.on_commit(lambda: _invitation_send(user=user))
+    elif not email_verified:
+        transaction.on_commit(lambda: email_verification_send(user=user))
+    return user
+
+
+def user_update(*, user: User, data: dict[str, Any]) -> User:
+    """Changes username or email; a new email waits for verification of the new address."""
+    username = data.get("username")
+    if username is not None and username.strip() != user.username:
+        username = username.strip()
+        if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
+            raise UsernameExists()
+        user.username = username
+        user.full_clean(exclude=["password", "email"], validate_unique=False)
+        _save_unique(user)
+    email = data.get("email")
+    if email is not None and normalise_email(email) != user.email:
+        email_change_request(user=user, new_email=email)
+    return user
+
+
+def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    for field in ("first_name", "last_name", "phone_number", "address", "date_of_birth"):
+        if field in data:
+            setattr(profile, field, data[field])
+    profile.full_clean(exclude=["user"])
+    profile.save()
+    return profile
+
+
+def user_delete(*, user: User, password: str) -> None:
+    """Self-service deletion, confirmed with the password."""
+    if not user.check_password(password or ""):
+        raise IncorrectPassword(field="password")
+    logger.info("user %s deleted their account", user.public_id)
+    user.delete()
+
+
+def user_deactivate(*, user: User) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active", "updated_at"])
+    user_sessions_revoke(user=user, reason="deactivated")
+
+
+def user_mark_email_verified(*, user: User) -> None:
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at", "updated_at"])
+
+
+def user_require_password_change(*, user: User) -> None:
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password", "updated_at"])
+
+
+# -- email verification and change ----------------------------------------------------------
+
+
+def email_verification_send(*, user: User, email: str = "") -> None:
+    raw, _ = secret_issue(
+        user=user, purpose=VERIFY, ttl=settings.EMAIL_VERIFICATION_TTL, email=email
+    )
+    link = emails.portal_link("accounts:verify_email", raw)
+    emails.send_verification(username=user.username, to=email or user.email, link=link)
+
+
+def email_verification_resend(*, email: str) -> None:
+    """Sends a fresh link when an unverified account has this address; silent otherwise."""
+    user = User.objects.filter(email__iexact=normalise_email(email), is_active=True).first()
+    if user is not None and user.email_verified_at is None:
+        email_verification_send(user=user)
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> User:
+    """Uses up a verification link: confirms the address, or completes an email change."""
+    secret = secret_consume(raw=token, purpose=VERIFY)
+    user = User.objects.select_for_update().get(pk=secret.user_id)
+    old_email = user.email
+    if secret.email and secret.email != old_email:
+        if User.objects.filter(email__iexact=secret.email).exclude(pk=user.pk).exists():
+            raise EmailExists()
+        user.email = secret.email
+    user.email_verified_at = timezone.now()
+    _save_unique(user)
+    if user.email != old_email:
+        transaction.on_commit(
+            lambda: emails.send_email_changed(
+                username=user.username, to=old_email, new_email=user.email
+            )
+        )
+    return user
+
+
+def email_change_request(*, user: User, new_email: str) -> None:
+    """Sends a link to the new address; the account keeps its old one until it is used."""
+    new_email = normalise_email(new_email)
+    User(username=user.username, email=new_email).clean_fields(exclude=["password", "username"])
+    if not email_domain_allowed(email=new_email):
+        raise EmailDomainNotAllowed(_domain_refusal_message())
+    if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+        # Do not tell the requester that the address has an account: tell its owner.
+        emails.send_address_in_use(to=new_email)
+        return
+    email_verification_send(user=user, email=new_email)
+    emails.send_email_change_requested(username=user.username, to=user.email, new_email=new_email)
+
+
+def email_change_pending(*, user: User) -> str:
+    """The address waiting for confirmation, or ""."""
+    secret = (
+        OneTimeToken.objects.filter(user=user, purpose=VERIFY, used_at__isnull=True)
+        .filter(expires_at__gt=timezone.now())
+        .exclude(email__iexact=user.email)
+        .order_by("-created_at")
+        .first()
+    )
+    return secret.email if secret else ""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _ensure_free(*, username: str, email: str) -> None:
+    # Sign-up's own duplicate check is the one place allowed to say an account exists;
+    # its entry points are rate-limited.
+    if User.objects.filter(username__iexact=username).exists():
+        raise UsernameExists()
+    if User.objects.filter(email__iexact=email).exists():
+        raise EmailExists()
+
+
+def _validate_new_password(password: str, *, user: User, field: str) -> None:
+    try:
+        validate_password(password or "", user=user)
+    except ValidationError as error:
+        raise ValidationError({field: error.error_list}) from error
+
+
+@transaction.atomic
+def _user_insert(*, user: User, password: str | None) -> User:
+    user.set_password(password)
+    # The unique indexes decide races; _save_unique turns a lost one into a clear error.
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    _save_unique(user)
+    Profile.objects.create(user=user)
+    return user
+
+
+def _save_unique(user: User) -> None:
+    """Saves, turning a lost race on the case-insensitive unique indexes into a clear error."""
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:
+        if "email" in str(error):
+            raise EmailExists() from error
+        raise UsernameExists() from error
+
+
+def _invitation_send(*, user: User) -> None:
+    raw, _ = secret_issue(user=user, purpose=RESET, ttl=settings.INVITATION_TTL)
+    link = emails.portal_link("accounts:password_reset_confirm", raw)
+    emails.send_invitation(username=user.username, to=user.email, link=link)
+
+
+def _domain_refusal_message() -> str:
+    return (
+        "Sign-up is not open to addresses at this email domain. "
+        "Use an address from a domain your organisation allows."
+    )
