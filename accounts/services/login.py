@@ -53,6 +53,10 @@ def user_authenticate(
     login_record(
         request=request, user=user, identifier=login, outcome=LoginOutcome.SUCCESS, channel=channel
     )
+    if channel != Channel.BROWSER:
+        # django.contrib.auth.login() sends this for pages; other channels send it here so
+        # that axes resets the failure count on every kind of success.
+        user_logged_in.send(sender=type(user), request=request, user=user)
     return user
 
 
