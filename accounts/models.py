@@ -148,6 +148,9 @@ class EmailDomainRule(models.Model):
     def __str__(self) -> str:
         return f"{self.action} {self.domain}"
 
+    def clean(self) -> None:
+        self.domain = (self.domain or "").strip().lower().rstrip(".")
+
 
 class OneTimeToken(models.Model):
     """A single-use, expiring secret sent by email. Only hashes are stored."""

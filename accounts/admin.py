@@ -1,0 +1,188 @@
+"""Django admin for accounts: users with their profile, email-domain rules, login history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.errors import ApplicationError
+from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserType
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+    fields = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
+
+
+class EmailVerifiedFilter(admin.SimpleListFilter):
+    title = "email verified"
+    parameter_name = "verified"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Verified"), ("no", "Not verified")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() in {"yes", "no"}:
+            return queryset.filter(email_verified_at__isnull=self.value() == "no")
+        return queryset
+
+
+class UserCreateForm(forms.ModelForm):
+    """What an admin gives for a new account; the service does the rest."""
+
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="A temporary password the user must change at first sign-in. "
+        "Leave empty to email the user an invitation to choose one.",
+    )
+    email_verified = forms.BooleanField(
+        required=False, help_text="Tick only if you know this address belongs to the user."
+    )
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "user_type", "is_staff")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = UserCreateForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "username",
+                    "email",
+                    "user_type",
+                    "is_staff",
+                    "password",
+                    "email_verified",
+                )
+            },
+        ),
+    )
+    fieldsets = (
+        (None, {"fields": ("public_id", "username", "email", "user_type", "password")}),
+        ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
+        ("Permissions", {"fields": ("is_staff", "is_superuser")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "updated_at")}),
+    )
+    readonly_fields = ("public_id", "date_joined", "last_login", "updated_at")
+    list_display = ("username", "email", "user_type", "is_active", "email_verified", "date_joined")
+    list_filter = ("user_type", "is_active", EmailVerifiedFilter, "is_staff")
+    search_fields = ("username", "email")
+    ordering = ("username",)
+    filter_horizontal = ()
+    inlines = [ProfileInline]
+    actions = [
+        "deactivate",
+        "send_password_reset",
+        "mark_email_verified",
+        "require_password_change",
+    ]
+
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:
+        # The sign-up service creates the profile; the inline edits it afterwards.
+        return self.inlines if obj is not None else []
+
+    @admin.display(boolean=True, description="Verified")
+    def email_verified(self, obj: User) -> bool:
+        return obj.email_verified_at is not None
+
+    def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        created = services.user_create(
+            username=data["username"],
+            email=data["email"],
+            user_type=data.get("user_type") or UserType.CUSTOMER,
+            password=data.get("password") or None,
+            email_verified=data.get("email_verified", False),
+            is_staff=data.get("is_staff", False),
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet[User], action: Any, done: str
+    ) -> None:
+        count = 0
+        for user in queryset:
+            try:
+                action(user)
+            except ApplicationError as error:
+                self.message_user(request, f"{user}: {error.message}", messages.ERROR)
+            else:
+                count += 1
+        self.message_user(request, f"{done}: {count} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Deactivate (and sign out everywhere)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._apply(request, queryset, lambda u: services.user_deactivate(user=u), "Deactivated")
+
+    @admin.action(description="Send a password-reset email")
+    def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda u: services.password_reset_request(login=u.email),
+            "Password-reset email sent",
+        )
+
+    @admin.action(description="Mark email as verified")
+    def mark_email_verified(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda u: services.user_mark_email_verified(user=u),
+            "Marked verified",
+        )
+
+    @admin.action(description="Require a password change at next sign-in")
+    def require_password_change(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda u: services.user_require_password_change(user=u),
+            "Password change required",
+        )
+
+
+@admin.register(EmailDomainRule)
+class EmailDomainRuleAdmin(admin.ModelAdmin):
+    list_display = ("domain", "action", "note", "updated_at")
+    list_filter = ("action",)
+    search_fields = ("domain",)
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(admin.ModelAdmin):
+    """Security history is read-only: nobody edits or deletes it from the admin."""
+
+    list_display = ("created_at", "identifier", "user", "outcome", "channel", "ip", "device_label")
+    list_filter = ("outcome", "channel", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("identifier", "user__username", "user__email", "ip")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

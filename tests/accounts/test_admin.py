@@ -1,0 +1,115 @@
+"""The admin goes through the services: creation, actions, read-only history."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import LoginEvent, Profile, User, UserSession
+from tests.factories import DEFAULT_PASSWORD, LoginEventFactory, UserSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, user_factory):
+    client.force_login(user_factory(superuser=True))
+    return client
+
+
+def test_admin_add_user_with_temporary_password_goes_through_the_service(
+    admin_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:accounts_user_add"),
+            {
+                "username": "newhire",
+                "email": "NewHire@Example.com",
+                "user_type": "employee",
+                "password": DEFAULT_PASSWORD,
+                "email_verified": "on",
+            },
+        )
+    assert response.status_code == 302, response.content[:2000]
+    user = User.objects.get(username="newhire")
+    assert user.email == "newhire@example.com"
+    assert user.must_change_password
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert user.email_verified_at is not None
+    assert Profile.objects.filter(user=user).exists()
+    assert mailoutbox == []
+
+
+def test_admin_add_user_without_password_sends_invitation(
+    admin_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:accounts_user_add"),
+            {"username": "invitee", "email": "invitee@example.com", "user_type": "customer"},
+        )
+    assert not User.objects.get(username="invitee").has_usable_password()
+    assert [m.to for m in mailoutbox] == [["invitee@example.com"]]
+
+
+def test_admin_add_user_refuses_duplicate_email_ignoring_case(admin_client, user_factory):
+    user_factory(email="dup@example.com")
+    response = admin_client.post(
+        reverse("admin:accounts_user_add"),
+        {"username": "another", "email": "DUP@example.com", "user_type": "customer"},
+    )
+    assert response.status_code == 200
+    assert not User.objects.filter(username="another").exists()
+
+
+def test_admin_user_list_searches_and_filters(admin_client, user_factory):
+    user_factory(username="findme", unverified=True)
+    user_factory(username="other")
+    url = reverse("admin:accounts_user_changelist")
+    assert b"findme" in admin_client.get(url, {"q": "findm"}).content
+    page = admin_client.get(url, {"verified": "no"}).content
+    assert b"findme" in page
+    assert b">other<" not in page
+
+
+def _act(admin_client, action: str, users: list[User]):
+    return admin_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": action, "_selected_action": [u.pk for u in users]},
+    )
+
+
+def test_admin_actions_call_services(admin_client, user_factory, mailoutbox):
+    target = user_factory(unverified=True)
+    session = UserSessionFactory(user=target)
+    _act(admin_client, "mark_email_verified", [target])
+    _act(admin_client, "require_password_change", [target])
+    _act(admin_client, "send_password_reset", [target])
+    _act(admin_client, "deactivate", [target])
+    target.refresh_from_db()
+    assert target.email_verified_at is not None
+    assert target.must_change_password
+    assert not target.is_active
+    assert UserSession.objects.get(pk=session.pk).revoked_at is not None
+    assert [m.to for m in mailoutbox] == [[target.email]]
+
+
+def test_admin_login_history_is_read_only(admin_client):
+    event = LoginEventFactory()
+    url = reverse("admin:accounts_loginevent_change", args=[event.pk])
+    assert admin_client.get(reverse("admin:accounts_loginevent_changelist")).status_code == 200
+    admin_client.post(url, {"outcome": "success", "identifier": "forged"})
+    assert LoginEvent.objects.get(pk=event.pk).identifier == event.identifier
+    delete = admin_client.post(reverse("admin:accounts_loginevent_delete", args=[event.pk]))
+    assert delete.status_code == 403
+    assert LoginEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_admin_email_domain_rule_is_stored_lowercase(admin_client):
+    admin_client.post(
+        reverse("admin:accounts_emaildomainrule_add"), {"domain": "Corp.COM.", "action": "allow"}
+    )
+    from accounts.models import EmailDomainRule
+
+    assert EmailDomainRule.objects.get().domain == "corp.com"
