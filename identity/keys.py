@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -141,8 +142,21 @@ def load_keys(directory: Path) -> tuple[SigningKey, ...]:
     """Every ``*.pem`` key in the directory, newest first."""
     if not directory.is_dir():
         return ()
-    keys = [_load_key(path) for path in directory.glob("*.pem")]
+    keys = [_load_key_cached(path) for path in directory.glob("*.pem")]
     return tuple(sorted(keys, key=lambda key: (key.created_at, key.kid), reverse=True))
+
+
+_parsed: dict[tuple[str, int, int], SigningKey] = {}
+
+
+def _load_key_cached(path: Path) -> SigningKey:
+    """Parsing and validating an RSA key costs milliseconds; a reload re-parses only new files."""
+    stat = path.stat()
+    cache_key = (str(path), stat.st_mtime_ns, stat.st_size)
+    key = _parsed.get(cache_key)
+    if key is None:
+        key = _parsed[cache_key] = _load_key(path)
+    return key
 
 
 def _load_key(path: Path) -> SigningKey:
@@ -206,7 +220,7 @@ def prune_signing_keys(*, retired_for: timedelta) -> list[str]:
     with _directory_lock(directory):
         keys = load_keys(directory)
         # keys[i] was retired when keys[i - 1], the next newer one, was created.
-        for newer, older in zip(keys, keys[1:], strict=False):
+        for newer, older in pairwise(keys):
             if newer.created_at < cutoff:
                 (directory / f"{older.kid}.pem").unlink(missing_ok=True)
                 removed.append(older.kid)

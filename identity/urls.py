@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from identity import views
+from identity import jwks, views
 
 api_v1 = (
     [
@@ -21,4 +21,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1, namespace="api")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path(".well-known/jwks.json", jwks.jwks, name="jwks"),
 ]

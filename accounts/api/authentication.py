@@ -1,0 +1,52 @@
+"""DRF authentication by first-party access token (RS256 JWT from accounts.tokens)."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import TokenError
+
+from accounts.jwt import AccessToken
+from accounts.models import User
+from accounts.tokens import InvalidToken, sid_is_revoked
+
+# The stable code clients key on: sign in again.
+TOKEN_NOT_VALID = InvalidToken.code
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    """Verifies the token locally (signature, kid, type, expiry), refuses revoked sign-ins
+    through the cache, then loads the user with one query."""
+
+    def get_validated_token(self, raw_token: bytes) -> AccessToken:  # type: ignore[override]
+        try:
+            token = AccessToken(raw_token)
+        except TokenError as exc:
+            raise AuthenticationFailed(
+                "The access token is invalid or expired.", TOKEN_NOT_VALID
+            ) from exc
+        if sid_is_revoked(token["sid"]):
+            raise AuthenticationFailed("This sign-in has been revoked.", TOKEN_NOT_VALID)
+        return token
+
+    def get_user(self, validated_token: AccessToken) -> User:  # type: ignore[override]
+        try:
+            public_id = uuid.UUID(validated_token["sub"])
+        except (KeyError, ValueError) as exc:
+            raise AuthenticationFailed("The access token is invalid.", TOKEN_NOT_VALID) from exc
+        user = User.objects.filter(public_id=public_id).first()
+        if user is None:
+            raise AuthenticationFailed("The access token is invalid.", TOKEN_NOT_VALID)
+        if not user.is_active:
+            raise AuthenticationFailed("This account has been deactivated.", "user_inactive")
+        return user
+
+
+class JWTAuthenticationScheme(SimpleJWTScheme):
+    """OpenAPI: the subclass is documented as simplejwt's bearer scheme."""
+
+    target_class = "accounts.api.authentication.JWTAuthentication"
+    name = "jwtAuth"

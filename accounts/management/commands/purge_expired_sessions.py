@@ -1,0 +1,25 @@
+"""Deletes sign-ins (UserSession rows) expired or revoked more than N days ago."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from accounts.tokens import session_purge_expired
+
+
+class Command(BaseCommand):
+    help = "Delete UserSession rows expired or revoked more than --days days ago, in batches."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=int, default=30, help="Retention in days (30).")
+        parser.add_argument("--batch-size", type=int, default=1000, help="Rows per DELETE.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        deleted = session_purge_expired(
+            older_than=timedelta(days=max(options["days"], 0)),
+            batch_size=max(options["batch_size"], 1),
+        )
+        self.stdout.write(f"Deleted {deleted} expired or revoked sessions.")

@@ -1,0 +1,209 @@
+"""Token lifecycle of first-party API sign-ins: issue, rotate, revoke, verify, id_tokens.
+
+Each API sign-in is one UserSession (its id is the ``sid`` claim). Only the current refresh
+``jti`` of the session is stored, never a token; revocation reaches access tokens through a
+cached set of revoked sids.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+
+from accounts.devices import MAX_USER_AGENT, device_label
+from accounts.errors import ApplicationError
+from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
+from accounts.models import Channel, User, UserSession
+from accounts.services.sessions import session_revoke, sid_is_revoked
+
+__all__ = ["session_revoke", "sid_is_revoked"]  # re-exported: callers of tokens use them
+
+logger = logging.getLogger(__name__)
+
+REVOKED_REFRESH_REUSED = "refresh_token_reused"
+REVOKED_SIGNED_OUT = "signed_out"
+
+
+class InvalidToken(ApplicationError):
+    code = "token_not_valid"
+    status = 401
+    message = "The token is invalid, expired or revoked."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int  # seconds until the access token expires
+    session: UserSession
+
+
+def user_roles(user: User) -> list[str]:
+    """The role names carried in access tokens; filled in by the authorization issue."""
+    return []
+
+
+def refresh_lifetime() -> timedelta:
+    return jwt_setting("REFRESH_TOKEN_LIFETIME")
+
+
+def api_session_start(
+    *, user: User, ip: str | None, user_agent: str, channel: str = Channel.API
+) -> TokenPair:
+    """Records a new sign-in and returns its first token pair."""
+    now = timezone.now()
+    user_agent = (user_agent or "")[:MAX_USER_AGENT]
+    session = UserSession(
+        user=user,
+        channel=channel,
+        ip=ip or None,
+        user_agent=user_agent,
+        device_label=device_label(user_agent),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + refresh_lifetime(),
+    )
+    pair, jti = _pair_issue(user=user, session=session)
+    session.refresh_jti = jti
+    session.full_clean()
+    session.save(force_insert=True)
+    return pair
+
+
+def token_refresh(*, refresh_token: str) -> TokenPair:
+    """Rotates a refresh token; a rotated one presented again ends its whole sign-in."""
+    claims = _refresh_claims(refresh_token)
+    session = _session_of(claims)
+    pair, new_jti = _pair_issue(user=session.user, session=session)
+    now = timezone.now()
+    # Compare-and-swap on the current jti: of two concurrent refreshes only one can win
+    # (OAuth 2.0 Security BCP, RFC 9700 §4.14.2: refresh token rotation).
+    rotated = UserSession.objects.filter(
+        pk=session.pk,
+        refresh_jti=claims["jti"],
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).update(refresh_jti=new_jti, last_seen_at=now, expires_at=now + refresh_lifetime())
+    if not rotated:
+        _refresh_refused(session_id=session.pk, jti=claims["jti"])
+        raise InvalidToken()
+    session.refresh_jti, session.last_seen_at = new_jti, now
+    session.expires_at = now + refresh_lifetime()
+    return pair
+
+
+def _session_of(claims: dict[str, Any]) -> UserSession:
+    """The sign-in a refresh token names, with its user, who must still be active."""
+    session = UserSession.objects.select_related("user").filter(pk=claims["sid"]).first()
+    if session is None or str(session.user.public_id) != claims["sub"]:
+        raise InvalidToken()
+    if not session.user.is_active:
+        raise InvalidToken()
+    return session
+
+
+def _refresh_refused(*, session_id: Any, jti: str) -> None:
+    """A validly signed refresh token that is no longer current on a live session was stolen
+    or replayed: end the sign-in (RFC 9700 §4.14.2)."""
+    session = UserSession.objects.filter(pk=session_id).first()
+    if session is None or not session.is_live or session.refresh_jti == jti:
+        return
+    logger.warning("refresh token reuse; session revoked", extra={"sid": str(session_id)})
+    session_revoke(session=session, reason=REVOKED_REFRESH_REUSED)
+
+
+def api_session_end(*, refresh_token: str) -> None:
+    """Signs out the sign-in the refresh token belongs to; repeating it is harmless."""
+    claims = _refresh_claims(refresh_token)
+    session = UserSession.objects.filter(pk=claims["sid"], user__public_id=claims["sub"]).first()
+    if session is not None:
+        session_revoke(session=session, reason=REVOKED_SIGNED_OUT)
+
+
+def access_token_verify(*, token: str) -> dict[str, Any]:
+    """The claims of a valid, unrevoked access token; raises InvalidToken otherwise."""
+    try:
+        access = AccessToken(token)
+    except TokenError as exc:
+        raise InvalidToken() from exc
+    if sid_is_revoked(access["sid"]):
+        raise InvalidToken()
+    return dict(access.payload)
+
+
+def id_token_issue(
+    *,
+    user: User,
+    session: UserSession,
+    audience: str,
+    nonce: str | None = None,
+    auth_time: datetime | None = None,
+) -> str:
+    """An OpenID Connect id_token (OIDC Core §2) signed with the active key."""
+    now = timezone.now()
+    claims: dict[str, Any] = {
+        "sub": str(user.public_id),
+        "aud": audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + jwt_setting("ACCESS_TOKEN_LIFETIME")).timestamp()),
+        "auth_time": int((auth_time or session.created_at).timestamp()),
+        "sid": str(session.pk),
+        **_profile_claims(user),
+    }
+    if nonce is not None:
+        claims["nonce"] = nonce  # OIDC Core §3.1.3.7 step 11: the client checks it
+    return token_backend.encode(claims)
+
+
+def _profile_claims(user: User) -> dict[str, Any]:
+    """OIDC Core §5.1 standard claims."""
+    return {
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "preferred_username": user.username,
+        "name": user.get_full_name(),
+    }
+
+
+def _pair_issue(*, user: User, session: UserSession) -> tuple[TokenPair, str]:
+    """A fresh refresh/access pair for the session, and the refresh token's jti."""
+    refresh = RefreshToken()
+    refresh["sub"] = str(user.public_id)
+    refresh["sid"] = str(session.pk)
+    access = refresh.access_token
+    access["roles"] = user_roles(user)
+    pair = TokenPair(
+        access_token=str(access),
+        refresh_token=str(refresh),
+        expires_in=int(access.lifetime.total_seconds()),
+        session=session,
+    )
+    return pair, refresh["jti"]
+
+
+def _refresh_claims(refresh_token: str) -> dict[str, Any]:
+    try:
+        return dict(RefreshToken(refresh_token).payload)
+    except TokenError as exc:
+        raise InvalidToken() from exc
+
+
+def session_purge_expired(*, older_than: timedelta, batch_size: int = 1000) -> int:
+    """Deletes sign-ins expired or revoked before ``now - older_than``; the number deleted."""
+    cutoff = timezone.now() - older_than
+    stale = UserSession.objects.filter(expires_at__lt=cutoff) | UserSession.objects.filter(
+        revoked_at__lt=cutoff
+    )
+    deleted = 0
+    while True:
+        # Small batches keep each DELETE's locks and WAL short on a busy table.
+        ids = list(stale.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        _, per_model = UserSession.objects.filter(pk__in=ids).delete()
+        deleted += per_model.get(UserSession._meta.label, 0)
