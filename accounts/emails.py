@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -68,3 +69,14 @@ def send_address_in_use(*, to: str) -> bool:
     return _send(
         template="address_in_use", to=to, context={"login_link": portal_link("accounts:login")}
     )
+
+
+def send_new_sign_in(*, username: str, to: str, when: datetime, device: str, ip: str) -> bool:
+    context = {
+        "username": username,
+        "when": when,
+        "device": device,
+        "ip": ip,
+        "sessions_link": portal_link("accounts:sessions"),
+    }
+    return _send(template="new_sign_in", to=to, context=context)

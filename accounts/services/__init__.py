@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from accounts.services.domain_rules import (
+    email_domain_rule_create,
+    email_domain_rule_delete,
+    email_domain_rule_update,
+)
 from accounts.services.login import login_record, user_authenticate
 from accounts.services.passwords import (
     account_confirm,
@@ -26,10 +31,12 @@ from accounts.services.users import (
     user_create,
     user_deactivate,
     user_delete,
+    user_delete_by_admin,
     user_mark_email_verified,
     user_require_password_change,
     user_sign_up,
     user_update,
+    user_update_by_admin,
 )
 
 __all__ = [
@@ -38,6 +45,9 @@ __all__ = [
     "browser_session_start",
     "email_change_pending",
     "email_change_request",
+    "email_domain_rule_create",
+    "email_domain_rule_delete",
+    "email_domain_rule_update",
     "email_verification_resend",
     "email_verification_send",
     "email_verify",
@@ -52,9 +62,11 @@ __all__ = [
     "user_create",
     "user_deactivate",
     "user_delete",
+    "user_delete_by_admin",
     "user_mark_email_verified",
     "user_require_password_change",
     "user_sessions_revoke",
     "user_sign_up",
     "user_update",
+    "user_update_by_admin",
 ]

@@ -16,6 +16,7 @@ from accounts.errors import (
 )
 from accounts.models import Channel, LoginEvent, LoginOutcome, User
 from accounts.selectors import user_get_by_login
+from accounts.services.history import new_device_alert
 from accounts.services.sessions import request_client
 
 
@@ -50,6 +51,8 @@ def user_authenticate(
         outcome, error = refusal
         login_record(request=request, user=user, identifier=login, outcome=outcome, channel=channel)
         raise error
+    client = request_client(request)
+    new_device_alert(user=user, device_label=client["device_label"], ip=client["ip"])
     login_record(
         request=request, user=user, identifier=login, outcome=LoginOutcome.SUCCESS, channel=channel
     )

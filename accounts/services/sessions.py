@@ -49,7 +49,23 @@ def browser_session_end(*, request: HttpRequest) -> None:
         UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_reason="signed_out"
         )
+        sids_mark_revoked([str(session_id)])
     logout(request)
+
+
+def session_revoke(*, session: UserSession, reason: str) -> None:
+    """Ends one sign-in on any channel: its browser session, refreshes and access tokens."""
+    now = timezone.now()
+    UserSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
+    )
+    if session.session_key:
+        _end_browser_sessions([session.session_key])
+    # Always publish, even when already revoked: the cache entry may have been evicted.
+    sids_mark_revoked([str(session.pk)])
+    if session.revoked_at is None:
+        session.revoked_at, session.revoked_reason = now, reason[:40]
+    session.refresh_jti = ""
 
 
 def user_sessions_revoke(*, user: User, reason: str, except_session_id: str | None = None) -> int:
@@ -60,8 +76,9 @@ def user_sessions_revoke(*, user: User, reason: str, except_session_id: str | No
     rows = list(live.values_list("id", "session_key"))
     if not rows:
         return 0
+    now = timezone.now()
     UserSession.objects.filter(pk__in=[sid for sid, _ in rows]).update(
-        revoked_at=timezone.now(), revoked_reason=reason, refresh_jti=""
+        revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
     )
     _end_browser_sessions([key for _, key in rows if key])
     sids_mark_revoked([str(sid) for sid, _ in rows])
@@ -81,3 +98,18 @@ def _end_browser_sessions(session_keys: list[str]) -> None:
     store = import_module(settings.SESSION_ENGINE).SessionStore
     for key in session_keys:
         store(session_key=key).delete()
+
+
+def session_touch(*, session_id: str) -> bool:
+    """Records activity on a sign-in at most once per SESSION_TOUCH_SECONDS (one cache add)."""
+    if not cache.add(f"session-touched:{session_id}", 1, timeout=settings.SESSION_TOUCH_SECONDS):
+        return False
+    UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
+        last_seen_at=timezone.now()
+    )
+    return True
+
+
+def sid_is_revoked(sid: str) -> bool:
+    """One cache read: revoked sign-ins are published there by every process that revokes."""
+    return cache.get(f"{REVOKED_SID_PREFIX}{sid}") is not None

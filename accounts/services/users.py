@@ -116,6 +116,40 @@ def user_deactivate(*, user: User) -> None:
     user_sessions_revoke(user=user, reason="deactivated")
 
 
+@transaction.atomic
+def user_update_by_admin(*, user: User, data: dict[str, Any]) -> User:
+    """An administrator's change to an account and its profile; never the password."""
+    _admin_flags_set(user=user, data=data)
+    if data.get("profile"):
+        profile_update(user=user, data=data["profile"])
+    # Last, because a new email address sends its verification link at once.
+    return user_update(user=user, data=data)
+
+
+def user_delete_by_admin(*, user: User) -> None:
+    """Deletes an account; its profile, sessions and secrets go with it, login history stays."""
+    logger.info("user %s deleted by an administrator", user.public_id)
+    user.delete()
+
+
+def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:
+    changed = [
+        field
+        for field in ("user_type", "must_change_password")
+        if field in data and getattr(user, field) != data[field]
+    ]
+    for field in changed:
+        setattr(user, field, data[field])
+    if changed:
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+        user.save(update_fields=[*changed, "updated_at"])
+    if data.get("is_active") is False and user.is_active:
+        user_deactivate(user=user)
+    elif data.get("is_active") is True and not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active", "updated_at"])
+
+
 def user_mark_email_verified(*, user: User) -> None:
     if user.email_verified_at is None:
         user.email_verified_at = timezone.now()

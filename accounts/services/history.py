@@ -1,0 +1,72 @@
+"""Login history upkeep: new-device alerts and retention."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import emails
+from accounts.models import LoginEvent, LoginOutcome, User
+
+# How many earlier successful sign-ins are compared with a new one.
+KNOWN_DEVICES_WINDOW = 200
+
+
+def ip_network(ip: str | None) -> str:
+    """The network an address belongs to (/24 for IPv4, /48 for IPv6): "the same place"."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def is_new_device(*, user: User, device_label: str, ip: str | None) -> bool:
+    """True when earlier successful sign-ins exist but none from this device and IP network.
+
+    The very first sign-in of an account is not news. One query.
+    """
+    network = ip_network(ip)
+    seen = list(
+        LoginEvent.objects.filter(user=user, outcome=LoginOutcome.SUCCESS)
+        .order_by("-created_at")
+        .values_list("device_label", "ip")[:KNOWN_DEVICES_WINDOW]
+    )
+    known = any(label == device_label and ip_network(addr) == network for label, addr in seen)
+    return bool(seen) and not known
+
+
+def new_device_alert(*, user: User, device_label: str, ip: str | None) -> bool:
+    """Emails the user about a sign-in from a device and network they have not used before."""
+    if not settings.NEW_DEVICE_ALERTS:
+        return False
+    if not is_new_device(user=user, device_label=device_label, ip=ip):
+        return False
+    when, to = timezone.now(), user.email
+    transaction.on_commit(
+        lambda: emails.send_new_sign_in(
+            username=user.username, to=to, when=when, device=device_label, ip=ip or "unknown"
+        )
+    )
+    return True
+
+
+def login_history_purge(*, older_than_days: int | None = None, batch_size: int = 5000) -> int:
+    """Deletes events past retention in batches, so a large purge never locks the table long."""
+    days = settings.LOGIN_HISTORY_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            LoginEvent.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
+                :batch_size
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += LoginEvent.objects.filter(pk__in=ids).delete()[0]
