@@ -245,7 +245,9 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(
         seconds=env.int("JWT_ACCESS_TOKEN_LIFETIME_SECONDS", default=300)
     ),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", default=14)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        days=env.int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", default=14)
+    ),
     "ROTATE_REFRESH_TOKENS": True,
     # Rotation and reuse detection live on UserSession.refresh_jti, not the blacklist app.
     "BLACKLIST_AFTER_ROTATION": False,
@@ -276,18 +278,68 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF skips Django's check).
+    "DEFAULT_PARSER_CLASSES": ["identity.api.parsers.LimitedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "identity.api.schema.AutoSchema",
+    # drf-standardized-errors, formatted as RFC 9457 problems by identity.api.errors.
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "identity.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": None,
+    # Per client IP (<scope>) and per login identifier (<scope>_identifier); see
+    # identity/api/throttles.py.
+    "DEFAULT_THROTTLE_RATES": {
+        "signup": env.str("API_THROTTLE_SIGNUP", default="20/hour"),
+        "signup_identifier": env.str("API_THROTTLE_SIGNUP_IDENTIFIER", default="5/hour"),
+        "login": env.str("API_THROTTLE_LOGIN", default="30/min"),
+        "login_identifier": env.str("API_THROTTLE_LOGIN_IDENTIFIER", default="10/min"),
+        "refresh": env.str("API_THROTTLE_REFRESH", default="60/min"),
+        "password_reset": env.str("API_THROTTLE_PASSWORD_RESET", default="10/hour"),
+        "password_reset_identifier": env.str(
+            "API_THROTTLE_PASSWORD_RESET_IDENTIFIER", default="5/hour"
+        ),
+        "verify_resend": env.str("API_THROTTLE_VERIFY_RESEND", default="10/hour"),
+        "verify_resend_identifier": env.str(
+            "API_THROTTLE_VERIFY_RESEND_IDENTIFIER", default="3/hour"
+        ),
+    },
+}
+# A password-reset request answers no sooner than this, whether or not the account exists,
+# so that its timing does not reveal which (sending mail takes time).
+PASSWORD_RESET_MIN_RESPONSE_MS = env.int("PASSWORD_RESET_MIN_RESPONSE_MS", default=400)
+
+# Every status an API error may have; identity/api/schema.py documents each one.
+_PROBLEM_STATUSES = (400, 401, 403, 404, 405, 406, 409, 413, 415, 429, 500)
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "identity.api.errors.ProblemExceptionHandler",
+    "EXCEPTION_FORMATTER_CLASS": "identity.api.errors.ProblemFormatter",
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": False,
+    "ALLOWED_ERROR_STATUS_CODES": [str(status) for status in _PROBLEM_STATUSES],
+    "ERROR_SCHEMAS": {
+        str(status): f"identity.api.schema.Problem{status}Serializer"
+        for status in _PROBLEM_STATUSES
+    },
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Identity Portal API",
+    "DESCRIPTION": (
+        "Accounts, sign-in tokens and administration. Every error is an RFC 9457 problem "
+        "(application/problem+json) with a stable `code` and per-field `errors`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        f"Problem{status}CodeEnum": f"identity.api.schema.codes_{status}"
+        for status in _PROBLEM_STATUSES
+    },
 }
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+# Developer entry points: `make run` starts the portal, `make test` runs the test suite.
+# Needs only python3 (>= 3.11); uv is installed into .venv when it is not on PATH.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+UV_VERSION ?= 0.13.9
+
+# Keep uv inside the checkout: the venv, its cache, and no interpreter downloads.
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_CACHE_DIR ?= $(CURDIR)/var/cache/uv
+export UV_PYTHON := $(CURDIR)/$(PY)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install run test lint check
+
+help:
+	@echo "make run      install, migrate, create the signing key, serve on 127.0.0.1:8000"
+	@echo "make test     install, then run the tests (ARGS='...' passes pytest arguments)"
+	@echo "make lint     ruff check + ruff format --check"
+	@echo "make check    missing migrations + Django system checks"
+	@echo "make install  create .venv and install the locked dependencies"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+install: $(PY)
+	@uv="$$(command -v uv || true)"; \
+	if [ -z "$$uv" ]; then \
+		uv="$(VENV)/bin/uv"; \
+		if [ ! -x "$$uv" ]; then \
+			echo "uv not on PATH: installing uv $(UV_VERSION) into $(VENV)"; \
+			$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; \
+			$(PY) -m pip install --quiet --no-cache-dir --disable-pip-version-check \
+				"uv==$(UV_VERSION)" || exit 1; \
+		fi; \
+	fi; \
+	echo "$$uv sync --frozen"; \
+	"$$uv" sync --frozen
+
+run: install
+	DJANGO_ENV=development $(MANAGE) migrate --noinput
+	DJANGO_ENV=development $(MANAGE) ensure_signing_key
+	@echo
+	@echo "To create an admin account, run in another terminal:"
+	@echo "    DJANGO_ENV=development $(PY) manage.py createsuperuser"
+	@echo
+	DJANGO_ENV=development $(MANAGE) runserver 127.0.0.1:8000
+
+test: install
+	$(PY) -m tests.run $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+check: install
+	DJANGO_ENV=test $(MANAGE) makemigrations --check --dry-run
+	DJANGO_ENV=test $(MANAGE) check

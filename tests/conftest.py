@@ -1,0 +1,71 @@
+"""Shared fixtures: the factories and the usual users (pytest-django adds client, mailoutbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+
+from accounts.models import User
+from tests import factories
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Outside production whitenoise serves from the finders; an absent STATIC_ROOT is expected.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    # Revoked-sid sets and rate-limit counters must not leak from one test into the next.
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user_factory() -> type[factories.UserFactory]:
+    return factories.UserFactory
+
+
+@pytest.fixture
+def profile_factory() -> type[factories.ProfileFactory]:
+    return factories.ProfileFactory
+
+
+@pytest.fixture
+def email_domain_rule_factory() -> type[factories.EmailDomainRuleFactory]:
+    return factories.EmailDomainRuleFactory
+
+
+@pytest.fixture
+def user_session_factory() -> type[factories.UserSessionFactory]:
+    return factories.UserSessionFactory
+
+
+@pytest.fixture
+def login_event_factory() -> type[factories.LoginEventFactory]:
+    return factories.LoginEventFactory
+
+
+@pytest.fixture
+def password() -> str:
+    """The raw password every factory-made user has unless told otherwise."""
+    return factories.DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    """A verified, active customer; ``user.raw_password`` is its password."""
+    return factories.UserFactory()
+
+
+@pytest.fixture
+def unverified_user(db: None) -> User:
+    return factories.UserFactory(unverified=True)
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    """A superuser and staff member (overrides pytest-django's, so admin_client uses it)."""
+    return factories.UserFactory(superuser=True)

@@ -1,0 +1,50 @@
+"""Smoke tests proving the harness works: probes, database, cache and factories."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Profile, User
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+
+def test_healthz_returns_ok(client: Client) -> None:
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_checks_database_and_cache(client: Client) -> None:
+    response = client.get(reverse("readyz"))
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": True, "cache": True}
+
+
+def test_user_factory_makes_a_verified_customer_with_profile(user: User, password: str) -> None:
+    user.refresh_from_db()
+
+    assert user.check_password(password)
+    assert user.raw_password == DEFAULT_PASSWORD
+    assert user.email_verified
+    assert user.is_active
+    assert not user.is_staff
+    assert user.email == user.email.lower()
+    assert "@" not in user.username
+    assert Profile.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_user_factory_traits() -> None:
+    unverified = UserFactory(unverified=True)
+    superuser = UserFactory(superuser=True)
+    must_change = UserFactory(needs_password_change=True)
+
+    assert not unverified.email_verified
+    assert superuser.is_superuser
+    assert superuser.is_staff
+    assert must_change.must_change_password
