@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
 from accounts.models import EmailDomainRule, User
 
 
@@ -12,6 +17,14 @@ def user_get_by_login(*, login: str) -> User | None:
         return None
     field = "email__iexact" if "@" in login else "username__iexact"
     return User.objects.filter(**{field: login}).select_related("profile").first()
+
+
+def user_get_by_public_id(*, public_id: str) -> User | None:
+    """The active user with this public id, or None (also for a malformed id)."""
+    try:
+        return User.objects.filter(public_id=public_id, is_active=True).first()
+    except (ValueError, ValidationError):
+        return None
 
 
 def email_domain_allowed(*, email: str) -> bool:
@@ -32,3 +45,33 @@ def email_domain_allowed(*, email: str) -> bool:
     if any(action == EmailDomainRule.Action.ALLOW for _, action in rules):
         return True
     return not EmailDomainRule.objects.filter(action=EmailDomainRule.Action.ALLOW).exists()
+
+
+USER_ORDERINGS = ("username", "-username", "email", "-email", "date_joined", "-date_joined")
+
+
+def user_list(
+    *,
+    search: str = "",
+    user_type: str | None = None,
+    is_active: bool | None = None,
+    ordering: str = "username",
+) -> QuerySet[User]:
+    """Users for administrators: ``search`` is a case-insensitive username or email prefix."""
+    users = User.objects.select_related("profile")
+    if search:
+        users = users.filter(Q(username__istartswith=search) | Q(email__istartswith=search))
+    if user_type:
+        users = users.filter(user_type=user_type)
+    if is_active is not None:
+        users = users.filter(is_active=is_active)
+    # The id breaks ties so that pages never overlap.
+    return users.order_by(ordering if ordering in USER_ORDERINGS else "username", "id")
+
+
+def user_get_for_admin(*, public_id: uuid.UUID | str) -> User | None:
+    """Any user, active or not, with this public id (None also for a malformed id)."""
+    try:
+        return User.objects.select_related("profile").filter(public_id=public_id).first()
+    except (ValueError, ValidationError):
+        return None

@@ -9,7 +9,35 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
+    path("signup/", views.SignUpView.as_view(), name="signup"),
+    path("signup/done/", views.SignUpDoneView.as_view(), name="signup_done"),
+    path(
+        "verify-email/resend/",
+        views.VerifyEmailResendView.as_view(),
+        name="verify_email_resend",
+    ),
+    path(
+        "verify-email/resend-pending/",
+        views.VerifyEmailResendPendingView.as_view(),
+        name="verify_email_resend_pending",
+    ),
+    path("verify-email/<str:token>/", views.VerifyEmailView.as_view(), name="verify_email"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("confirm-account/", views.ConfirmAccountView.as_view(), name="confirm_account"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/done/",
+        views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<str:token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("email/", views.EmailChangeView.as_view(), name="email_change"),
+    path("delete/", views.DeleteAccountView.as_view(), name="delete"),
 ]

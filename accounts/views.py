@@ -1,22 +1,384 @@
-"""Account pages (placeholder until the pages land)."""
+"""Account pages: each view parses a form, calls one service, then renders or redirects."""
 
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
-from django.views.generic import TemplateView
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView
+
+from accounts import forms, services
+from accounts.errors import ApplicationError, EmailNotVerified, LinkInvalid
+from accounts.selectors import user_get_by_login, user_get_by_public_id
+from accounts.services.sessions import SESSION_ID_KEY
+from identity.ratelimit import page_limit
+
+# The account that gave the right password but has not verified its email yet: only that
+# visitor may ask for a new link to it, without learning or typing the address.
+PENDING_VERIFICATION_KEY = "accounts_pending_verification"
+SIGNUP_EMAIL_KEY = "accounts_signup_email"
+RESEND_MESSAGE = (
+    "If an unverified account uses this address, we sent a new link to it. "
+    "Open the link, then sign in."
+)
+
+secret_page = method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
+
+
+def add_service_error(form: Form, error: Exception, field_map: dict[str, str]) -> None:
+    """Puts a service's refusal next to the matching form field, or at the top of the form."""
+
+    def target(field: str | None) -> str | None:
+        name = field_map.get(field or "", field)
+        return name if name in form.fields else None
+
+    if isinstance(error, ApplicationError):
+        form.add_error(target(error.field), error.message)
+    elif isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(target(field), errors)
+    else:
+        form.add_error(None, error)
+
+
+def safe_next(request: HttpRequest) -> str:
+    """The ``next`` parameter when it is a path on this site, else ""."""
+    url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url.startswith("/") or url.startswith(("//", "/\\")):
+        return ""
+    allowed = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if allowed else ""
+
+
+def link_invalid(
+    request: HttpRequest, *, message: str, retry: str, retry_label: str
+) -> HttpResponse:
+    """The page for a used, expired or unknown emailed link, with the way to get a new one."""
+    context = {"message": message, "retry_url": retry, "retry_label": retry_label}
+    return render(request, "accounts/link_invalid.html", context, status=400)
+
+
+def pad_until(deadline: float) -> None:
+    """Sleeps until ``deadline`` (a time.monotonic() value), when it is still ahead."""
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+class ServiceFormView(FormView):
+    """A form page whose valid submission goes to ``perform``; refusals go back to the form."""
+
+    field_map: dict[str, str] = {}
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        try:
+            return self.perform(form)
+        except (ApplicationError, ValidationError) as error:
+            add_service_error(form, error, self.field_map)
+            return self.form_invalid(form)
+
+    def perform(self, form: Form) -> HttpResponse:
+        raise NotImplementedError
+
+
+class AnonymousOnlyMixin:
+    """Sends a signed-in visitor home instead of showing a sign-in or sign-up form."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return redirect("home")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
 class HomeView(TemplateView):
     template_name = "home.html"
 
 
-class LoginView(auth_views.LoginView):
-    pass
+# -- sign-up and email verification ---------------------------------------------------------
 
 
-class LogoutView(auth_views.LogoutView):
-    pass
+@secret_page
+class SignUpView(AnonymousOnlyMixin, ServiceFormView):
+    template_name = "accounts/signup.html"
+    form_class = forms.SignUpForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        if limited := page_limit(self.request, scope="signup"):
+            return limited
+        data = form.cleaned_data
+        user = services.user_sign_up(
+            username=data["username"], email=data["email"], password=data["password"]
+        )
+        self.request.session[SIGNUP_EMAIL_KEY] = user.email
+        return redirect("accounts:signup_done")
 
 
-class ConfirmAccountView(TemplateView):
-    template_name = "home.html"
+class SignUpDoneView(TemplateView):
+    template_name = "accounts/signup_done.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(email=self.request.session.get(SIGNUP_EMAIL_KEY), **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
+class VerifyEmailView(View):
+    """GET only asks (mail scanners prefetch links); the POST uses the link up."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return render(request, "accounts/verify_email.html")
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            services.email_verify(token=token)
+        except ApplicationError as error:
+            return link_invalid(
+                request,
+                message=error.message,
+                retry=reverse("accounts:verify_email_resend"),
+                retry_label="Send a new link",
+            )
+        messages.success(request, "Your email address is confirmed.")
+        return redirect("home" if request.user.is_authenticated else "accounts:login")
+
+
+class VerifyEmailResendView(ServiceFormView):
+    template_name = "accounts/verify_email_resend.html"
+    form_class = forms.EmailForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        if limited := page_limit(self.request, scope="verify_resend"):
+            return limited
+        services.email_verification_resend(email=form.cleaned_data["email"])
+        messages.info(self.request, RESEND_MESSAGE)
+        return redirect("home" if self.request.user.is_authenticated else "accounts:login")
+
+
+class VerifyEmailResendPendingView(View):
+    """Resends the link to the account whose password was just given on the login page."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        public_id = request.session.pop(PENDING_VERIFICATION_KEY, None)
+        user = user_get_by_public_id(public_id=public_id) if public_id else None
+        if user is None:
+            return redirect("accounts:verify_email_resend")
+        if limited := page_limit(request, scope="verify_resend"):
+            return limited
+        services.email_verification_resend(email=user.email)
+        messages.info(request, "We sent a new link to your email address. Open it, then sign in.")
+        return redirect("accounts:login")
+
+
+# -- signing in and out ---------------------------------------------------------------------
+
+
+@secret_page
+class LoginView(ServiceFormView):
+    template_name = "accounts/login.html"
+    form_class = forms.LoginForm
+    unverified = False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return redirect(safe_next(request) or "home")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        extra = {"next": safe_next(self.request), "unverified": self.unverified}
+        return super().get_context_data(**extra, **kwargs)
+
+    def perform(self, form: Form) -> HttpResponse:
+        login = form.cleaned_data["username"]
+        try:
+            user = services.user_authenticate(
+                request=self.request,
+                login=login,
+                password=form.cleaned_data["password"],
+                channel="browser",
+                allow_password_change=True,
+            )
+        except EmailNotVerified:
+            self._remember_unverified(login)
+            raise
+        services.browser_session_start(request=self.request, user=user)
+        self.request.session.pop(PENDING_VERIFICATION_KEY, None)
+        return redirect(safe_next(self.request) or "home")
+
+    def _remember_unverified(self, login: str) -> None:
+        # Only reached after the right password: the visitor already proved the account.
+        user = user_get_by_login(login=login)
+        if user is not None:
+            self.request.session[PENDING_VERIFICATION_KEY] = str(user.public_id)
+            self.unverified = True
+
+
+class LogoutView(View):
+    """POST only: a GET (a link, an image, a prefetch) must not sign anyone out."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        services.browser_session_end(request=request)
+        messages.info(request, "You have been signed out.")
+        return redirect("accounts:login")
+
+
+@secret_page
+class ConfirmAccountView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/confirm_account.html"
+    form_class = forms.NewPasswordForm
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not request.user.must_change_password:
+            return redirect("home")
+        return super().dispatch(request, *args, **kwargs)
+
+    def perform(self, form: Form) -> HttpResponse:
+        user = self.request.user
+        services.account_confirm(user=user, **form.cleaned_data)
+        update_session_auth_hash(self.request, user)
+        messages.success(self.request, "Your new password is set. Welcome!")
+        return redirect("home")
+
+
+# -- password reset and change --------------------------------------------------------------
+
+
+class PasswordResetView(ServiceFormView):
+    """Open to signed-in users too: forgetting the password is the reason to be here."""
+
+    template_name = "accounts/password_reset.html"
+    form_class = forms.PasswordResetRequestForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        login = form.cleaned_data["login"]
+        limited = page_limit(self.request, scope="password_reset_ip") or page_limit(
+            self.request, scope="password_reset", extra=login
+        )
+        if limited:
+            return limited
+        started = time.monotonic()
+        services.password_reset_request(login=login)
+        # Sending mail takes time: pad the answer so that its timing does not tell either.
+        pad_until(started + settings.PASSWORD_RESET_MIN_RESPONSE_MS / 1000)
+        return redirect("accounts:password_reset_done")
+
+
+class PasswordResetDoneView(TemplateView):
+    template_name = "accounts/password_reset_done.html"
+
+
+@secret_page
+class PasswordResetConfirmView(ServiceFormView):
+    """Also the landing page of an administrator's invitation: "Choose a new password"."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = forms.NewPasswordForm
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            services.password_reset_link_check(token=self.kwargs["token"])
+        except LinkInvalid as error:
+            return self._invalid(error)
+        return super().get(request, *args, **kwargs)
+
+    def perform(self, form: Form) -> HttpResponse:
+        try:
+            services.password_reset_confirm(token=self.kwargs["token"], **form.cleaned_data)
+        except LinkInvalid as error:
+            return self._invalid(error)
+        messages.success(self.request, "Your password has been changed; sign in with it now.")
+        return redirect("accounts:login")
+
+    def _invalid(self, error: LinkInvalid) -> HttpResponse:
+        return link_invalid(
+            self.request,
+            message=error.message,
+            retry=reverse("accounts:password_reset"),
+            retry_label="Ask for a new link",
+        )
+
+
+@secret_page
+class PasswordChangeView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/password_change.html"
+    form_class = forms.PasswordChangeForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        user = self.request.user
+        services.password_change(
+            user=user,
+            keep_session_id=self.request.session.get(SESSION_ID_KEY),
+            **form.cleaned_data,
+        )
+        update_session_auth_hash(self.request, user)
+        messages.success(
+            self.request,
+            "Your password has been changed. Every other device signed in to your account "
+            "has been signed out.",
+        )
+        return redirect("home")
+
+
+# -- profile, email, deletion ---------------------------------------------------------------
+
+
+class ProfileView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/profile.html"
+    form_class = forms.ProfileForm
+
+    def get_initial(self) -> dict[str, Any]:
+        profile = getattr(self.request.user, "profile", None)
+        if profile is None:
+            return {}
+        return {name: getattr(profile, name) for name in forms.ProfileForm.base_fields}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        pending = services.email_change_pending(user=self.request.user)
+        return super().get_context_data(pending_email=pending, **kwargs)
+
+    def perform(self, form: Form) -> HttpResponse:
+        services.profile_update(user=self.request.user, data=form.cleaned_data)
+        messages.success(self.request, "Your profile has been saved.")
+        return redirect("accounts:profile")
+
+
+class EmailChangeView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/email_change.html"
+    form_class = forms.EmailChangeForm
+    field_map = {"email": "new_email"}
+
+    def perform(self, form: Form) -> HttpResponse:
+        new_email = form.cleaned_data["new_email"]
+        services.email_change_request(user=self.request.user, new_email=new_email)
+        messages.info(
+            self.request,
+            f"We sent a confirmation link to {new_email.strip().lower()}. "
+            "Your address changes once you open it.",
+        )
+        return redirect("accounts:profile")
+
+
+@secret_page
+class DeleteAccountView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/delete.html"
+    form_class = forms.DeleteAccountForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        services.user_delete(user=self.request.user, password=form.cleaned_data["password"])
+        services.browser_session_end(request=self.request)
+        messages.success(self.request, "Your account and its data have been deleted.")
+        return redirect("accounts:login")

@@ -1,0 +1,115 @@
+"""Forms of the account pages: they validate input only; the services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+
+def _password(label: str, autocomplete: str, *, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        max_length=settings.PASSWORD_MAX_LENGTH,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def _new_password_help() -> str:
+    return (
+        f"At least {settings.PASSWORD_MIN_LENGTH} characters. A passphrase of a few "
+        "unrelated words is easy to remember and hard to guess."
+    )
+
+
+def _email(label: str = "Email address", **attrs: str) -> forms.EmailField:
+    widget = forms.EmailInput(attrs={"autocomplete": "email", **attrs})
+    return forms.EmailField(label=label, max_length=254, widget=widget)
+
+
+def _login_field() -> forms.CharField:
+    widget = forms.TextInput(
+        attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+    )
+    return forms.CharField(label="Username or email", max_length=254, widget=widget)
+
+
+class SignUpForm(forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        help_text="Letters, digits and . - _ only.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+    email = _email()
+    password = _password("Password", "new-password", help_text=_new_password_help())
+    password_confirm = _password("Confirm password", "new-password")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        password, confirm = data.get("password"), data.get("password_confirm")
+        if password and confirm and password != confirm:
+            self.add_error("password_confirm", "The two passwords do not match.")
+        return data
+
+
+class LoginForm(forms.Form):
+    # django-axes reads the login from the POST field named "username".
+    username = _login_field()
+    password = _password("Password", "current-password")
+
+
+class EmailForm(forms.Form):
+    email = _email()
+
+
+class PasswordResetRequestForm(forms.Form):
+    login = _login_field()
+
+
+class NewPasswordForm(forms.Form):
+    new_password = _password("New password", "new-password", help_text=_new_password_help())
+    new_password_confirm = _password("Confirm new password", "new-password")
+
+
+class PasswordChangeForm(forms.Form):
+    current_password = _password("Current password", "current-password")
+    new_password = _password("New password", "new-password", help_text=_new_password_help())
+    new_password_confirm = _password("Confirm new password", "new-password")
+
+
+class ProfileForm(forms.Form):
+    first_name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    phone_number = forms.CharField(
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+    )
+    address = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"autocomplete": "street-address", "rows": 3}),
+    )
+    date_of_birth = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
+    )
+
+
+class EmailChangeForm(forms.Form):
+    new_email = _email("New email address")
+
+
+class DeleteAccountForm(forms.Form):
+    password = _password("Your password", "current-password")
