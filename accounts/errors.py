@@ -104,3 +104,28 @@ class PasswordNotChanged(ApplicationError):
     status = 400
     message = "Choose a password different from your current one."
     field = "new_password"
+
+
+class UserNotFound(ApplicationError):
+    code = "user_not_found"
+    status = 404
+    message = "No user has this id."
+
+
+class DomainRuleExists(ApplicationError):
+    code = "domain_rule_exists"
+    status = 409
+    message = "A rule for this domain already exists."
+    field = "domain"
+
+
+class DomainRuleNotFound(ApplicationError):
+    code = "domain_rule_not_found"
+    status = 404
+    message = "No email-domain rule has this id."
+
+
+class SessionNotFound(ApplicationError):
+    code = "session_not_found"
+    status = 404
+    message = "This session does not exist or has already ended."

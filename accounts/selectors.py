@@ -6,8 +6,9 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from accounts.models import EmailDomainRule, User
+from accounts.models import EmailDomainRule, LoginEvent, User, UserSession
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -75,3 +76,15 @@ def user_get_for_admin(*, public_id: uuid.UUID | str) -> User | None:
         return User.objects.select_related("profile").filter(public_id=public_id).first()
     except (ValueError, ValidationError):
         return None
+
+
+def user_sessions_live(*, user: User) -> QuerySet[UserSession]:
+    """The user's sign-ins that still work, newest first (one query, whatever the count)."""
+    return UserSession.objects.filter(
+        user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-last_seen_at", "-created_at")
+
+
+def login_history_list(*, user: User) -> QuerySet[LoginEvent]:
+    """The user's sign-in attempts, newest first; served by the (user, created_at) index."""
+    return LoginEvent.objects.filter(user=user).order_by("-created_at", "-id")

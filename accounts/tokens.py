@@ -20,6 +20,7 @@ from accounts.errors import ApplicationError
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import Channel, User, UserSession
 from accounts.services.sessions import session_revoke, sid_is_revoked
+from authz import selectors as authz_selectors
 
 __all__ = ["session_revoke", "sid_is_revoked"]  # re-exported: callers of tokens use them
 
@@ -44,8 +45,8 @@ class TokenPair:
 
 
 def user_roles(user: User) -> list[str]:
-    """The role names carried in access tokens; filled in by the authorization issue."""
-    return []
+    """The role names carried in access tokens: live roles, included roles expanded."""
+    return authz_selectors.user_roles(user=user)
 
 
 def refresh_lifetime() -> timedelta:

@@ -21,6 +21,13 @@ class JWTAuthentication(authentication.JWTAuthentication):
     """Verifies the token locally (signature, kid, type, expiry), refuses revoked sign-ins
     through the cache, then loads the user with one query."""
 
+    def authenticate(self, request):  # type: ignore[no-untyped-def]
+        header = self.get_header(request)
+        raw = self.get_raw_token(header) if header is not None else None
+        if raw is not None and raw.count(b".") != 2:
+            return None  # not a JWT: an opaque OAuth 2.0 token for sso.authentication
+        return super().authenticate(request)
+
     def get_validated_token(self, raw_token: bytes) -> AccessToken:  # type: ignore[override]
         try:
             token = AccessToken(raw_token)

@@ -2,6 +2,45 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from accounts.api.views import auth, me, users
+
 app_name = "accounts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("auth/signup/", auth.SignUpApi.as_view(), name="signup"),
+    path("auth/verify-email/", auth.VerifyEmailApi.as_view(), name="verify_email"),
+    path(
+        "auth/verify-email/resend/",
+        auth.VerifyEmailResendApi.as_view(),
+        name="verify_email_resend",
+    ),
+    path("auth/login/", auth.LoginApi.as_view(), name="login"),
+    path("auth/confirm-account/", auth.ConfirmAccountApi.as_view(), name="confirm_account"),
+    path("auth/refresh/", auth.RefreshApi.as_view(), name="refresh"),
+    path("auth/logout/", auth.LogoutApi.as_view(), name="logout"),
+    path("auth/token/", auth.TokenInfoApi.as_view(), name="token"),
+    path("auth/password-reset/", auth.PasswordResetApi.as_view(), name="password_reset"),
+    path(
+        "auth/password-reset/confirm/",
+        auth.PasswordResetConfirmApi.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("me/", me.MeApi.as_view(), name="me"),
+    path("me/profile/", me.MeProfileApi.as_view(), name="me_profile"),
+    path("me/password/", me.MePasswordApi.as_view(), name="me_password"),
+    path("users/", users.UserListApi.as_view(), name="users"),
+    path("users/<str:public_id>/", users.UserDetailApi.as_view(), name="user"),
+    path(
+        "users/<str:public_id>/password-reset/",
+        users.UserPasswordResetApi.as_view(),
+        name="user_password_reset",
+    ),
+    path("email-domain-rules/", users.EmailDomainRuleListApi.as_view(), name="email_domain_rules"),
+    path(
+        "email-domain-rules/<int:pk>/",
+        users.EmailDomainRuleDetailApi.as_view(),
+        name="email_domain_rule",
+    ),
+]

@@ -19,6 +19,7 @@ from accounts.services.sessions import (
     browser_session_end,
     browser_session_start,
     request_client,
+    user_session_revoke,
     user_sessions_revoke,
 )
 from accounts.services.users import (
@@ -65,6 +66,7 @@ __all__ = [
     "user_delete_by_admin",
     "user_mark_email_verified",
     "user_require_password_change",
+    "user_session_revoke",
     "user_sessions_revoke",
     "user_sign_up",
     "user_update",

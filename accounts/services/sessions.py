@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.devices import MAX_USER_AGENT, device_label
+from accounts.errors import SessionNotFound
 from accounts.models import Channel, User, UserSession
 from identity.net import client_ip
 
@@ -113,3 +114,12 @@ def session_touch(*, session_id: str) -> bool:
 def sid_is_revoked(sid: str) -> bool:
     """One cache read: revoked sign-ins are published there by every process that revokes."""
     return cache.get(f"{REVOKED_SID_PREFIX}{sid}") is not None
+
+
+def user_session_revoke(*, user: User, session_id: str, reason: str) -> UserSession:
+    """Ends one of ``user``'s own sign-ins; another user's id is simply not found."""
+    session = UserSession.objects.filter(user=user, pk=session_id).first()
+    if session is None:
+        raise SessionNotFound()
+    session_revoke(session=session, reason=reason)
+    return session

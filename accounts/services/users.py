@@ -22,6 +22,7 @@ from accounts.models import OneTimeToken, Profile, User, UserType
 from accounts.selectors import email_domain_allowed
 from accounts.services.secrets import secret_consume, secret_issue
 from accounts.services.sessions import user_sessions_revoke
+from authz import services as authz_services
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def user_sign_up(*, username: str, email: str, password: str) -> User:
     user = User(username=username, email=email)
     _validate_new_password(password, user=user, field="password")
     user = _user_insert(user=user, password=password)
+    authz_services.signup_roles_grant(user=user)
     transaction.on_commit(lambda: email_verification_send(user=user))
     return user
 

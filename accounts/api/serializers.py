@@ -1,0 +1,83 @@
+"""Output serializers shared by several account API views (inputs live in each view)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import EmailDomainRule, UserType
+from identity.api import serializers as strict
+
+
+class ProfileOutputSerializer(serializers.Serializer):
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone_number = serializers.CharField()
+    address = serializers.CharField()
+    date_of_birth = serializers.DateField(allow_null=True)
+
+
+class ProfileInputSerializer(strict.InputSerializer):
+    first_name = strict.CharField(max_length=150, allow_blank=True)
+    last_name = strict.CharField(max_length=150, allow_blank=True)
+    phone_number = strict.CharField(max_length=32, allow_blank=True)
+    address = strict.CharField(max_length=500, allow_blank=True)
+    date_of_birth = serializers.DateField(allow_null=True)
+
+
+class ProfilePatchInputSerializer(ProfileInputSerializer):
+    """Every field optional: nested serializers do not inherit the root's ``partial``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class MeOutputSerializer(serializers.Serializer):
+    """The signed-in user; fields of the user row only, so that GET /me/ costs one query."""
+
+    public_id = serializers.UUIDField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    email_verified = serializers.BooleanField()
+    user_type = serializers.ChoiceField(choices=UserType.choices)
+    date_joined = serializers.DateTimeField()
+
+
+class UserOutputSerializer(MeOutputSerializer):
+    """A user as administrators see it."""
+
+    is_active = serializers.BooleanField()
+    is_staff = serializers.BooleanField()
+    must_change_password = serializers.BooleanField()
+    last_login = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+    profile = ProfileOutputSerializer(allow_null=True)
+
+
+class EmailDomainRuleOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    domain = serializers.CharField()
+    action = serializers.ChoiceField(choices=EmailDomainRule.Action.choices)
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+
+class LoginOutputSerializer(TokenPairOutputSerializer):
+    id_token = serializers.CharField(
+        help_text="OpenID Connect id_token with email, email_verified, preferred_username, name."
+    )
+
+
+class DetailOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,0 +1,256 @@
+"""Anonymous entry points: sign-up, email verification, tokens, password reset."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import services
+from accounts.api.serializers import (
+    DetailOutputSerializer,
+    LoginOutputSerializer,
+    MeOutputSerializer,
+    TokenPairOutputSerializer,
+)
+from accounts.api.views.base import (
+    PublicApi,
+    ThrottledPublicApi,
+    api_authenticate,
+    reset_floor_seconds,
+    validated,
+    wait_until,
+)
+from accounts.models import User
+from accounts.tokens import (
+    InvalidToken,
+    TokenPair,
+    access_token_verify,
+    api_session_end,
+    api_session_start,
+    id_token_issue,
+    token_refresh,
+)
+from identity.api import serializers as strict
+from identity.api.schema import problems
+
+ACCEPTED = "If the address or account exists, an email is on its way."
+
+
+def token_body(pair: TokenPair, *, user: User | None = None) -> dict:
+    body = {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+    }
+    if user is not None:
+        body["id_token"] = id_token_issue(
+            user=user, session=pair.session, audience=settings.PORTAL_URL
+        )
+    return body
+
+
+def session_start(request: Request, user: User) -> dict:
+    client = services.request_client(request._request)
+    pair = api_session_start(user=user, ip=client["ip"], user_agent=client["user_agent"])
+    return token_body(pair, user=user)
+
+
+class SignUpApi(ThrottledPublicApi):
+    throttle_scope = "signup"
+    throttle_identifier_field = "email"
+
+    class InputSerializer(strict.InputSerializer):
+        username = strict.CharField(max_length=150)
+        email = strict.EmailField(max_length=254)
+        password = strict.PasswordField()
+
+    @extend_schema(
+        operation_id="auth_signup",
+        request=InputSerializer,
+        responses={201: MeOutputSerializer, **problems(403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        user = services.user_sign_up(**validated(self.InputSerializer, request))
+        return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class VerifyEmailApi(PublicApi):
+    class InputSerializer(strict.InputSerializer):
+        token = strict.CharField(max_length=200)
+
+    class OutputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        email_verified = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="auth_verify_email",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **problems(409)},
+    )
+    def post(self, request: Request) -> Response:
+        user = services.email_verify(**validated(self.InputSerializer, request))
+        return Response(self.OutputSerializer(user).data)
+
+
+class VerifyEmailResendApi(ThrottledPublicApi):
+    throttle_scope = "verify_resend"
+    throttle_identifier_field = "email"
+
+    class InputSerializer(strict.InputSerializer):
+        email = strict.EmailField(max_length=254)
+
+    @extend_schema(
+        operation_id="auth_verify_email_resend",
+        request=InputSerializer,
+        responses={202: DetailOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        services.email_verification_resend(**validated(self.InputSerializer, request))
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class LoginApi(ThrottledPublicApi):
+    throttle_scope = "login"
+    throttle_identifier_field = "login"
+
+    class InputSerializer(strict.InputSerializer):
+        login = strict.CharField(max_length=254, help_text="Username or email address.")
+        password = strict.PasswordField()
+
+    @extend_schema(
+        operation_id="auth_login",
+        request=InputSerializer,
+        responses={200: LoginOutputSerializer, **problems(401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.InputSerializer, request)
+        user = api_authenticate(request, login=data["login"], password=data["password"])
+        return Response(session_start(request, user))
+
+
+class ConfirmAccountApi(ThrottledPublicApi):
+    """First sign-in with a temporary password: choose a new one and receive tokens."""
+
+    throttle_scope = "login"
+    throttle_identifier_field = "login"
+
+    class InputSerializer(strict.InputSerializer):
+        login = strict.CharField(max_length=254)
+        old_password = strict.PasswordField()
+        new_password = strict.PasswordField()
+
+    @extend_schema(
+        operation_id="auth_confirm_account",
+        request=InputSerializer,
+        responses={200: LoginOutputSerializer, **problems(401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.InputSerializer, request)
+        user = api_authenticate(
+            request, login=data["login"], password=data["old_password"], allow_password_change=True
+        )
+        services.account_confirm(user=user, new_password=data["new_password"])
+        return Response(session_start(request, user))
+
+
+class RefreshTokenInputSerializer(strict.InputSerializer):
+    refresh_token = strict.CharField(max_length=4096)
+
+
+class RefreshApi(ThrottledPublicApi):
+    throttle_scope = "refresh"
+
+    @extend_schema(
+        operation_id="auth_refresh",
+        request=RefreshTokenInputSerializer,
+        responses={200: TokenPairOutputSerializer, **problems(401)},
+    )
+    def post(self, request: Request) -> Response:
+        pair = token_refresh(**validated(RefreshTokenInputSerializer, request))
+        return Response(token_body(pair))
+
+
+class LogoutApi(PublicApi):
+    """Ends the sign-in the refresh token belongs to; its refresh tokens die at once and its
+    access tokens are refused on their next use."""
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=RefreshTokenInputSerializer,
+        responses={204: None, **problems(401)},
+    )
+    def post(self, request: Request) -> Response:
+        api_session_end(**validated(RefreshTokenInputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenInfoApi(PublicApi):
+    """The claims of the presented access token (verified locally, no database query)."""
+
+    class OutputSerializer(serializers.Serializer):
+        active = serializers.BooleanField()
+        iss = serializers.CharField()
+        sub = serializers.CharField()
+        sid = serializers.CharField()
+        exp = serializers.IntegerField()
+        iat = serializers.IntegerField()
+        jti = serializers.CharField()
+        roles = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        operation_id="auth_token_info",
+        responses={200: OutputSerializer, **problems(401)},
+        auth=[{"jwtAuth": []}],
+    )
+    def get(self, request: Request) -> Response:
+        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("Send the access token as: Authorization: Bearer <token>.")
+        claims = access_token_verify(token=token.strip())
+        claims.setdefault("roles", [])
+        return Response(self.OutputSerializer({"active": True, **claims}).data)
+
+
+class PasswordResetApi(ThrottledPublicApi):
+    throttle_scope = "password_reset"
+    throttle_identifier_field = "login"
+
+    class InputSerializer(strict.InputSerializer):
+        login = strict.CharField(max_length=254, help_text="Username or email address.")
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        request=InputSerializer,
+        responses={202: DetailOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        started = time.monotonic()
+        services.password_reset_request(**validated(self.InputSerializer, request))
+        # Same answer, and no faster, whether or not the account exists.
+        wait_until(started, reset_floor_seconds())
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(ThrottledPublicApi):
+    throttle_scope = "password_reset_confirm"
+    throttle_identifier_field = "login"
+
+    class InputSerializer(strict.InputSerializer):
+        login = strict.CharField(max_length=254)
+        code = strict.CharField(max_length=32)
+        new_password = strict.PasswordField()
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        request=InputSerializer,
+        responses={204: None},
+    )
+    def post(self, request: Request) -> Response:
+        services.password_reset_confirm(**validated(self.InputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,66 @@
+"""Bases for the account API views."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.errors import AccountLocked
+from accounts.lockout import retry_after_seconds
+from accounts.models import Channel, User
+from accounts.services import user_authenticate
+from identity.api.throttles import AUTH_THROTTLES
+
+
+class PublicApi(APIView):
+    """An entry point for anonymous clients: a stale Authorization header must not block it."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+
+class ThrottledPublicApi(PublicApi):
+    """Limited per IP (``throttle_scope``) and per account (``throttle_identifier_field``)."""
+
+    throttle_classes = AUTH_THROTTLES
+    throttle_scope = ""
+    throttle_identifier_field: str | None = None
+
+
+def api_authenticate(
+    request: Request, *, login: str, password: str, allow_password_change: bool = False
+) -> User:
+    """user_authenticate on Django's HttpRequest, which django-axes reads and flags."""
+    try:
+        return user_authenticate(
+            request=request._request,
+            login=login,
+            password=password,
+            channel=Channel.API,
+            allow_password_change=allow_password_change,
+        )
+    except AccountLocked as error:
+        error.retry_after = retry_after_seconds(request._request)  # type: ignore[attr-defined]
+        raise
+
+
+def validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def wait_until(started: float, seconds: float) -> None:
+    """Pads a response to a fixed minimum duration, so that its timing tells nothing."""
+    remaining = started + seconds - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def reset_floor_seconds() -> float:
+    return settings.PASSWORD_RESET_MIN_RESPONSE_MS / 1000

@@ -1,0 +1,130 @@
+"""Self-service for the signed-in user: account, profile, password, deletion."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.api.serializers import (
+    MeOutputSerializer,
+    ProfileInputSerializer,
+    ProfileOutputSerializer,
+)
+from accounts.api.views.base import validated
+from accounts.models import Profile, User
+from accounts.services.sessions import SESSION_ID_KEY
+from identity.api import serializers as strict
+from identity.api.schema import problems
+
+
+def current_session_id(request: Request) -> str | None:
+    """The sign-in making this request: the token's sid, or the browser's session row."""
+    auth = request.auth
+    if auth is not None and hasattr(auth, "get"):
+        return auth.get("sid")
+    session = getattr(request._request, "session", None)
+    return session.get(SESSION_ID_KEY) if session is not None else None
+
+
+class MeApi(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    class UpdateInputSerializer(strict.InputSerializer):
+        username = strict.CharField(max_length=150, required=False)
+        email = strict.EmailField(
+            max_length=254, required=False, help_text="A new address waits for verification."
+        )
+        # Accepted so that a client may send back what it read; never changed here.
+        public_id = serializers.UUIDField(read_only=True)
+        email_verified = serializers.BooleanField(read_only=True)
+        user_type = serializers.CharField(read_only=True)
+        date_joined = serializers.DateTimeField(read_only=True)
+
+    class UpdateOutputSerializer(MeOutputSerializer):
+        pending_email = serializers.EmailField(
+            allow_blank=True, help_text="The new address waiting for verification, or empty."
+        )
+
+    class DeleteInputSerializer(strict.InputSerializer):
+        password = strict.PasswordField()
+
+    @extend_schema(operation_id="me_retrieve", responses={200: MeOutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(MeOutputSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="me_update",
+        request=UpdateInputSerializer,
+        responses={200: UpdateOutputSerializer, **problems(403, 409)},
+    )
+    def patch(self, request: Request) -> Response:
+        data = validated(self.UpdateInputSerializer, request)
+        user = services.user_update(user=request.user, data=data)
+        user.pending_email = services.email_change_pending(user=user)
+        return Response(self.UpdateOutputSerializer(user).data)
+
+    @extend_schema(operation_id="me_delete", request=DeleteInputSerializer, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        services.user_delete(user=request.user, **validated(self.DeleteInputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeProfileApi(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(operation_id="me_profile_retrieve", responses={200: ProfileOutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(ProfileOutputSerializer(_profile(request.user)).data)
+
+    @extend_schema(
+        operation_id="me_profile_replace",
+        request=ProfileInputSerializer,
+        responses={200: ProfileOutputSerializer},
+    )
+    def put(self, request: Request) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        operation_id="me_profile_update",
+        request=ProfileInputSerializer(partial=True),
+        responses={200: ProfileOutputSerializer},
+    )
+    def patch(self, request: Request) -> Response:
+        return self._update(request, partial=True)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        data = validated(ProfileInputSerializer, request, partial=partial)
+        profile = services.profile_update(user=request.user, data=data)
+        return Response(ProfileOutputSerializer(profile).data)
+
+
+class MePasswordApi(APIView):
+    """Changes the password; every other sign-in of the user ends, this one stays."""
+
+    permission_classes = (IsAuthenticated,)
+
+    class InputSerializer(strict.InputSerializer):
+        current_password = strict.PasswordField()
+        new_password = strict.PasswordField()
+        new_password_confirm = strict.PasswordField()
+
+    @extend_schema(
+        operation_id="me_password_change", request=InputSerializer, responses={204: None}
+    )
+    def post(self, request: Request) -> Response:
+        services.password_change(
+            user=request.user,
+            keep_session_id=current_session_id(request),
+            **validated(self.InputSerializer, request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _profile(user: User) -> Profile:
+    # An account made before profiles existed reads as an empty one; saving creates it.
+    return Profile.objects.filter(user=user).first() or Profile(user=user)

@@ -1,0 +1,213 @@
+"""Administration of users and email-domain rules (users.read / users.write)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api.permissions import HasPerm
+from accounts.api.serializers import (
+    DetailOutputSerializer,
+    EmailDomainRuleOutputSerializer,
+    ProfilePatchInputSerializer,
+    UserOutputSerializer,
+)
+from accounts.api.views.auth import ACCEPTED
+from accounts.api.views.base import validated
+from accounts.errors import DomainRuleNotFound, UserNotFound
+from accounts.models import EmailDomainRule, User, UserType
+from identity.api import serializers as strict
+from identity.api.pagination import PageNumberPagination
+from identity.api.schema import problems
+
+USERS_PERMISSION = HasPerm("users.read", write="users.write")
+PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def user_or_404(public_id: str) -> User:
+    user = selectors.user_get_for_admin(public_id=public_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+class UserFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=254,
+        help_text="Username or email prefix, any case.",
+    )
+    user_type = serializers.ChoiceField(choices=UserType.choices, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ordering = serializers.ChoiceField(
+        choices=selectors.USER_ORDERINGS, required=False, allow_blank=True, default="username"
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="users_list",
+        parameters=[UserFilterSerializer],
+        responses={200: UserOutputSerializer(many=True), **problems(400)},
+    )
+)
+class UserListApi(ListAPIView):
+    """GET lists users; POST creates one with a temporary password, or invites by email."""
+
+    permission_classes = (USERS_PERMISSION,)
+    pagination_class = PageNumberPagination
+    serializer_class = UserOutputSerializer
+
+    class CreateInputSerializer(strict.InputSerializer):
+        username = strict.CharField(max_length=150)
+        email = strict.EmailField(max_length=254)
+        user_type = strict.ChoiceField(choices=UserType.choices, default=UserType.CUSTOMER)
+        password = strict.PasswordField(
+            required=False,
+            allow_null=True,
+            help_text="A temporary password the user must change; omit to send an invitation.",
+        )
+        email_verified = strict.BooleanField(default=False)
+
+    def get_queryset(self) -> QuerySet[User]:
+        filters = UserFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.user_list(**filters.validated_data)
+
+    @extend_schema(
+        operation_id="users_create",
+        request=CreateInputSerializer,
+        responses={201: UserOutputSerializer, **problems(409)},
+    )
+    def post(self, request: Request) -> Response:
+        user = services.user_create(**validated(self.CreateInputSerializer, request))
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetailApi(APIView):
+    permission_classes = (USERS_PERMISSION,)
+
+    class UpdateInputSerializer(strict.InputSerializer):
+        username = strict.CharField(max_length=150, required=False)
+        email = strict.EmailField(max_length=254, required=False)
+        user_type = strict.ChoiceField(choices=UserType.choices, required=False)
+        is_active = strict.BooleanField(required=False)
+        must_change_password = strict.BooleanField(required=False)
+        profile = ProfilePatchInputSerializer(required=False)
+
+    @extend_schema(
+        operation_id="users_retrieve",
+        parameters=[PUBLIC_ID],
+        responses={200: UserOutputSerializer, **problems(404)},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(UserOutputSerializer(user_or_404(public_id)).data)
+
+    @extend_schema(
+        operation_id="users_update",
+        parameters=[PUBLIC_ID],
+        request=UpdateInputSerializer,
+        responses={200: UserOutputSerializer, **problems(404, 409)},
+    )
+    def patch(self, request: Request, public_id: str) -> Response:
+        user = user_or_404(public_id)
+        data = validated(self.UpdateInputSerializer, request)
+        user = services.user_update_by_admin(user=user, data=data)
+        return Response(UserOutputSerializer(user_or_404(public_id)).data)
+
+    @extend_schema(
+        operation_id="users_delete",
+        parameters=[PUBLIC_ID],
+        request=None,
+        responses={204: None, **problems(404)},
+    )
+    def delete(self, request: Request, public_id: str) -> Response:
+        services.user_delete_by_admin(user=user_or_404(public_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserPasswordResetApi(APIView):
+    """Sends the user a password-reset email (link and code)."""
+
+    permission_classes = (HasPerm("users.write"),)
+
+    @extend_schema(
+        operation_id="users_password_reset",
+        parameters=[PUBLIC_ID],
+        request=None,
+        responses={202: DetailOutputSerializer, **problems(404)},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        services.password_reset_request(login=user_or_404(public_id).email)
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+def rule_or_404(pk: int) -> EmailDomainRule:
+    rule = EmailDomainRule.objects.filter(pk=pk).first()
+    if rule is None:
+        raise DomainRuleNotFound()
+    return rule
+
+
+class EmailDomainRuleInputSerializer(strict.InputSerializer):
+    domain = strict.CharField(max_length=253, help_text="Also covers its subdomains.")
+    action = strict.ChoiceField(choices=EmailDomainRule.Action.choices)
+    note = strict.CharField(max_length=200, required=False, allow_blank=True)
+
+
+@extend_schema_view(get=extend_schema(operation_id="email_domain_rules_list"))
+class EmailDomainRuleListApi(ListAPIView):
+    permission_classes = (USERS_PERMISSION,)
+    pagination_class = PageNumberPagination
+    serializer_class = EmailDomainRuleOutputSerializer
+    queryset = EmailDomainRule.objects.order_by("domain", "id")
+
+    @extend_schema(
+        operation_id="email_domain_rules_create",
+        request=EmailDomainRuleInputSerializer,
+        responses={201: EmailDomainRuleOutputSerializer, **problems(409)},
+    )
+    def post(self, request: Request) -> Response:
+        rule = services.email_domain_rule_create(
+            **validated(EmailDomainRuleInputSerializer, request)
+        )
+        return Response(EmailDomainRuleOutputSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class EmailDomainRuleDetailApi(APIView):
+    permission_classes = (USERS_PERMISSION,)
+
+    @extend_schema(
+        operation_id="email_domain_rules_retrieve",
+        responses={200: EmailDomainRuleOutputSerializer, **problems(404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(EmailDomainRuleOutputSerializer(rule_or_404(pk)).data)
+
+    @extend_schema(
+        operation_id="email_domain_rules_update",
+        request=EmailDomainRuleInputSerializer(partial=True),
+        responses={200: EmailDomainRuleOutputSerializer, **problems(404, 409)},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        rule = rule_or_404(pk)
+        data = validated(EmailDomainRuleInputSerializer, request, partial=True)
+        rule = services.email_domain_rule_update(rule=rule, data=data)
+        return Response(EmailDomainRuleOutputSerializer(rule).data)
+
+    @extend_schema(
+        operation_id="email_domain_rules_delete",
+        request=None,
+        responses={204: None, **problems(404)},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        services.email_domain_rule_delete(rule=rule_or_404(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

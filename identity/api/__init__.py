@@ -1,0 +1,1 @@
+"""Cross-app REST API pieces: problem details, pagination, throttles, schema."""

@@ -1,0 +1,158 @@
+"""Every API error as an RFC 9457 problem (application/problem+json), on drf-standardized-errors.
+
+Shape: {"type", "title", "status", "detail", "code", "errors": [{"field", "code", "message"}]}.
+Domain errors (accounts.errors.ApplicationError) and Django ValidationErrors raised by services
+keep their codes; DRF's own errors keep DRF's codes.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from drf_standardized_errors.formatter import ExceptionFormatter, flatten_errors
+from drf_standardized_errors.handler import ExceptionHandler
+from rest_framework import exceptions
+from rest_framework.fields import get_error_detail
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from accounts.errors import ApplicationError
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+VALIDATION_ERROR = "validation_error"
+# Keys under which DRF and Django put errors that belong to no single field.
+_NON_FIELD_KEYS = {api_settings.NON_FIELD_ERRORS_KEY, "__all__"}
+
+
+class Problem(exceptions.APIException):
+    """A coded refusal with its own status, optionally tied to one input field."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status
+        self.field = field
+        self.wait = retry_after
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "request_too_large"
+    default_detail = "The request body is too large."
+
+
+def problem_body(
+    *, status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    # "about:blank" types carry the status phrase as title (RFC 9457 §4.2.1); `code` is
+    # the stable machine-readable key clients branch on.
+    return {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+    }
+
+
+def problem_response(*, status: int, code: str, detail: str) -> HttpResponse:
+    """A problem for plain Django views (404/500 handlers outside DRF)."""
+    body = problem_body(status=status, code=code, detail=detail)
+    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+class ProblemExceptionHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, ApplicationError):
+            return Problem(
+                status=exc.status,
+                code=exc.code,
+                message=exc.message,
+                field=exc.field,
+                retry_after=getattr(exc, "retry_after", None),
+            )
+        if isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, read by DRF
+            return RequestTooLarge()
+        if isinstance(exc, DjangoValidationError):
+            return exceptions.ValidationError(detail=get_error_detail(exc))
+        return super().convert_known_exceptions(exc)
+
+    def get_headers(self, exc: exceptions.APIException) -> dict[str, str]:
+        headers = super().get_headers(exc)
+        if exc.status_code == 401:
+            # RFC 9110 §15.5.2: a 401 names the scheme that would work.
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
+        if exc.status_code == 429:
+            headers.setdefault("Retry-After", str(max(1, int(getattr(exc, "wait", 0) or 0))))
+        return headers
+
+    def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
+        response = super().get_response(exc, data)
+        response.content_type = PROBLEM_CONTENT_TYPE
+        return response
+
+
+class ProblemFormatter(ExceptionFormatter):
+    def run(self) -> dict[str, Any]:
+        status = self.exc.status_code
+        if isinstance(self.exc, exceptions.ValidationError):
+            errors = self._validation_errors()
+            detail = errors[0]["message"] if len(errors) == 1 else "The request is not valid."
+            return problem_body(status=status, code=VALIDATION_ERROR, detail=detail, errors=errors)
+        code, detail = self._code_and_detail()
+        field = getattr(self.exc, "field", None)
+        errors = [{"field": field, "code": code, "message": detail}] if field else []
+        return problem_body(status=status, code=code, detail=detail, errors=errors)
+
+    def _validation_errors(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "field": None if error.attr in _NON_FIELD_KEYS else error.attr,
+                "code": error.code,
+                "message": error.detail,
+            }
+            for error in flatten_errors(self.exc.detail)
+        ]
+
+    def _code_and_detail(self) -> tuple[str, str]:
+        detail = self.exc.detail
+        if isinstance(detail, (list, dict)):  # only ValidationError nests; be safe anyway
+            first = flatten_errors(detail)
+            return (first[0].code, first[0].detail) if first else ("error", "Error.")
+        code = getattr(detail, "code", None) or self.exc.default_code
+        if self.exc.status_code >= 500:
+            # Never leak internals: one fixed code and message for every server error.
+            return "server_error", "The server could not complete the request."
+        return str(code), str(detail)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 for pages; a problem for /api/ (unknown paths never reach DRF)."""
+    if _is_api(request):
+        return problem_response(status=404, code="not_found", detail="No such resource.")
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(
+            status=500, code="server_error", detail="The server could not complete the request."
+        )
+    return defaults.server_error(request)

@@ -1,0 +1,153 @@
+"""OpenAPI for problem responses: one schema per status whose `code` lists every stable code
+that status can carry, served as application/problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
+from rest_framework import serializers
+
+from accounts.errors import ApplicationError
+from identity.api.errors import PROBLEM_CONTENT_TYPE, VALIDATION_ERROR
+from identity.api.serializers import InputSerializer
+
+# Codes raised by DRF and by our own plumbing; ApplicationError subclasses are added below.
+_BUILTIN_CODES: dict[int, list[str]] = {
+    400: [VALIDATION_ERROR, "parse_error"],
+    401: ["not_authenticated", "authentication_failed", "token_not_valid", "user_inactive"],
+    403: ["permission_denied"],
+    404: ["not_found"],
+    405: ["method_not_allowed"],
+    406: ["not_acceptable"],
+    409: [],
+    413: ["request_too_large"],
+    415: ["unsupported_media_type"],
+    429: ["throttled"],
+    500: ["server_error"],
+}
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def problem_codes(status: int) -> list[str]:
+    """Every code a response of ``status`` may carry, in a stable order."""
+    codes = list(_BUILTIN_CODES.get(status, []))
+    for error in _subclasses(ApplicationError):
+        if error.status == status and error.code not in codes:
+            codes.append(error.code)
+    return codes
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="Input field, dotted when nested.")
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemCodes:
+    """The codes of one status, computed when first iterated: by then every module that
+    defines an ApplicationError has been imported."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(problem_codes(self.status))
+
+    def __len__(self) -> int:
+        return len(problem_codes(self.status))
+
+
+class ProblemCodeField(serializers.ChoiceField):
+    def __init__(self, status: int, **kwargs: Any) -> None:
+        self.status = status
+        super().__init__(choices=[], **kwargs)
+
+    @property
+    def choices(self) -> dict[str, str]:  # type: ignore[override]
+        return {code: code for code in problem_codes(self.status)}
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        """Fixed by the status; ChoiceField's constructor assignment is ignored."""
+
+
+def _problem_serializer(status: int) -> type[serializers.Serializer]:
+    attrs: dict[str, Any] = {
+        "type": serializers.CharField(),
+        "title": serializers.CharField(),
+        "status": serializers.IntegerField(),
+        "detail": serializers.CharField(),
+        "code": ProblemCodeField(status, help_text="Stable machine-readable code."),
+        "errors": ProblemFieldErrorSerializer(many=True),
+    }
+    return type(f"Problem{status}Serializer", (serializers.Serializer,), attrs)
+
+
+PROBLEM_SERIALIZERS = {status: _problem_serializer(status) for status in _BUILTIN_CODES}
+# Module attributes, so that settings can name them (DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"]).
+Problem400Serializer, Problem401Serializer = PROBLEM_SERIALIZERS[400], PROBLEM_SERIALIZERS[401]
+Problem403Serializer, Problem404Serializer = PROBLEM_SERIALIZERS[403], PROBLEM_SERIALIZERS[404]
+Problem405Serializer, Problem406Serializer = PROBLEM_SERIALIZERS[405], PROBLEM_SERIALIZERS[406]
+Problem409Serializer, Problem413Serializer = PROBLEM_SERIALIZERS[409], PROBLEM_SERIALIZERS[413]
+Problem415Serializer, Problem429Serializer = PROBLEM_SERIALIZERS[415], PROBLEM_SERIALIZERS[429]
+Problem500Serializer = PROBLEM_SERIALIZERS[500]
+# SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] names the per-status code enums with these
+# (every such field is called "code", which would otherwise collide).
+codes_400, codes_401, codes_403 = ProblemCodes(400), ProblemCodes(401), ProblemCodes(403)
+codes_404, codes_405, codes_406 = ProblemCodes(404), ProblemCodes(405), ProblemCodes(406)
+codes_409, codes_413, codes_415 = ProblemCodes(409), ProblemCodes(413), ProblemCodes(415)
+codes_429, codes_500 = ProblemCodes(429), ProblemCodes(500)
+PROBLEM_STATUSES = tuple(_BUILTIN_CODES)
+
+
+def problems(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Extra error responses for extend_schema(responses=...)."""
+    return {status: OpenApiResponse(PROBLEM_SERIALIZERS[status]) for status in statuses}
+
+
+class AutoSchema(StandardizedErrorsAutoSchema):
+    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+        """``LoginApi.InputSerializer`` becomes ``LoginInput``: nested serializers of different
+        views share short names, components must not."""
+        outer, _, inner = type(serializer).__qualname__.rpartition(".")
+        if outer and "<" not in outer:
+            return outer.rpartition(".")[2].removesuffix("Api") + inner
+        return super().get_serializer_name(serializer, direction)
+
+    def _map_serializer(
+        self, serializer: Any, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False  # unknown keys are refused (unknown_field)
+        return schema
+
+    def _get_response_for_code(
+        self,
+        serializer: Any,
+        status_code: str,
+        media_types: list[str] | None = None,
+        direction: str = "response",
+    ) -> dict[str, Any]:
+        if str(status_code)[0] in "45" and not media_types:
+            media_types = [PROBLEM_CONTENT_TYPE]
+        return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
+    def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
+        if status_code == "409":
+            return False  # only where a view declares it
+        if status_code == "413":
+            has_body = self.method in ("POST", "PUT", "PATCH") or (
+                self.method == "DELETE" and self.get_request_serializer() is not None
+            )
+            return has_body and status_code not in responses
+        return super()._should_add_error_response(responses, status_code)

@@ -1,0 +1,63 @@
+"""Strict input parsing for API bodies: unknown keys and loosely typed values are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+
+class InputSerializer(serializers.Serializer):
+    """Refuses keys it does not declare (a typo must not be silently ignored); read-only
+    fields are declared so that a client may send back what it read."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError(
+                    {key: [ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class _StrictString:
+    """Only a JSON string is a string: DRF would otherwise turn 42 into "42"."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class CharField(_StrictString, serializers.CharField):
+    default_error_messages = {"invalid": "Enter a string."}
+
+
+class EmailField(_StrictString, serializers.EmailField):
+    pass
+
+
+class ChoiceField(_StrictString, serializers.ChoiceField):
+    default_error_messages = {"invalid": "Enter a string."}
+
+
+class BooleanField(serializers.BooleanField):
+    """Only JSON true and false: "yes" or 1 are refused."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class PasswordField(CharField):
+    """Never trimmed (spaces may be part of a password) and bounded before hashing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", 4096)
+        kwargs.setdefault("style", {"input_type": "password"})
+        super().__init__(**kwargs)

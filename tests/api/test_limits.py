@@ -1,0 +1,143 @@
+"""Lockout (django-axes) through the API, throttles, and password reset by code."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.settings import api_settings
+
+from accounts.models import LoginEvent, OneTimeToken
+from tests.api.conftest import assert_problem
+from tests.factories import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.django_db
+NEW_PASSWORD = "another long secret 77"
+
+
+def url(name: str) -> str:
+    return reverse(f"api:accounts:{name}")
+
+
+def test_lockout_after_five_failures(api, user):
+    wrong = {"login": user.username, "password": "wrong"}
+    statuses = [api.post(url("login"), wrong, format="json").status_code for _ in range(5)]
+    assert statuses[:4] == [401] * 4
+    right = {"login": user.username.upper(), "password": DEFAULT_PASSWORD}
+    response = api.post(url("login"), right, format="json")
+    assert_problem(response, 429, "locked_out")
+    assert int(response["Retry-After"]) > 0
+    assert LoginEvent.objects.filter(user=user, outcome="locked_out").exists()
+
+
+def test_page_failures_count_for_the_api(api, client, user):
+    for _ in range(5):
+        client.post(reverse("accounts:login"), {"username": user.username, "password": "no"})
+    response = api.post(
+        url("login"), {"login": user.username, "password": DEFAULT_PASSWORD}, format="json"
+    )
+    assert_problem(response, 429, "locked_out")
+    assert response["Retry-After"]
+
+
+@pytest.fixture
+def tight_rates(settings):
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "login": "2/min", "login_identifier": "50/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    yield
+    api_settings.reload()
+
+
+def test_throttle_per_ip(api, user, tight_rates):
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    for _ in range(2):
+        assert api.post(url("login"), body, format="json").status_code == 200
+    response = api.post(url("login"), body, format="json")
+    assert_problem(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+
+
+def test_throttle_per_identifier(api, user, settings):
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "password_reset_identifier": "2/hour"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    for ip in ("10.0.0.1", "10.0.0.2"):
+        response = api.post(
+            url("password_reset"), {"login": "victim"}, format="json", REMOTE_ADDR=ip
+        )
+        assert response.status_code == 202
+    response = api.post(
+        url("password_reset"), {"login": "VICTIM"}, format="json", REMOTE_ADDR="10.0.0.3"
+    )
+    assert_problem(response, 429, "throttled")
+    api_settings.reload()
+
+
+def _reset_code(api, user, mailoutbox) -> str:
+    assert api.post(url("password_reset"), {"login": user.email}, format="json").status_code == 202
+    code = re.search(r"^([2-9A-Z]{8,})$", mailoutbox[-1].body, re.MULTILINE).group(1)
+    assert "http" in mailoutbox[-1].body  # the link travels with the code
+    return code
+
+
+def test_reset_same_answer_whether_or_not_account_exists(api, user, settings):
+    settings.PASSWORD_RESET_MIN_RESPONSE_MS = 150
+    timings, bodies = [], []
+    for login in (user.username, "nobody-here"):
+        started = time.monotonic()
+        response = api.post(url("password_reset"), {"login": login}, format="json")
+        timings.append(time.monotonic() - started)
+        bodies.append((response.status_code, response.json()))
+    assert bodies[0] == bodies[1]
+    assert min(timings) >= 0.15
+    assert abs(timings[0] - timings[1]) < 0.1
+
+
+def test_reset_by_code_is_single_use(api, user, mailoutbox):
+    code = _reset_code(api, user, mailoutbox)
+    assert len(code) >= 8
+    stored = OneTimeToken.objects.get(user=user, purpose="password_reset")
+    assert code not in (stored.code_hash, stored.token_hash)
+    body = {"login": user.username, "code": code, "new_password": NEW_PASSWORD}
+    assert api.post(url("password_reset_confirm"), body, format="json").status_code == 204
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    again = api.post(url("password_reset_confirm"), body, format="json")
+    assert_problem(again, 400, "invalid_code")
+
+
+def test_reset_code_expires_after_15_minutes(api, user, mailoutbox):
+    code = _reset_code(api, user, mailoutbox)
+    OneTimeToken.objects.filter(user=user).update(created_at=timezone.now() - timedelta(minutes=16))
+    body = {"login": user.username, "code": code, "new_password": NEW_PASSWORD}
+    assert_problem(
+        api.post(url("password_reset_confirm"), body, format="json"), 400, "invalid_code"
+    )
+
+
+def test_reset_code_dies_after_five_wrong_tries(api, user, mailoutbox, settings):
+    code = _reset_code(api, user, mailoutbox)
+    wrong = {"login": user.username, "code": "WRONGCODE2", "new_password": NEW_PASSWORD}
+    for _ in range(5):
+        response = api.post(url("password_reset_confirm"), wrong, format="json")
+        assert_problem(response, 400, "invalid_code")
+    right = {**wrong, "code": code}
+    assert_problem(
+        api.post(url("password_reset_confirm"), right, format="json"), 400, "invalid_code"
+    )
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_reset_weak_password_keeps_code(api, user, mailoutbox):
+    code = _reset_code(api, user, mailoutbox)
+    weak = {"login": user.username, "code": code, "new_password": "short"}
+    body = assert_problem(
+        api.post(url("password_reset_confirm"), weak, format="json"), 400, "validation_error"
+    )
+    assert body["errors"][0]["field"] == "new_password"
+    ok = {**weak, "new_password": NEW_PASSWORD}
+    assert api.post(url("password_reset_confirm"), ok, format="json").status_code == 204
