@@ -40,4 +40,16 @@ urlpatterns = [
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("email/", views.EmailChangeView.as_view(), name="email_change"),
     path("delete/", views.DeleteAccountView.as_view(), name="delete"),
+    path("sessions/", views.SessionsView.as_view(), name="sessions"),
+    path(
+        "sessions/revoke-others/",
+        views.SessionsRevokeOthersView.as_view(),
+        name="sessions_revoke_others",
+    ),
+    path(
+        "sessions/<uuid:session_id>/revoke/",
+        views.SessionRevokeView.as_view(),
+        name="session_revoke",
+    ),
+    path("history/", views.LoginHistoryView.as_view(), name="history"),
 ]

@@ -1,4 +1,4 @@
-"""Account pages: each view parses a form, calls one service, then renders or redirects."""
+"""Sign-up, email verification, sign-in and out, first-sign-in and password-reset pages."""
 
 from __future__ import annotations
 
@@ -9,111 +9,35 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
-from django.views.generic import FormView, TemplateView
+from django.views.generic import TemplateView
 
 from accounts import forms, services
 from accounts.errors import ApplicationError, EmailNotVerified, LinkInvalid
 from accounts.selectors import user_get_by_login, user_get_by_public_id
-from accounts.services.sessions import SESSION_ID_KEY
-from identity.ratelimit import page_limit
 
 # The account that gave the right password but has not verified its email yet: only that
 # visitor may ask for a new link to it, without learning or typing the address.
-PENDING_VERIFICATION_KEY = "accounts_pending_verification"
-SIGNUP_EMAIL_KEY = "accounts_signup_email"
-RESEND_MESSAGE = (
-    "If an unverified account uses this address, we sent a new link to it. "
-    "Open the link, then sign in."
+from accounts.views.base import (
+    PENDING_VERIFICATION_KEY,
+    RESEND_MESSAGE,
+    SIGNUP_EMAIL_KEY,
+    AnonymousOnlyMixin,
+    ServiceFormView,
+    link_invalid,
+    pad_until,
+    safe_next,
+    secret_page,
 )
-
-secret_page = method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
-
-
-def add_service_error(form: Form, error: Exception, field_map: dict[str, str]) -> None:
-    """Puts a service's refusal next to the matching form field, or at the top of the form."""
-
-    def target(field: str | None) -> str | None:
-        name = field_map.get(field or "", field)
-        return name if name in form.fields else None
-
-    if isinstance(error, ApplicationError):
-        form.add_error(target(error.field), error.message)
-    elif isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(target(field), errors)
-    else:
-        form.add_error(None, error)
+from identity.ratelimit import page_limit
 
 
-def safe_next(request: HttpRequest) -> str:
-    """The ``next`` parameter when it is a path on this site, else ""."""
-    url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url.startswith("/") or url.startswith(("//", "/\\")):
-        return ""
-    allowed = url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return url if allowed else ""
-
-
-def link_invalid(
-    request: HttpRequest, *, message: str, retry: str, retry_label: str
-) -> HttpResponse:
-    """The page for a used, expired or unknown emailed link, with the way to get a new one."""
-    context = {"message": message, "retry_url": retry, "retry_label": retry_label}
-    return render(request, "accounts/link_invalid.html", context, status=400)
-
-
-def pad_until(deadline: float) -> None:
-    """Sleeps until ``deadline`` (a time.monotonic() value), when it is still ahead."""
-    remaining = deadline - time.monotonic()
-    if remaining > 0:
-        time.sleep(remaining)
-
-
-class ServiceFormView(FormView):
-    """A form page whose valid submission goes to ``perform``; refusals go back to the form."""
-
-    field_map: dict[str, str] = {}
-
-    def form_valid(self, form: Form) -> HttpResponse:
-        try:
-            return self.perform(form)
-        except (ApplicationError, ValidationError) as error:
-            add_service_error(form, error, self.field_map)
-            return self.form_invalid(form)
-
-    def perform(self, form: Form) -> HttpResponse:
-        raise NotImplementedError
-
-
-class AnonymousOnlyMixin:
-    """Sends a signed-in visitor home instead of showing a sign-in or sign-up form."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated:
-            return redirect("home")
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-
-
-class HomeView(TemplateView):
-    template_name = "home.html"
-
-
-# -- sign-up and email verification ---------------------------------------------------------
-
-
-@secret_page
 class SignUpView(AnonymousOnlyMixin, ServiceFormView):
     template_name = "accounts/signup.html"
     form_class = forms.SignUpForm
@@ -310,75 +234,3 @@ class PasswordResetConfirmView(ServiceFormView):
             retry=reverse("accounts:password_reset"),
             retry_label="Ask for a new link",
         )
-
-
-@secret_page
-class PasswordChangeView(LoginRequiredMixin, ServiceFormView):
-    template_name = "accounts/password_change.html"
-    form_class = forms.PasswordChangeForm
-
-    def perform(self, form: Form) -> HttpResponse:
-        user = self.request.user
-        services.password_change(
-            user=user,
-            keep_session_id=self.request.session.get(SESSION_ID_KEY),
-            **form.cleaned_data,
-        )
-        update_session_auth_hash(self.request, user)
-        messages.success(
-            self.request,
-            "Your password has been changed. Every other device signed in to your account "
-            "has been signed out.",
-        )
-        return redirect("home")
-
-
-# -- profile, email, deletion ---------------------------------------------------------------
-
-
-class ProfileView(LoginRequiredMixin, ServiceFormView):
-    template_name = "accounts/profile.html"
-    form_class = forms.ProfileForm
-
-    def get_initial(self) -> dict[str, Any]:
-        profile = getattr(self.request.user, "profile", None)
-        if profile is None:
-            return {}
-        return {name: getattr(profile, name) for name in forms.ProfileForm.base_fields}
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        pending = services.email_change_pending(user=self.request.user)
-        return super().get_context_data(pending_email=pending, **kwargs)
-
-    def perform(self, form: Form) -> HttpResponse:
-        services.profile_update(user=self.request.user, data=form.cleaned_data)
-        messages.success(self.request, "Your profile has been saved.")
-        return redirect("accounts:profile")
-
-
-class EmailChangeView(LoginRequiredMixin, ServiceFormView):
-    template_name = "accounts/email_change.html"
-    form_class = forms.EmailChangeForm
-    field_map = {"email": "new_email"}
-
-    def perform(self, form: Form) -> HttpResponse:
-        new_email = form.cleaned_data["new_email"]
-        services.email_change_request(user=self.request.user, new_email=new_email)
-        messages.info(
-            self.request,
-            f"We sent a confirmation link to {new_email.strip().lower()}. "
-            "Your address changes once you open it.",
-        )
-        return redirect("accounts:profile")
-
-
-@secret_page
-class DeleteAccountView(LoginRequiredMixin, ServiceFormView):
-    template_name = "accounts/delete.html"
-    form_class = forms.DeleteAccountForm
-
-    def perform(self, form: Form) -> HttpResponse:
-        services.user_delete(user=self.request.user, password=form.cleaned_data["password"])
-        services.browser_session_end(request=self.request)
-        messages.success(self.request, "Your account and its data have been deleted.")
-        return redirect("accounts:login")

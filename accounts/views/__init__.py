@@ -1,0 +1,55 @@
+"""Account pages: each view parses a form, calls one service, then renders or redirects."""
+
+from __future__ import annotations
+
+from accounts.views.account import (
+    DeleteAccountView,
+    EmailChangeView,
+    HomeView,
+    PasswordChangeView,
+    ProfileView,
+)
+from accounts.views.auth import (
+    ConfirmAccountView,
+    LoginView,
+    LogoutView,
+    PasswordResetConfirmView,
+    PasswordResetDoneView,
+    PasswordResetView,
+    SignUpDoneView,
+    SignUpView,
+    VerifyEmailResendPendingView,
+    VerifyEmailResendView,
+    VerifyEmailView,
+)
+from accounts.views.base import PENDING_VERIFICATION_KEY
+from accounts.views.sessions import (
+    LoginHistoryView,
+    SessionRevokeView,
+    SessionsRevokeOthersView,
+    SessionsView,
+)
+
+__all__ = [
+    "PENDING_VERIFICATION_KEY",
+    "ConfirmAccountView",
+    "DeleteAccountView",
+    "EmailChangeView",
+    "HomeView",
+    "LoginHistoryView",
+    "LoginView",
+    "LogoutView",
+    "PasswordChangeView",
+    "PasswordResetConfirmView",
+    "PasswordResetDoneView",
+    "PasswordResetView",
+    "ProfileView",
+    "SessionRevokeView",
+    "SessionsRevokeOthersView",
+    "SessionsView",
+    "SignUpDoneView",
+    "SignUpView",
+    "VerifyEmailResendPendingView",
+    "VerifyEmailResendView",
+    "VerifyEmailView",
+]

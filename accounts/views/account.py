@@ -1,0 +1,99 @@
+"""The signed-in user's own pages: home, password, profile, email, deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.forms import Form
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.views.generic import TemplateView
+
+from accounts import forms, services
+from accounts.services.sessions import SESSION_ID_KEY
+
+# The account that gave the right password but has not verified its email yet: only that
+# visitor may ask for a new link to it, without learning or typing the address.
+from accounts.views.base import (
+    ServiceFormView,
+    secret_page,
+)
+
+
+class HomeView(TemplateView):
+    template_name = "home.html"
+
+
+@secret_page
+class PasswordChangeView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/password_change.html"
+    form_class = forms.PasswordChangeForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        user = self.request.user
+        services.password_change(
+            user=user,
+            keep_session_id=self.request.session.get(SESSION_ID_KEY),
+            **form.cleaned_data,
+        )
+        update_session_auth_hash(self.request, user)
+        messages.success(
+            self.request,
+            "Your password has been changed. Every other device signed in to your account "
+            "has been signed out.",
+        )
+        return redirect("home")
+
+
+# -- profile, email, deletion ---------------------------------------------------------------
+
+
+class ProfileView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/profile.html"
+    form_class = forms.ProfileForm
+
+    def get_initial(self) -> dict[str, Any]:
+        profile = getattr(self.request.user, "profile", None)
+        if profile is None:
+            return {}
+        return {name: getattr(profile, name) for name in forms.ProfileForm.base_fields}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        pending = services.email_change_pending(user=self.request.user)
+        return super().get_context_data(pending_email=pending, **kwargs)
+
+    def perform(self, form: Form) -> HttpResponse:
+        services.profile_update(user=self.request.user, data=form.cleaned_data)
+        messages.success(self.request, "Your profile has been saved.")
+        return redirect("accounts:profile")
+
+
+class EmailChangeView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/email_change.html"
+    form_class = forms.EmailChangeForm
+    field_map = {"email": "new_email"}
+
+    def perform(self, form: Form) -> HttpResponse:
+        new_email = form.cleaned_data["new_email"]
+        services.email_change_request(user=self.request.user, new_email=new_email)
+        messages.info(
+            self.request,
+            f"We sent a confirmation link to {new_email.strip().lower()}. "
+            "Your address changes once you open it.",
+        )
+        return redirect("accounts:profile")
+
+
+@secret_page
+class DeleteAccountView(LoginRequiredMixin, ServiceFormView):
+    template_name = "accounts/delete.html"
+    form_class = forms.DeleteAccountForm
+
+    def perform(self, form: Form) -> HttpResponse:
+        services.user_delete(user=self.request.user, password=form.cleaned_data["password"])
+        services.browser_session_end(request=self.request)
+        messages.success(self.request, "Your account and its data have been deleted.")
+        return redirect("accounts:login")

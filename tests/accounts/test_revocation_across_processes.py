@@ -1,0 +1,51 @@
+"""Revocation reaches every server process: two gunicorn processes, one Postgres, one Redis."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import redis
+from django.test import override_settings
+
+from identity.keys import ensure_signing_key
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.processes import database_url, portal_processes, redis_or_skip
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _login(base: str, login: str) -> dict:
+    response = httpx.post(
+        f"{base}/api/v1/auth/login/", json={"login": login, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _me(base: str, access: str) -> int:
+    headers = {"Authorization": f"Bearer {access}"}
+    return httpx.get(f"{base}/api/v1/me/", headers=headers).status_code
+
+
+def test_revoked_sign_in_is_refused_by_another_process_on_its_next_request(tmp_path):
+    cache_url = redis_or_skip()
+    redis.Redis.from_url(cache_url).flushdb()
+    keys = tmp_path / "keys"
+    with override_settings(SIGNING_KEYS_DIR=keys):
+        ensure_signing_key()  # before the servers start, so both use the same key
+    user = UserFactory()
+    env = {"DATABASE_URL": database_url(), "CACHE_URL": cache_url, "SIGNING_KEYS_DIR": str(keys)}
+    with portal_processes(2, env=env, tmp=tmp_path) as (first, second):
+        kept, revoked = _login(first, user.username), _login(first, user.email)
+        assert _me(second, revoked["access_token"]) == 200
+        logout = httpx.post(
+            f"{first}/api/v1/auth/logout/", json={"refresh_token": revoked["refresh_token"]}
+        )
+        assert logout.status_code == 204
+        # The other process refuses the revoked sign-in at once, and only that one.
+        assert _me(second, revoked["access_token"]) == 401
+        assert _me(second, kept["access_token"]) == 200
+        refresh = httpx.post(
+            f"{second}/api/v1/auth/refresh/", json={"refresh_token": revoked["refresh_token"]}
+        )
+        assert refresh.status_code == 401
