@@ -20,6 +20,7 @@ from accounts.models import (
     UserSession,
     UserType,
 )
+from authz.models import Permission, Role, RoleAssignment
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 
@@ -112,3 +113,40 @@ class LoginEventFactory(DjangoModelFactory):
     channel = Channel.BROWSER
     ip = factory.Faker("ipv4")
     user_agent = factory.Faker("user_agent")
+
+
+class PermissionFactory(DjangoModelFactory):
+    class Meta:
+        model = Permission
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"resource{n}.read")
+    description = factory.Faker("sentence", nb_words=4)
+
+
+class RoleFactory(DjangoModelFactory):
+    """A role; ``RoleFactory(permissions=[perm, ...])`` grants those permissions."""
+
+    class Meta:
+        model = Role
+        django_get_or_create = ("name",)
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"role-{n}")
+    description = factory.Faker("sentence", nb_words=4)
+
+    @factory.post_generation
+    def permissions(obj: Role, create: bool, extracted: list[Permission] | None, **kwargs: Any):
+        if create and extracted:
+            obj.permissions.add(*extracted)
+
+
+class RoleAssignmentFactory(DjangoModelFactory):
+    """A raw row: tests of behaviour assign through authz.services.role_assign instead, which
+    also invalidates the cached permissions."""
+
+    class Meta:
+        model = RoleAssignment
+
+    user = factory.SubFactory(UserFactory)
+    role = factory.SubFactory(RoleFactory)

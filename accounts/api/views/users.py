@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.api.permissions import HasPerm
 from accounts.api.serializers import (
     DetailOutputSerializer,
     EmailDomainRuleOutputSerializer,
@@ -23,11 +22,12 @@ from accounts.api.views.auth import ACCEPTED
 from accounts.api.views.base import validated
 from accounts.errors import DomainRuleNotFound, UserNotFound
 from accounts.models import EmailDomainRule, User, UserType
+from authz.api.permissions import HasPermission
 from identity.api import serializers as strict
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
 
-USERS_PERMISSION = HasPerm("users.read", write="users.write")
+USERS_PERMISSION = HasPermission("users.read", write="users.write")
 PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -137,7 +137,7 @@ class UserDetailApi(APIView):
 class UserPasswordResetApi(APIView):
     """Sends the user a password-reset email (link and code)."""
 
-    permission_classes = (HasPerm("users.write"),)
+    permission_classes = (HasPermission("users.write"),)
 
     @extend_schema(
         operation_id="users_password_reset",

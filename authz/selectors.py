@@ -1,0 +1,243 @@
+"""Permission checks and role reads. ``user_has_permission`` is the one check of the portal.
+
+A user's effective permissions come from two cached entries: the role graph (each role's
+included roles and permissions, expanded) and the user's live assignments with their expiry.
+Cold, each costs one query; warm, a check is cache reads only. Expiry is applied when the
+entry is read, so an assignment stops granting at its expiry without any invalidation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import BigIntegerField, CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from authz import cache as authz_cache
+from authz.errors import PermissionNotFound, RoleNotFound
+from authz.models import (
+    AuthzAuditEvent,
+    Permission,
+    Role,
+    RoleAssignment,
+    RoleInclusion,
+    RolePermission,
+)
+
+MEMO_ATTRIBUTE = "_authz_state"
+
+
+@dataclass(frozen=True)
+class RoleGraph:
+    """Every role, expanded through its included roles; pickled whole into the cache."""
+
+    names: dict[int, str]
+    # role id -> ids of the role itself and of every role it includes, transitively
+    expanded: dict[int, frozenset[int]]
+    # role id -> codes granted directly by the role
+    grants: dict[int, frozenset[str]]
+    codes: frozenset[str]
+
+    def effective(self, role_id: int) -> frozenset[str]:
+        ids = self.expanded.get(role_id, frozenset())
+        return frozenset().union(*(self.grants.get(i, frozenset()) for i in ids))
+
+
+@dataclass(frozen=True)
+class _State:
+    graph: RoleGraph
+    # (role id, expiry as a POSIX timestamp or None)
+    assignments: tuple[tuple[int, float | None], ...]
+
+    def live_role_ids(self) -> list[int]:
+        now = timezone.now().timestamp()
+        return [rid for rid, exp in self.assignments if exp is None or exp > now]
+
+
+def _timeout() -> int:
+    return getattr(settings, "AUTHZ_CACHE_TIMEOUT", 3600)
+
+
+def _graph_rows() -> QuerySet:
+    """Roles, grants, inclusions and codes in one UNION ALL: (role, name, code, included)."""
+    # Typed NULLs: Postgres resolves UNION column types pairwise and refuses text vs bigint.
+    text = Cast(Value(None), output_field=CharField())
+    number = Cast(Value(None), output_field=BigIntegerField())
+    roles = Role.objects.order_by().values_list("id", "name", text, number)
+    grants = RolePermission.objects.order_by().values_list(
+        "role_id", text, "permission__code", number
+    )
+    includes = RoleInclusion.objects.order_by().values_list("role_id", text, text, "included_id")
+    codes = Permission.objects.order_by().values_list(number, text, "code", number)
+    return roles.union(grants, includes, codes, all=True)
+
+
+def _expand(role_id: int, edges: dict[int, set[int]]) -> frozenset[int]:
+    seen, stack = {role_id}, [role_id]
+    while stack:  # iterative, and safe even if a cycle slipped into the table
+        for included in edges.get(stack.pop(), ()):
+            if included not in seen:
+                seen.add(included)
+                stack.append(included)
+    return frozenset(seen)
+
+
+def role_graph_load() -> RoleGraph:
+    """The role graph from the database, in one query."""
+    names: dict[int, str] = {}
+    grants: dict[int, set[str]] = {}
+    edges: dict[int, set[int]] = {}
+    codes: set[str] = set()
+    for role_id, name, code, included in _graph_rows():
+        if name is not None:
+            names[role_id] = name
+        elif role_id is None:
+            codes.add(code)
+        elif code is not None:
+            grants.setdefault(role_id, set()).add(code)
+        else:
+            edges.setdefault(role_id, set()).add(included)
+    return RoleGraph(
+        names=names,
+        expanded={rid: _expand(rid, edges) for rid in names},
+        grants={rid: frozenset(found) for rid, found in grants.items()},
+        codes=frozenset(codes),
+    )
+
+
+def _assignments_load(user_id: int) -> tuple[tuple[int, float | None], ...]:
+    rows = RoleAssignment.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), user_id=user_id
+    ).values_list("role_id", "expires_at")
+    return tuple((rid, exp.timestamp() if exp else None) for rid, exp in rows)
+
+
+def _state(user: Any) -> _State:
+    """The user's graph and assignments: from the per-request memo if the versions still
+    match, else from the cache, else from the database (one query each)."""
+    graph_version, user_version = authz_cache.versions(
+        [authz_cache.GRAPH_VERSION_KEY, authz_cache.user_version_key(user.pk)]
+    )
+    memo = getattr(user, MEMO_ATTRIBUTE, None)
+    if memo is not None and memo[0] == (graph_version, user_version):
+        return memo[1]
+    keys = [authz_cache.graph_key(graph_version), authz_cache.user_key(user.pk, user_version)]
+    found = cache.get_many(keys)
+    graph = found.get(keys[0])
+    if graph is None:
+        graph = role_graph_load()
+        cache.set(keys[0], graph, _timeout())
+    assignments = found.get(keys[1])
+    if assignments is None:
+        assignments = _assignments_load(user.pk)
+        cache.set(keys[1], assignments, _timeout())
+    state = _State(graph=graph, assignments=assignments)
+    setattr(user, MEMO_ATTRIBUTE, ((graph_version, user_version), state))
+    return state
+
+
+def _may_hold(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def role_graph() -> RoleGraph:
+    """The current role graph, cached like a user's check."""
+    (graph_version,) = authz_cache.versions([authz_cache.GRAPH_VERSION_KEY])
+    key = authz_cache.graph_key(graph_version)
+    graph = cache.get(key)
+    if graph is None:
+        graph = role_graph_load()
+        cache.set(key, graph, _timeout())
+    return graph
+
+
+def user_effective_permissions(*, user: Any) -> frozenset[str]:
+    """Codes the user holds: through live assignments and included roles; all for an active
+    superuser; none for an inactive or anonymous user."""
+    if not _may_hold(user):
+        return frozenset()
+    state = _state(user)
+    if user.is_superuser:
+        return state.graph.codes
+    return frozenset().union(*(state.graph.effective(rid) for rid in state.live_role_ids()))
+
+
+def user_has_permission(*, user: Any, code: str) -> bool:
+    """THE permission check: the backend, DRF, decorators and templates all end up here."""
+    if not _may_hold(user):
+        return False
+    if user.is_superuser:
+        return True
+    return code in user_effective_permissions(user=user)
+
+
+def user_roles(*, user: Any) -> list[str]:
+    """Names of the roles the user holds now, included roles expanded, sorted."""
+    if not _may_hold(user):
+        return []
+    state = _state(user)
+    ids = set().union(*(state.graph.expanded.get(rid, ()) for rid in state.live_role_ids()))
+    return sorted(state.graph.names[rid] for rid in ids if rid in state.graph.names)
+
+
+def permission_grantors(*, user: Any, code: str) -> list[str]:
+    """Which of the user's live roles (directly assigned) grant ``code``, sorted."""
+    if not _may_hold(user):
+        return []
+    state = _state(user)
+    graph = state.graph
+    return sorted(
+        graph.names[rid]
+        for rid in state.live_role_ids()
+        if rid in graph.names and code in graph.effective(rid)
+    )
+
+
+def roles_granting(*, code: str) -> list[str]:
+    """Every role that grants ``code`` (directly or through an included role), sorted."""
+    graph = role_graph()
+    return sorted(name for rid, name in graph.names.items() if code in graph.effective(rid))
+
+
+def role_effective_permissions(*, role: Role) -> list[str]:
+    return sorted(role_graph().effective(role.pk))
+
+
+def permission_get(*, code: str) -> Permission:
+    permission = Permission.objects.filter(code=code).first()
+    if permission is None:
+        raise PermissionNotFound()
+    return permission
+
+
+def permission_list() -> QuerySet[Permission]:
+    return Permission.objects.order_by("code")
+
+
+def role_get(*, name: str) -> Role:
+    role = role_list().filter(name=name).first()
+    if role is None:
+        raise RoleNotFound()
+    return role
+
+
+def role_list() -> QuerySet[Role]:
+    return Role.objects.order_by("name").prefetch_related("permissions", "included_roles")
+
+
+def user_assignment_list(*, user: Any) -> QuerySet[RoleAssignment]:
+    """Every assignment of the user, expired ones included (they show as such)."""
+    return RoleAssignment.objects.filter(user=user).select_related("role", "granted_by")
+
+
+def assignment_is_live(assignment: RoleAssignment, *, now: datetime | None = None) -> bool:
+    return assignment.expires_at is None or assignment.expires_at > (now or timezone.now())
+
+
+def audit_event_list() -> QuerySet[AuthzAuditEvent]:
+    return AuthzAuditEvent.objects.select_related("actor")
