@@ -75,9 +75,9 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("public_id", "username", "email", "user_type", "password")}),
         ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
         ("Permissions", {"fields": ("is_staff", "is_superuser")}),
-        ("Dates", {"fields": ("date_joined", "last_login", "updated_at")}),
+        ("Dates", {"fields": ("date_joined", "updated_at")}),
     )
-    readonly_fields = ("public_id", "date_joined", "last_login", "updated_at")
+    readonly_fields = ("public_id", "date_joined", "updated_at")
     list_display = ("username", "email", "user_type", "is_active", "email_verified", "date_joined")
     list_filter = ("user_type", "is_active", EmailVerifiedFilter, "is_staff")
     search_fields = ("username", "email")

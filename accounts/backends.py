@@ -10,6 +10,9 @@ from django.http import HttpRequest
 from accounts.models import User
 from accounts.selectors import user_get_by_login
 
+# Where the sign-in service leaves the (login, user) it already looked up.
+RESOLVED_LOGIN_ATTR = "_resolved_login"
+
 
 class LoginBackend(ModelBackend):
     def authenticate(
@@ -21,7 +24,11 @@ class LoginBackend(ModelBackend):
     ) -> User | None:
         if username is None or password is None:
             return None
-        user = user_get_by_login(login=username)
+        resolved = getattr(request, RESOLVED_LOGIN_ATTR, None)
+        if resolved is not None and resolved[0] == username:
+            user = resolved[1]
+        else:
+            user = user_get_by_login(login=username)
         if user is None:
             # Hash anyway so that an unknown login takes as long as a wrong password.
             User().set_password(password)

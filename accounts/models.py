@@ -72,6 +72,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Sign-ins are recorded as UserSession and LoginEvent rows; a last_login column would
+    # cost a write on every sign-in and say less.
+    last_login = None
+
     objects = UserManager()
 
     USERNAME_FIELD = "username"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import EmailDomainRule, LoginEvent, User, UserSession
@@ -59,7 +59,7 @@ def user_list(
     ordering: str = "username",
 ) -> QuerySet[User]:
     """Users for administrators: ``search`` is a case-insensitive username or email prefix."""
-    users = User.objects.select_related("profile")
+    users = with_last_login(User.objects.select_related("profile"))
     if search:
         users = users.filter(Q(username__istartswith=search) | Q(email__istartswith=search))
     if user_type:
@@ -70,10 +70,17 @@ def user_list(
     return users.order_by(ordering if ordering in USER_ORDERINGS else "username", "id")
 
 
+def with_last_login(users: QuerySet[User]) -> QuerySet[User]:
+    """Annotates each user's newest sign-in time (on any channel) as ``last_login``."""
+    newest = UserSession.objects.filter(user=OuterRef("pk")).order_by("-created_at")
+    return users.annotate(last_login=Subquery(newest.values("created_at")[:1]))
+
+
 def user_get_for_admin(*, public_id: uuid.UUID | str) -> User | None:
     """Any user, active or not, with this public id (None also for a malformed id)."""
     try:
-        return User.objects.select_related("profile").filter(public_id=public_id).first()
+        users = with_last_login(User.objects.select_related("profile"))
+        return users.filter(public_id=public_id).first()
     except (ValueError, ValidationError):
         return None
 

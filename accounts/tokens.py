@@ -71,7 +71,6 @@ def api_session_start(
     )
     pair, jti = _pair_issue(user=user, session=session)
     session.refresh_jti = jti
-    session.full_clean()
     session.save(force_insert=True)
     return pair
 

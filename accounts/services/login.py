@@ -7,6 +7,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest
 
+from accounts.backends import RESOLVED_LOGIN_ATTR
 from accounts.errors import (
     AccountInactive,
     AccountLocked,
@@ -14,6 +15,7 @@ from accounts.errors import (
     InvalidCredentials,
     PasswordChangeRequired,
 )
+from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, LoginEvent, LoginOutcome, User
 from accounts.selectors import user_get_by_login
 from accounts.services.history import new_device_alert
@@ -34,13 +36,16 @@ def user_authenticate(
     reads the client from it and flags a locked username+IP pair on it.
     """
     login = (login or "").strip()[:254]
+    account = user_get_by_login(login=login)
+    setattr(request, LOCKOUT_KEY_ATTR, lockout_key(login=login, user=account))
+    setattr(request, RESOLVED_LOGIN_ATTR, (login, account))  # the backend needs no 2nd query
     user = authenticate(request, username=login, password=password or "")
     if user is None:
         locked = bool(getattr(request, "axes_locked_out", False))
         outcome = LoginOutcome.LOCKED_OUT if locked else LoginOutcome.BAD_CREDENTIALS
         login_record(
             request=request,
-            user=user_get_by_login(login=login),
+            user=account,
             identifier=login,
             outcome=outcome,
             channel=channel,

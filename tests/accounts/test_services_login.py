@@ -140,3 +140,26 @@ def test_pbkdf2_hash_is_upgraded_to_argon2id_on_sign_in(user_factory, settings):
     _login(user.username)
     user.refresh_from_db()
     assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_failures_typed_as_email_and_username_share_one_counter(user_factory):
+    user = user_factory()
+    for login in [user.email, user.username, user.email.upper(), user.username.upper()]:
+        with pytest.raises(InvalidCredentials):
+            _login(login, password="wrong")
+    with pytest.raises((InvalidCredentials, AccountLocked)):
+        _login(user.email, password="wrong")
+    with pytest.raises(AccountLocked):
+        _login(user.username)
+
+
+def test_success_by_email_resets_failures_made_by_username(user_factory):
+    user = user_factory()
+    for _ in range(4):
+        with pytest.raises(InvalidCredentials):
+            _login(user.username, password="wrong")
+    _login(user.email)
+    for _ in range(4):
+        with pytest.raises(InvalidCredentials):
+            _login(user.username, password="wrong")
+    assert _login(user.username) == user
