@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.forms",
@@ -115,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "identity.context_processors.portal",
+                "authz.context_processors.permissions",
             ],
         },
     },
@@ -160,6 +163,8 @@ AUTHENTICATION_BACKENDS = [
     # axes first: it refuses a locked username+IP pair before any password is checked.
     "axes.backends.AxesStandaloneBackend",
     "accounts.backends.LoginBackend",
+    # Answers has_perm() for the role-granted permission codes of authz (e.g. users.read).
+    "authz.backends.RoleBackend",
 ]
 
 # Argon2id at OWASP's parameters first; PBKDF2 hashes still verify and are upgraded on login.
@@ -167,6 +172,8 @@ PRODUCTION_PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    # OAuth client secrets only (256-bit random, so a fast keyed hash is enough: ASVS V6.5.2).
+    "sso.hashers.ClientSecretHasher",
 ]
 PASSWORD_HASHERS = PRODUCTION_PASSWORD_HASHERS
 if TESTING and env.bool("FAST_PASSWORD_HASHER", default=True):
@@ -220,13 +227,21 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "identity.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 AXES_VERBOSE = False
 # accounts.LoginEvent is the sign-in history; axes' own success log would duplicate it.
 AXES_DISABLE_ACCESS_LOG = True
 
 # Client IP: REMOTE_ADDR unless the request came through one of these proxies (IPs or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# ---------------------------------------------------------------------------
+# Authorization (authz: roles and permissions)
+# ---------------------------------------------------------------------------
+# Role names every self-service sign-up receives (comma-separated); none by default.
+AUTHZ_SIGNUP_ROLES = env.list("AUTHZ_SIGNUP_ROLES", default=[])
+# Seconds a cached role graph or assignment list lives; changes invalidate it at once anyway.
+AUTHZ_CACHE_TIMEOUT = env.int("AUTHZ_CACHE_TIMEOUT", default=3600)
 
 # ---------------------------------------------------------------------------
 # Signing keys (first-party JWTs and OIDC id_tokens share one key set)
@@ -264,9 +279,88 @@ SIMPLE_JWT = {
 # OAuth 2.0 / OpenID Connect (django-oauth-toolkit)
 # ---------------------------------------------------------------------------
 OAUTH2_PROVIDER_APPLICATION_MODEL = "sso.Application"
+# DOT's own grant model, named so that sso.SignIn can point at it from a migration.
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+
+
+def _oidc_private_pem() -> str:
+    # Read per use, not at import: a rotated key set (identity.keys) is honoured without a
+    # restart. sso.Application.jwk_key signs with the same active key.
+    from identity.keys import signing_keys
+
+    return signing_keys().active.private_pem().decode()
+
+
+def _oidc_issuer() -> str:
+    from django.conf import settings
+
+    return settings.PORTAL_URL
+
+
 OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "sso.oauth_validators.OAuth2Validator",
+    "OAUTH2_SERVER_CLASS": "sso.server.Server",
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": lazy(_oidc_private_pem, str)(),
+    # One issuer for discovery, id_tokens and the RFC 9207 iss parameter: the portal's URL.
+    "OIDC_ISS_ENDPOINT": lazy(_oidc_issuer, str)(),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    # Prompt only where OIDC RP-Initiated Logout 1.0 §2 says the OP MUST ask.
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    # sso.views.LogoutView ends only the sign-ins of this browser session, not every token.
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    "SCOPES": {
+        "openid": "Sign you in with your portal account",
+        "profile": "See your name, username and when your profile last changed",
+        "email": "See your email address and whether it is verified",
+        "phone": "See your phone number",
+        "address": "See your postal address",
+        "roles": "See the roles you hold in the portal",
+        "read": "Read your portal account through its API",
+        "write": "Change your portal account through its API",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "SCOPES_BACKEND_CLASS": "sso.scopes.ApplicationScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS", default=900),
+    "ID_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ID_TOKEN_EXPIRE_SECONDS", default=900),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int(
+        "OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS", default=30 * 24 * 3600
+    ),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # RFC 9700 §4.14.2: a rotated refresh token is dead at once; no replay window.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "PKCE_REQUIRED": True,
+    # https only; sso.Application adds http for loopback IP literals (RFC 8252 §7.3) and
+    # reverse-DNS private-use schemes (§7.1) registered by native apps.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    # Client secrets: HMAC-SHA256 keyed with SECRET_KEY (sso.hashers), never the password hasher.
+    "CLIENT_SECRET_HASHER": "hmac_sha256",
+    "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": env.int("OAUTH_CLEARTOKENS_BATCH_SIZE", default=1000),
+    "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": 0,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+# A repeated OAuth access token is accepted from the cache for this long without a query;
+# every revocation path clears or outdates the entry (sso.authentication).
+OAUTH_TOKEN_CACHE_SECONDS = env.int("OAUTH_TOKEN_CACHE_SECONDS", default=30)
 
 # ---------------------------------------------------------------------------
 # REST API
@@ -274,12 +368,13 @@ OAUTH2_PROVIDER = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.authentication.JWTAuthentication",
+        "sso.authentication.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF skips Django's check).
-    "DEFAULT_PARSER_CLASSES": ["identity.api.parsers.LimitedJSONParser"],
+    # JSON only; bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "identity.api.schema.AutoSchema",
     # drf-standardized-errors, formatted as RFC 9457 problems by identity.api.errors.
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
@@ -297,6 +392,10 @@ REST_FRAMEWORK = {
         "password_reset": env.str("API_THROTTLE_PASSWORD_RESET", default="10/hour"),
         "password_reset_identifier": env.str(
             "API_THROTTLE_PASSWORD_RESET_IDENTIFIER", default="5/hour"
+        ),
+        "password_reset_confirm": env.str("API_THROTTLE_PASSWORD_RESET_CONFIRM", default="30/hour"),
+        "password_reset_confirm_identifier": env.str(
+            "API_THROTTLE_PASSWORD_RESET_CONFIRM_IDENTIFIER", default="10/hour"
         ),
         "verify_resend": env.str("API_THROTTLE_VERIFY_RESEND", default="10/hour"),
         "verify_resend_identifier": env.str(

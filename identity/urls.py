@@ -4,22 +4,47 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from identity import jwks, views
+from identity.api import errors
+from sso.views import discovery
 
 api_v1 = (
     [
         path("", include("accounts.api.urls")),
+        path("", include("authz.api.urls")),
+        path("", include("sso.api.urls")),
     ],
     "api",
 )
 
 urlpatterns = [
     path("", include("accounts.home_urls")),
+    # sso pages first: /developers/apps/ and /accounts/apps/ (sso:connected_apps).
+    path("", include("sso.pages_urls")),
     path("accounts/", include("accounts.urls")),
+    path("o/", include("sso.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1, namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    # The split view serves its init script from a URL: the CSP forbids inline scripts.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),
+    path(
+        ".well-known/openid-configuration",
+        discovery.openid_configuration,
+        name="openid_configuration",
+    ),
+    path(
+        ".well-known/oauth-authorization-server",
+        discovery.authorization_server_metadata,
+        name="oauth_authorization_server",
+    ),
 ]
+
+# Problems for /api/, the HTML templates for pages.
+handler404 = errors.handler404
+handler500 = errors.handler500

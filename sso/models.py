@@ -1,9 +1,46 @@
-"""The OAuth application model, swapped in for django-oauth-toolkit's own."""
+"""The OAuth application model (swapped in for django-oauth-toolkit's), members, consents and
+the sign-in records that tie OAuth tokens to a UserSession."""
 
 from __future__ import annotations
 
+import ipaddress
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from jwcrypto import jwk
 from oauth2_provider.models import AbstractApplication
+from oauth2_provider.settings import oauth2_settings
+
+from identity.keys import SigningKey, signing_keys
+
+DEFAULT_ALLOWED_SCOPES = "openid profile email"
+_jwk_cache: dict[str, jwk.JWK] = {}
+
+
+def _signing_jwk(key: SigningKey) -> jwk.JWK:
+    cached = _jwk_cache.get(key.kid)
+    if cached is None:
+        cached = _jwk_cache[key.kid] = jwk.JWK.from_pyca(key.private_key)
+    return cached
+
+
+def is_loopback_uri(uri: str) -> bool:
+    """http on an IP loopback literal (RFC 8252 §7.3; "localhost" is NOT RECOMMENDED, §8.3)."""
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_private_use_scheme(scheme: str) -> bool:
+    # RFC 8252 §7.1: reverse-DNS names such as com.example.app, never a bare word.
+    return "." in scheme and scheme not in {"http", "https"}
 
 
 class Application(AbstractApplication):
@@ -18,8 +55,142 @@ class Application(AbstractApplication):
     restricted = models.BooleanField(
         default=False, help_text="Only members of this application may sign in to it."
     )
+    allowed_scopes = models.CharField(
+        max_length=500,
+        default=DEFAULT_ALLOWED_SCOPES,
+        help_text="Space-separated scopes this application may request.",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ApplicationMember",
+        related_name="member_of_applications",
+        blank=True,
+    )
 
     class Meta(AbstractApplication.Meta):
         constraints = [
             models.UniqueConstraint(fields=["user", "name"], name="sso_application_owner_name"),
         ]
+
+    @property
+    def jwk_key(self) -> jwk.JWK:
+        """The portal's active signing key (identity.keys), read per use so rotation applies;
+        its RFC 7638 thumbprint is the kid DOT puts in the id_token header."""
+        if self.algorithm != AbstractApplication.RS256_ALGORITHM:
+            return super().jwk_key
+        return _signing_jwk(signing_keys().active)
+
+    def get_allowed_schemes(self) -> list[str]:
+        schemes = list(oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES)
+        uris = f"{self.redirect_uris} {self.post_logout_redirect_uris}".split()
+        for uri in uris:
+            scheme = urlsplit(uri).scheme
+            if scheme not in schemes and (is_loopback_uri(uri) or _is_private_use_scheme(scheme)):
+                schemes.append(scheme)
+        return schemes
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        for field in ("redirect_uris", "post_logout_redirect_uris"):
+            for uri in getattr(self, field).split():
+                if urlsplit(uri).scheme == "http" and not is_loopback_uri(uri):
+                    errors.setdefault(field, []).append(
+                        f"{uri}: use https; http is allowed only on 127.0.0.1 or [::1] "
+                        "(RFC 8252 §7.3)."
+                    )
+        unknown = set(self.allowed_scopes.split()) - set(oauth2_settings.SCOPES)
+        if unknown:
+            errors["allowed_scopes"] = [f"Unknown scopes: {', '.join(sorted(unknown))}."]
+        try:
+            super().clean()
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.allowed_scopes.split()
+
+
+class ApplicationMember(models.Model):
+    """A user allowed to sign in to a restricted application."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="application_memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "user"], name="sso_member_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"member {self.user_id} of {self.application_id}"
+
+
+class Consent(models.Model):
+    """The scopes a user allowed an application; asked again only when the request grows."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_consents"
+    )
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consents")
+    scope = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "application"], name="sso_consent_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"consent of {self.user_id} to {self.application_id}"
+
+    def covers(self, scopes: list[str]) -> bool:
+        return set(scopes) <= set(self.scope.split())
+
+
+class SignIn(models.Model):
+    """One OAuth sign-in, created with its authorization code.
+
+    Its id becomes the UserSession id (the ``sid`` claim) and the refresh-token family when
+    the code is exchanged, so a session, a family and a browser sign-in are one join apart.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="sign_ins")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_sign_ins"
+    )
+    grant = models.OneToOneField(
+        oauth2_settings.GRANT_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sso_sign_in",
+    )
+    # The portal browser sign-in that approved the request: end-session ends what it started.
+    browser_session = models.ForeignKey(
+        "accounts.UserSession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    auth_time = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="sso_signin_created")]
+
+    def __str__(self) -> str:
+        return f"OAuth sign-in {self.pk}"

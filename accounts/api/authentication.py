@@ -11,6 +11,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts.jwt import AccessToken
 from accounts.models import User
+from accounts.selectors import user_get_by_public_id_for_token
 from accounts.tokens import InvalidToken, sid_is_revoked
 
 # The stable code clients key on: sign in again.
@@ -44,7 +45,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             public_id = uuid.UUID(validated_token["sub"])
         except (KeyError, ValueError) as exc:
             raise AuthenticationFailed("The access token is invalid.", TOKEN_NOT_VALID) from exc
-        user = User.objects.filter(public_id=public_id).first()
+        user = user_get_by_public_id_for_token(public_id=public_id)
         if user is None:
             raise AuthenticationFailed("The access token is invalid.", TOKEN_NOT_VALID)
         if not user.is_active:

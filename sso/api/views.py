@@ -1,0 +1,166 @@
+"""REST API: an owner's applications (apps.manage sees all) and the user's connected apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from identity.api.schema import problems
+from sso import selectors, services
+from sso.api import serializers as s
+from sso.models import Application
+
+
+def _validated(serializer_class: Any, request: Request, **kwargs: Any) -> dict:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _application(request: Request, client_id: str) -> Application:
+    application = selectors.application_get(client_id=client_id)
+    if application is None or not selectors.application_can_manage(
+        user=request.user, application=application
+    ):
+        raise Http404
+    return application
+
+
+class ApplicationListApi(ListAPIView):
+    permission_classes = (IsAuthenticated,)
+    serializer_class = s.ApplicationOutputSerializer
+
+    def get_queryset(self):
+        return selectors.application_list(user=self.request.user)
+
+    @extend_schema(
+        operation_id="applications_create",
+        request=s.ApplicationCreateInputSerializer,
+        responses={201: s.ApplicationWithSecretSerializer, **problems(403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(s.ApplicationCreateInputSerializer, request)
+        application, secret = services.application_create(owner=request.user, **data)
+        body = s.ApplicationWithSecretSerializer(application, context={"client_secret": secret})
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+
+class ApplicationDetailApi(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        operation_id="applications_retrieve",
+        responses={200: s.ApplicationOutputSerializer, **problems(404)},
+    )
+    def get(self, request: Request, client_id: str) -> Response:
+        return Response(s.ApplicationOutputSerializer(_application(request, client_id)).data)
+
+    @extend_schema(
+        operation_id="applications_update",
+        request=s.ApplicationUpdateInputSerializer,
+        responses={200: s.ApplicationOutputSerializer, **problems(404, 409)},
+    )
+    def patch(self, request: Request, client_id: str) -> Response:
+        application = _application(request, client_id)
+        data = _validated(s.ApplicationUpdateInputSerializer, request, partial=True)
+        services.application_update(application=application, **data)
+        return Response(s.ApplicationOutputSerializer(application).data)
+
+    @extend_schema(
+        request=None, operation_id="applications_destroy", responses={204: None, **problems(404)}
+    )
+    def delete(self, request: Request, client_id: str) -> Response:
+        services.application_delete(application=_application(request, client_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApplicationSecretRotateApi(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        operation_id="applications_rotate_secret",
+        request=None,
+        responses={200: s.ApplicationWithSecretSerializer, **problems(404)},
+    )
+    def post(self, request: Request, client_id: str) -> Response:
+        application = _application(request, client_id)
+        secret = services.application_secret_rotate(application=application)
+        body = s.ApplicationWithSecretSerializer(application, context={"client_secret": secret})
+        return Response(body.data)
+
+
+class ApplicationMemberListApi(ListAPIView):
+    permission_classes = (IsAuthenticated,)
+    serializer_class = s.MemberOutputSerializer
+
+    def get_queryset(self):
+        application = _application(self.request, self.kwargs["client_id"])
+        return selectors.application_member_list(application=application)
+
+    @extend_schema(
+        operation_id="applications_members_create",
+        request=s.MemberInputSerializer,
+        responses={201: s.MemberOutputSerializer, **problems(404)},
+    )
+    def post(self, request: Request, client_id: str) -> Response:
+        application = _application(request, client_id)
+        data = _validated(s.MemberInputSerializer, request)
+        user = User.objects.filter(public_id=data["user"], is_active=True).first()
+        if user is None:
+            raise Http404
+        member = services.application_member_add(application=application, user=user)
+        return Response(s.MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class ApplicationMemberDetailApi(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        request=None,
+        operation_id="applications_members_destroy",
+        responses={204: None, **problems(404)},
+    )
+    def delete(self, request: Request, client_id: str, user_id: str) -> Response:
+        application = _application(request, client_id)
+        user = selectors.member_user_get(application=application, public_id=user_id)
+        if user is None:
+            raise Http404
+        services.application_member_remove(application=application, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConnectedAppListApi(ListAPIView):
+    permission_classes = (IsAuthenticated,)
+    serializer_class = s.ConnectedAppOutputSerializer
+
+    def get_queryset(self):
+        return selectors.connected_app_list(user=self.request.user)
+
+
+class ConnectedAppDetailApi(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        request=None,
+        operation_id="me_connected_apps_destroy",
+        responses={204: None, **problems(404)},
+    )
+    def delete(self, request: Request, client_id: str) -> Response:
+        consent = (
+            selectors.connected_app_list(user=request.user)
+            .filter(application__client_id=client_id)
+            .first()
+        )
+        if consent is None:
+            raise Http404
+        services.connected_app_revoke(user=request.user, application=consent.application)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,24 @@
+"""Domain errors of single sign-on, each with a stable machine-readable code."""
+
+from __future__ import annotations
+
+from accounts.errors import ApplicationError
+
+
+class ApplicationNameTaken(ApplicationError):
+    code = "application_name_taken"
+    status = 409
+    message = "You already have an application with this name."
+    field = "name"
+
+
+class NotVerified(ApplicationError):
+    code = "email_not_verified"
+    status = 403
+    message = "Verify your email address before registering applications."
+
+
+class NotConfidential(ApplicationError):
+    code = "not_confidential"
+    status = 400
+    message = "Only confidential applications have a client secret."

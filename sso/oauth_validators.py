@@ -1,0 +1,396 @@
+"""django-oauth-toolkit's request validator, adapted to the portal.
+
+- client secrets verify with the fast keyed hasher (sso.hashers), never the password hasher;
+- PKCE is S256 only, and an authorization code is consumed atomically once every check passed;
+  presenting it again revokes what it issued (RFC 6749 §4.1.2);
+- every code exchange starts a UserSession (channel oauth) whose id is the ``sid`` claim and
+  the refresh-token family, so revoking the session, the family or the application is one
+  set-based statement (django-oauth-toolkit #1809);
+- one query loads a grant or a refresh token with everything the exchange needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Exists, F, OuterRef, Subquery
+from django.utils import timezone
+from jwcrypto import jwk, jws, jwt
+from oauth2_provider import oauth2_validators
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+    refresh_token_expire_timedelta,
+)
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749 import errors
+
+from accounts.models import Channel, UserSession
+from identity.keys import signing_keys
+from sso import services
+from sso.claims import SUPPORTED_CLAIMS, user_claims
+from sso.hashers import ALGORITHM, ClientSecretHasher
+from sso.models import SignIn
+from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
+
+logger = logging.getLogger(__name__)
+
+AccessToken = get_access_token_model()
+Grant = get_grant_model()
+IDToken = get_id_token_model()
+RefreshToken = get_refresh_token_model()
+
+# A consumed code keeps its row (so that a replay can be recognised) with this expiry.
+CONSUMED = datetime(1970, 1, 1, tzinfo=UTC)
+_hasher = ClientSecretHasher()
+
+
+class OAuth2Validator(oauth2_validators.OAuth2Validator):
+    oidc_claim_scope = None  # sso.claims filters by scope itself
+
+    # -- client authentication ------------------------------------------------------------
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
+        if stored_secret.startswith(ALGORITHM + "$"):
+            return _hasher.verify(provided_secret, stored_secret)
+        return super()._check_secret(provided_secret, stored_secret)
+
+    # -- authorization request ------------------------------------------------------------
+    def is_pkce_required(self, client_id: str, request: Request) -> bool:
+        # Reached once client and redirect_uri are valid, so the error goes to the client.
+        if request.code_challenge is not None and request.code_challenge_method != "S256":
+            raise errors.InvalidRequestError(
+                description='code_challenge_method must be "S256"; "plain" is not accepted '
+                "(RFC 9700 §2.1.1).",
+                request=request,
+            )
+        return True
+
+    def validate_silent_login(self, request: Request) -> bool:
+        # sso.views.AuthorizationView answers prompt=none for visitors (login_required).
+        return True
+
+    def validate_silent_authorization(self, request: Request) -> bool:
+        # sso.views.AuthorizationView answers prompt=none without consent (consent_required).
+        return True
+
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: Request, *args: Any, **kwargs: Any
+    ) -> None:
+        if not services.application_user_may_sign_in(application=request.client, user=request.user):
+            raise errors.AccessDeniedError(
+                description="Only members of this application may sign in to it.",
+                request=request,
+            )
+        grant = self._create_authorization_code(request, code)
+        SignIn.objects.create(
+            application=request.client,
+            user=request.user,
+            grant=grant,
+            browser_session_id=getattr(request, "sso_browser_session_id", None),
+            auth_time=getattr(request, "sso_auth_time", None) or timezone.now(),
+        )
+
+    # -- code exchange --------------------------------------------------------------------
+    def _grant(self, code: str, request: Request) -> Any:
+        cached = getattr(request, "_sso_grant", None)
+        if cached is not None and cached.code == code:
+            return cached
+        # By code alone: oauthlib asks for the scopes (to pick the OIDC grant) before the
+        # client is authenticated; validate_code checks the grant belongs to the client.
+        grant = (
+            Grant.objects.select_related("user", "user__profile", "sso_sign_in", "application")
+            .filter(code=code)
+            .first()
+        )
+        request._sso_grant = grant
+        if grant is not None and request.client is None:
+            # Saves the client query: DOT's _load_application reuses request.client only when
+            # its client_id equals the one presented, and authentication still checks it.
+            request.client = grant.application
+        return grant
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        grant = self._grant(code, request)
+        if grant is None or grant.application_id != client.pk:
+            return False
+        sign_in = getattr(grant, "sso_sign_in", None)
+        if grant.expires == CONSUMED:
+            # RFC 6749 §4.1.2: a code used twice is stolen or replayed; revoke what it issued.
+            if sign_in is not None:
+                services.sign_ins_revoke(sids=[str(sign_in.pk)], reason="code_reused")
+            return False
+        if grant.is_expired() or not grant.user.is_active or sign_in is None:
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        request.sso_sign_in = sign_in
+        request.sso_sid = str(sign_in.pk)
+        request.sso_auth_time = sign_in.auth_time
+        return True
+
+    def get_code_challenge(self, code: str, request: Request) -> str | None:
+        return self._grant(code, request).code_challenge or None
+
+    def get_code_challenge_method(self, code: str, request: Request) -> str | None:
+        return self._grant(code, request).code_challenge_method or None
+
+    def get_authorization_code_scopes(
+        self, client_id: str, code: str, redirect_uri: str, request: Request
+    ) -> list[str]:
+        grant = self._grant(code, request)
+        return grant.scope.split() if grant else []
+
+    def get_authorization_code_nonce(
+        self, client_id: str, code: str, redirect_uri: str, request: Request
+    ) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.nonce or None) if grant else None
+
+    def confirm_redirect_uri(
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: Any,
+        request: Request,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        grant = self._grant(code, request)
+        if (
+            grant is None
+            or grant.application_id != client.pk
+            or not grant.redirect_uri_allowed(redirect_uri)
+        ):
+            return False
+        # oauthlib checks the redirect_uri last, after PKCE: consume the code here, atomically,
+        # so two concurrent exchanges cannot both succeed (RFC 6749 §4.1.2: used once).
+        consumed = Grant.objects.filter(pk=grant.pk, expires__gt=CONSUMED).update(expires=CONSUMED)
+        if not consumed:
+            raise errors.InvalidGrantError(
+                description="The code was already used.", request=request
+            )
+        return True
+
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: Request, *args: Any, **kwargs: Any
+    ) -> None:
+        """Already consumed in confirm_redirect_uri; the row stays to recognise a replay."""
+
+    def _check_and_set_request_resource(self, request: Request) -> None:
+        # Resource indicators (RFC 8707) are not offered: tokens are audience-bound to the
+        # client instead (RFC 8707 §2 lets the server refuse with invalid_target).
+        if getattr(request, "resource", None):
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description="Resource indicators are not supported by this server.",
+                request=request,
+            )
+        request.resource = []
+
+    # -- tokens ---------------------------------------------------------------------------
+    def _save_bearer_token(
+        self, token: dict[str, Any], request: Request, *args: Any, **kwargs: Any
+    ):
+        if "scope" not in token:
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        id_token = getattr(request, "id_token", None)
+        if id_token is not None and id_token.pk is None:
+            id_token.save()
+        if request.grant_type == "refresh_token":
+            return self._rotate(token, request)
+        if request.grant_type == "authorization_code":
+            self._session_start(request)
+        return super()._save_bearer_token(token, request, *args, **kwargs)
+
+    def finalize_id_token(self, id_token: dict, token: Any, token_handler: Any, request: Request):
+        """DOT's, but the IDToken row is saved with the other tokens in one transaction."""
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        key = request.client.jwk_key
+        header = {"typ": "JWT", "alg": request.client.algorithm, "kid": key.thumbprint()}
+        signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
+        signed.make_signed_token(key)
+        request.id_token = IDToken(
+            user=request.user,
+            scope=" ".join(request.scopes),
+            expires=expiration_time,
+            jti=id_token["jti"],
+            application=request.client,
+        )
+        return signed.serialize()
+
+    def _session_start(self, request: Request) -> None:
+        """The sign-in becomes a UserSession; its id is already the id_token's sid."""
+        sign_in = request.sso_sign_in
+        browser = sign_in.browser_session
+        lifetime = refresh_token_expire_timedelta() or timedelta(days=30)
+        UserSession.objects.create(
+            id=sign_in.pk,
+            user=request.user,
+            channel=Channel.OAUTH,
+            ip=browser.ip if browser else None,
+            user_agent=browser.user_agent if browser else "",
+            device_label=(request.client.name or request.client.client_id)[:100],
+            expires_at=timezone.now() + lifetime,
+        )
+
+    def _rotate(self, token: dict[str, Any], request: Request) -> None:
+        """RFC 9700 §4.14.2 rotation in four statements (DOT's path takes about eleven)."""
+        previous = request.refresh_token_instance
+        now = timezone.now()
+        claimed = RefreshToken.objects.filter(pk=previous.pk, revoked__isnull=True).update(
+            revoked=now, updated=now, access_token=None
+        )
+        if not claimed:
+            raise errors.InvalidGrantError(
+                description="The refresh token was already used.", request=request
+            )
+        old_access = previous.access_token
+        if old_access is not None:
+            # One DELETE: the refresh token pointing at it was unlinked just above.
+            AccessToken.objects.filter(pk=old_access.pk)._raw_delete(AccessToken.objects.db)
+            cache.delete(TOKEN_CACHE_PREFIX + old_access.token_checksum)
+        expires = now + timedelta(
+            seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        )
+        access_token = self._create_access_token(
+            expires, request, token, source_refresh_token=previous
+        )
+        self._create_refresh_token(request, token["refresh_token"], access_token, previous)
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        # DOT re-reads and re-verifies the id_token it just signed; request.id_token holds it.
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=getattr(request, "id_token", None) if token.get("id_token") else None,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=[],
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(
+        self, request, refresh_token_code, access_token, previous_refresh_token
+    ):
+        family = (
+            previous_refresh_token.token_family
+            if previous_refresh_token
+            else getattr(request, "sso_sid", None)
+        )
+        refresh_token = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            token_family=family,
+            resource=[],
+        )
+        self._set_token_value(refresh_token, refresh_token_code)
+        refresh_token.save()
+        return refresh_token
+
+    # -- refresh --------------------------------------------------------------------------
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        rt = self._refresh_token_load(refresh_token)
+        if rt is None or rt.application_id != client.pk:
+            return False
+        if rt.revoked is not None:
+            # RFC 9700 §4.14.2: a rotated or revoked token presented again means the family
+            # leaked; end the whole sign-in, set-based. No grace period (DOT #1816).
+            services.sign_ins_revoke(sids=[str(rt.token_family)], reason="refresh_reuse")
+            return False
+        if not self._refresh_token_usable(rt):
+            return False
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        request.sso_sid = str(rt.token_family)
+        request.sso_auth_time = rt.sso_auth_time
+        return True
+
+    def _refresh_token_load(self, raw: str) -> Any:
+        now = timezone.now()
+        live = UserSession.objects.filter(
+            pk=OuterRef("token_family"), revoked_at__isnull=True, expires_at__gt=now
+        )
+        auth_time = SignIn.objects.filter(pk=OuterRef("token_family")).values("auth_time")[:1]
+        return (
+            RefreshToken.objects.filter(token_checksum=token_checksum(raw))
+            .select_related("access_token", "user", "user__profile")
+            .annotate(sso_session_live=Exists(live), sso_auth_time=Subquery(auth_time))
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+
+    @staticmethod
+    def _refresh_token_usable(rt: Any) -> bool:
+        if not (rt.token_family and rt.sso_session_live and rt.user.is_active):
+            return False
+        if rt.access_token is None:
+            return False
+        expire_delta = refresh_token_expire_timedelta()
+        return not (expire_delta and rt.access_token.expires + expire_delta <= timezone.now())
+
+    def get_original_scopes(self, refresh_token: str, request: Request, *args: Any, **kwargs: Any):
+        return request.refresh_token_instance.access_token.scope.split()
+
+    # -- revocation (RFC 7009) ------------------------------------------------------------
+    def revoke_token(
+        self, token: str, token_type_hint: str | None, request: Request, *args: Any, **kwargs: Any
+    ) -> None:
+        """Only the authenticated client's own tokens (RFC 7009 §2.1, DOT #727); revoking
+        either token of a sign-in ends the sign-in (§2.1: "SHOULD also invalidate")."""
+        application_pk = getattr(request.client, "pk", None)
+        if application_pk is None:
+            return
+        services.token_revoke(raw_token=token, application_id=application_pk)
+
+    # -- id_token and claims --------------------------------------------------------------
+    def get_oidc_issuer_endpoint(self, request: Any) -> str:
+        return services.issuer()
+
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Request) -> dict[str, Any]:
+        return user_claims(user=request.user, scopes=request.scopes)
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        return SUPPORTED_CLAIMS
+
+    def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Request):
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        auth_time = getattr(request, "sso_auth_time", None)
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time.timestamp())
+        sid = getattr(request, "sso_sid", None)
+        if sid:
+            claims["sid"] = sid
+        return claims, expiration_time
+
+    def _get_key_for_token(self, token: str) -> jwk.JWK | None:
+        """Pick the verification key by kid from the whole key set, so an id_token_hint signed
+        before a rotation still verifies at end-session."""
+        unverified = jws.JWS()
+        unverified.deserialize(token)
+        kid = unverified.jose_header.get("kid")
+        key = signing_keys().get(kid) if kid else None
+        return jwk.JWK.from_pyca(key.public_key) if key else None

@@ -1,0 +1,178 @@
+"""Reads shared by the OAuth endpoints, the pages, the API and the admin."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+from accounts.models import User, UserSession
+from accounts.services.sessions import sid_is_revoked
+from authz.selectors import user_has_permission
+from sso.models import Application, ApplicationMember, Consent
+
+AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
+TOKEN_CACHE_PREFIX = "sso-at:"  # noqa: S105 - a cache key prefix
+
+
+def token_checksum(raw_token: str) -> str:
+    """DOT's lookup key: tokens are stored hashed (RFC 9700 §4.14 / TOKEN_STORAGE)."""
+    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ResolvedAccessToken:
+    pk: int
+    checksum: str
+    user: User | None
+    application_id: int | None
+    client_id: str | None
+    scope: str
+    expires: datetime
+    created: datetime
+    sid: str | None
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.scope.split())
+
+    def get(self, key: str, default: object = None) -> object:
+        """Claims-like access (``request.auth.get("sid")``), as for first-party tokens."""
+        return {"sid": self.sid, "scope": self.scope}.get(key, default)
+
+    def is_live(self) -> bool:
+        return self.expires > timezone.now() and not (self.sid and sid_is_revoked(self.sid))
+
+
+def _session_live(now: datetime) -> Exists:
+    return Exists(
+        UserSession.objects.filter(
+            pk=OuterRef("refresh_token__token_family"), revoked_at__isnull=True, expires_at__gt=now
+        )
+    )
+
+
+def access_token_resolve(*, raw_token: str) -> ResolvedAccessToken | None:
+    """A live access token: from the cache (no query) or with one query, then cached for
+    OAUTH_TOKEN_CACHE_SECONDS. Revocation deletes the entry or publishes the revoked sid."""
+    checksum = token_checksum(raw_token)
+    key = TOKEN_CACHE_PREFIX + checksum
+    resolved = cache.get(key)
+    if resolved is None:
+        resolved = _access_token_load(checksum)
+        if resolved is None:
+            return None
+        remaining = int((resolved.expires - timezone.now()).total_seconds())
+        cache.set(key, resolved, timeout=max(1, min(settings.OAUTH_TOKEN_CACHE_SECONDS, remaining)))
+    return resolved if resolved.is_live() else None
+
+
+def _access_token_load(checksum: str) -> ResolvedAccessToken | None:
+    now = timezone.now()
+    token = (
+        AccessToken.objects.select_related("user", "user__profile", "application", "refresh_token")
+        .annotate(session_live=_session_live(now))
+        .filter(token_checksum=checksum, expires__gt=now)
+        .first()
+    )
+    if token is None:
+        return None
+    refresh = getattr(token, "refresh_token", None)
+    sid = str(refresh.token_family) if refresh and refresh.token_family else None
+    if sid and not token.session_live:
+        return None
+    if token.user is not None and not token.user.is_active:
+        return None
+    return ResolvedAccessToken(
+        pk=token.pk,
+        checksum=checksum,
+        user=token.user,
+        application_id=token.application_id,
+        client_id=token.application.client_id if token.application else None,
+        scope=token.scope,
+        expires=token.expires,
+        created=token.created,
+        sid=sid,
+    )
+
+
+def application_get(*, client_id: str) -> Application | None:
+    return Application.objects.select_related("user").filter(client_id=client_id).first()
+
+
+def application_list(*, user: User) -> QuerySet[Application]:
+    """The owner's own applications; every application for holders of apps.manage."""
+    apps = Application.objects.select_related("user").order_by("name", "pk")
+    if user_has_permission(user=user, code="apps.manage"):
+        return apps
+    return apps.filter(user=user)
+
+
+def application_can_manage(*, user: User, application: Application) -> bool:
+    return application.user_id == user.pk or user_has_permission(user=user, code="apps.manage")
+
+
+def application_member_list(*, application: Application) -> QuerySet[ApplicationMember]:
+    return application.memberships.select_related("user").order_by("user__username")
+
+
+def application_is_member(*, application: Application, user: User) -> bool:
+    return ApplicationMember.objects.filter(application=application, user=user).exists()
+
+
+def consent_get(*, user: User, application: Application) -> Consent | None:
+    return Consent.objects.filter(user=user, application=application).first()
+
+
+def connected_app_list(*, user: User) -> QuerySet[Consent]:
+    """Applications the user authorized, with the scopes and when a token was last issued."""
+    last_token = (
+        RefreshToken.objects.filter(user=user, application=OuterRef("application"))
+        .order_by()
+        .values("application")
+        .annotate(last=Max("created"))
+        .values("last")
+    )
+    return (
+        Consent.objects.filter(user=user)
+        .select_related("application", "application__user")
+        .annotate(last_used_at=Coalesce(Subquery(last_token), "updated_at"))
+        .order_by("-last_used_at")
+    )
+
+
+def oauth_session_ids(
+    *, application: Application | None = None, user: User | None = None
+) -> list[str]:
+    """Ids of the live OAuth sign-ins (UserSession rows) of an application and/or a user."""
+    from sso.models import SignIn
+
+    sign_ins = SignIn.objects.all()
+    if application is not None:
+        sign_ins = sign_ins.filter(application=application)
+    if user is not None:
+        sign_ins = sign_ins.filter(user=user)
+    return [
+        str(pk)
+        for pk in UserSession.objects.filter(
+            Q(pk__in=sign_ins.values("id")), revoked_at__isnull=True
+        ).values_list("pk", flat=True)
+    ]
+
+
+def member_user_get(*, application: Application, public_id: str) -> User | None:
+    try:
+        return User.objects.filter(
+            application_memberships__application=application, public_id=public_id
+        ).first()
+    except (ValueError, ValidationError):
+        return None

@@ -1,0 +1,272 @@
+"""The OAuth 2.0 / OpenID Connect endpoints under /o/, on django-oauth-toolkit's views."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote_plus, urlencode, urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider import views as dot
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.views.oidc import _load_id_token
+
+from accounts.models import UserSession
+from accounts.services.sessions import SESSION_ID_KEY, browser_session_end
+from sso import selectors, services
+from sso.authentication import bearer_token
+from sso.claims import user_claims
+from sso.hashers import ALGORITHM, ClientSecretHasher
+from sso.models import Application
+
+_hasher = ClientSecretHasher()
+
+
+class AuthorizationView(dot.AuthorizationView):
+    """RFC 6749 §4.1.1 with consent remembered per user and application, first-party
+    applications never asking, restricted applications refusing non-members."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        prompt = set(request.GET.get("prompt", "").split())
+        if "login" in prompt:
+            return self.handle_prompt_login()
+        application = Application.objects.select_related("user").get(
+            client_id=credentials["client_id"]
+        )
+        if not services.application_user_may_sign_in(application=application, user=request.user):
+            return render(request, "sso/not_member.html", {"application": application}, status=403)
+        if "consent" not in prompt and self._consented(application, scopes):
+            return self._approve(scopes, credentials, application)
+        if "none" in prompt:
+            # OIDC Core §3.1.2.6: no interaction allowed, and consent is missing.
+            return self._error_redirect(credentials, "consent_required", application)
+        return _allow_form_redirect(super().get(request, *args, **kwargs), credentials)
+
+    def _consented(self, application: Application, scopes: list[str]) -> bool:
+        if application.is_first_party:
+            return True
+        consent = selectors.consent_get(user=self.request.user, application=application)
+        return consent is not None and consent.covers(scopes)
+
+    def _approve(self, scopes: list[str], credentials: dict, application: Application):
+        try:
+            uri, _, _, _ = self.create_authorization_response(
+                request=self.request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        return self.redirect(uri, application)
+
+    def _error_redirect(self, credentials: dict, error: str, application: Application):
+        params = {"error": error, "iss": services.issuer()}
+        if credentials.get("state"):
+            params["state"] = credentials["state"]
+        uri = credentials["redirect_uri"]
+        return self.redirect(f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}", application)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        all_scopes = self.get_scopes_backend_all()
+        context["scope_items"] = [(s, all_scopes.get(s, s)) for s in kwargs.get("scopes", [])]
+        return context
+
+    @staticmethod
+    def get_scopes_backend_all() -> dict[str, str]:
+        from oauth2_provider.scopes import get_scopes_backend
+
+        return get_scopes_backend().get_all_scopes()
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        # Carried to the validator (oauthlib copies credentials onto its request): the browser
+        # sign-in that approved, whose end-session ends this sign-in, and its auth_time.
+        session_id = request.session.get(SESSION_ID_KEY)
+        browser = UserSession.objects.filter(pk=session_id).first() if session_id else None
+        credentials = {
+            **credentials,
+            "sso_browser_session_id": browser.pk if browser else None,
+            "sso_auth_time": browser.created_at if browser else None,
+        }
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        application = Application.objects.get(client_id=form.cleaned_data["client_id"])
+        if not services.application_user_may_sign_in(
+            application=application, user=self.request.user
+        ):
+            return render(
+                self.request, "sso/not_member.html", {"application": application}, status=403
+            )
+        response = super().form_valid(form)
+        if form.cleaned_data.get("allow") and getattr(self, "success_url", None):
+            scopes = form.cleaned_data.get("scope", "").split()
+            services.consent_grant(user=self.request.user, application=application, scopes=scopes)
+        return response
+
+
+def _allow_form_redirect(response: HttpResponse, credentials: dict) -> HttpResponse:
+    """The consent form's answer is a redirect to the client: CSP form-action must allow its
+    origin, or Chromium blocks the redirect that follows the form submission."""
+    parts = urlsplit(credentials.get("redirect_uri") or "")
+    policy = settings.CONTENT_SECURITY_POLICY
+    if parts.scheme and parts.netloc and "form-action 'self'" in policy:
+        origin = f"{parts.scheme}://{parts.netloc}"
+        response["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {origin}"
+        )
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(dot.TokenView):
+    """DOT's token endpoint without its post-issue lookup of the new token (one query)."""
+
+    @method_decorator(sensitive_post_parameters("client_secret", "code", "code_verifier"))
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
+            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+        _, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
+
+def client_authenticate(request: HttpRequest) -> Application | None:
+    """A confidential client by HTTP Basic (RFC 6749 §2.3.1, preferred) or body credentials."""
+    client_id, secret = _basic_credentials(request)
+    if client_id is None:
+        client_id = request.POST.get("client_id")
+        secret = request.POST.get("client_secret")
+    if not client_id or not secret:
+        return None
+    application = Application.objects.filter(client_id=client_id).first()
+    if application is None or application.client_type != Application.CLIENT_CONFIDENTIAL:
+        return None
+    stored = application.client_secret
+    if not stored.startswith(ALGORITHM + "$") or not _hasher.verify(secret, stored):
+        return None
+    return application
+
+
+def _basic_credentials(request: HttpRequest) -> tuple[str | None, str | None]:
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None, None
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="oauth"'
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
+class IntrospectView(View):
+    """RFC 7662 for the client's own resource servers: a token issued to another client is
+    reported inactive (§2.2), so a token for one application is refused by another."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        client = client_authenticate(request)
+        if client is None:
+            return _oauth_error("invalid_client", "Client authentication failed.", 401)
+        raw = request.POST.get("token")
+        if not raw:
+            return _oauth_error("invalid_request", "The token parameter is missing.", 400)
+        token = selectors.access_token_resolve(raw_token=raw)
+        if token is None or token.application_id != client.pk:
+            return _no_store({"active": False})
+        return _no_store(_introspection(token))
+
+
+def _introspection(token: selectors.ResolvedAccessToken) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "active": True,
+        "scope": token.scope,
+        "client_id": token.client_id,
+        "token_type": "Bearer",
+        "exp": int(token.expires.timestamp()),
+        "iat": int(token.created.timestamp()),
+        "iss": services.issuer(),
+        "aud": token.client_id,
+    }
+    if token.user is not None:
+        data.update(sub=str(token.user.public_id), username=token.user.get_username())
+    if token.sid:
+        data["sid"] = token.sid
+    return data
+
+
+def _no_store(data: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(data)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UserInfoView(View):
+    """OIDC Core §5.3; the access token in the Authorization header only (RFC 9700 §4.3.2)."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        raw = bearer_token(request)
+        token = selectors.access_token_resolve(raw_token=raw) if raw else None
+        if token is None or token.user is None:
+            return _bearer_error("invalid_token", "The access token is invalid or expired.", 401)
+        if "openid" not in token.scopes:
+            return _bearer_error("insufficient_scope", "The openid scope is required.", 403)
+        return _no_store(user_claims(user=token.user, scopes=token.scopes))
+
+    post = get
+
+
+def _bearer_error(error: str, description: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["WWW-Authenticate"] = f'Bearer error="{error}", error_description="{description}"'
+    return response
+
+
+class LogoutView(dot.RPInitiatedLogoutView):
+    """OIDC RP-Initiated Logout 1.0: ends the portal session, the OAuth sign-ins it approved
+    and the relying party's own sign-in (the id_token_hint's sid)."""
+
+    def do_logout(
+        self, application=None, post_logout_redirect_uri=None, state=None, token_user=None
+    ):
+        services.sign_ins_end_for_browser(
+            browser_session_id=self.request.session.get(SESSION_ID_KEY), sid=self._hint_sid()
+        )
+        if self.request.user.is_authenticated:
+            browser_session_end(request=self.request)
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+
+    def _hint_sid(self) -> str | None:
+        hint = self.request.POST.get("id_token_hint") or self.request.GET.get("id_token_hint")
+        if not hint:
+            return None
+        _, claims = _load_id_token(hint)
+        return (claims or {}).get("sid")

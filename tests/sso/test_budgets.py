@@ -1,0 +1,74 @@
+"""Query budgets of the hot OAuth paths (transaction=True: savepoints are not counted,
+as in production where each request runs outside an enclosing transaction)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from sso.hashers import ALGORITHM
+from tests.sso.conftest import authorize, basic, exchange, pkce_pair, query, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_code_exchange_costs_at_most_eight_queries(client, rp, user, django_assert_max_num_queries):
+    client.force_login(user)
+    verifier, challenge = pkce_pair()
+    code = query(authorize(client, rp, challenge=challenge))["code"]
+    with django_assert_max_num_queries(8):
+        # The relying party's server: no browser cookie.
+        response = exchange(Client(), rp, code, verifier)
+    assert response.status_code == 200
+
+
+def test_client_credentials_costs_at_most_five_queries(
+    client, service_rp, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(5):
+        response = client.post(
+            reverse("oauth2_provider:token"),
+            {"grant_type": "client_credentials", "scope": "read"},
+            HTTP_AUTHORIZATION=basic(service_rp.client_id, service_rp.secret),
+        )
+    assert response.status_code == 200
+
+
+def test_introspection_costs_at_most_two_queries(client, rp, user, django_assert_max_num_queries):
+    tokens = sign_in(client, rp, user)
+    with django_assert_max_num_queries(2):
+        response = Client().post(
+            reverse("oauth2_provider:introspect"),
+            {"token": tokens["access_token"]},
+            HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+        )
+    assert response.json()["active"] is True
+
+
+def test_api_request_with_oauth_token_one_query_then_none(
+    client, rp, user, django_assert_num_queries
+):
+    tokens = sign_in(client, rp, user, scope="openid profile read")
+    auth = f"Bearer {tokens['access_token']}"
+    api = APIClient()
+    with django_assert_num_queries(1):
+        assert api.get(reverse("api:accounts:me"), HTTP_AUTHORIZATION=auth).status_code == 200
+    with django_assert_num_queries(0):
+        assert api.get(reverse("api:accounts:me"), HTTP_AUTHORIZATION=auth).status_code == 200
+    with django_assert_num_queries(0):
+        response = api.get(reverse("oauth2_provider:user-info"), HTTP_AUTHORIZATION=auth)
+    assert response.json()["preferred_username"] == user.username
+
+
+def test_client_secret_is_stored_with_the_keyed_hash(rp):
+    assert rp.app.client_secret.startswith(ALGORITHM + "$")
+    assert rp.secret not in rp.app.client_secret
+    assert len(rp.secret) >= 43  # 256 bits, base64url
+
+
+def test_user_passwords_still_use_the_password_hasher(settings):
+    settings.PASSWORD_HASHERS = settings.PRODUCTION_PASSWORD_HASHERS
+    assert make_password("x" * 12).startswith("argon2")
