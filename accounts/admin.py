@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -12,7 +14,8 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.errors import ApplicationError
-from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserType
+from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserSession, UserType
+from accounts.services.lockouts import lockout_lift
 
 
 class ProfileInline(admin.StackedInline):
@@ -186,3 +189,56 @@ class LoginEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Security records: visible, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "user",
+        "channel",
+        "device_label",
+        "ip",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("channel", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("user__username", "user__email", "ip", "=id")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke (sign out on every channel)", permissions=["view"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
+        for session in queryset.filter(revoked_at__isnull=True):
+            services.session_revoke(session=session, reason="revoked_by_admin")
+        self.message_user(request, "The selected sessions were revoked.", messages.SUCCESS)
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class LockoutAdmin(AccessAttemptAdmin):
+    """axes' failed-attempt records; unlocking a pair forgets its failures."""
+
+    actions = ["unlock"]
+
+    @admin.action(description="Unlock: forget these failed attempts", permissions=["delete"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        count = lockout_lift(attempt_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Unlocked {count} username and IP pair(s).", messages.SUCCESS)

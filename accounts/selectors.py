@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -95,3 +97,25 @@ def user_sessions_live(*, user: User) -> QuerySet[UserSession]:
 def login_history_list(*, user: User) -> QuerySet[LoginEvent]:
     """The user's sign-in attempts, newest first; served by the (user, created_at) index."""
     return LoginEvent.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+@lru_cache(maxsize=4)
+def _user_by_public_id_sql(vendor: str, table: str) -> tuple[str, tuple[str, ...]]:
+    fields = tuple(f.attname for f in User._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(User._meta.get_field(f).column) for f in fields)
+    sql = f"SELECT {columns} FROM {connection.ops.quote_name(table)} WHERE public_id = %s"  # noqa: S608
+    return sql, fields
+
+
+def user_get_by_public_id_for_token(*, public_id: uuid.UUID) -> User | None:
+    """The user a verified access token names: one query, without the ORM's query building.
+
+    This runs on every API request; compiling the equivalent queryset costs more than the
+    database round trip itself. The SQL is built once from the model's own fields.
+    """
+    sql, fields = _user_by_public_id_sql(connection.vendor, User._meta.db_table)
+    value = public_id.hex if connection.vendor == "sqlite" else public_id
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    return None if row is None else User.from_db(connection.alias, list(fields), row)

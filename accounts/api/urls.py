@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, users
+from accounts.api.views import auth, me, sessions, users
 
 app_name = "accounts"
 
@@ -30,7 +30,34 @@ urlpatterns = [
     path("me/", me.MeApi.as_view(), name="me"),
     path("me/profile/", me.MeProfileApi.as_view(), name="me_profile"),
     path("me/password/", me.MePasswordApi.as_view(), name="me_password"),
+    path("me/sessions/", sessions.MeSessionListApi.as_view(), name="me_sessions"),
+    path(
+        "me/sessions/revoke-others/",
+        sessions.MeSessionsRevokeOthersApi.as_view(),
+        name="me_sessions_revoke_others",
+    ),
+    path(
+        "me/sessions/<uuid:session_id>/",
+        sessions.MeSessionRevokeApi.as_view(),
+        name="me_session",
+    ),
+    path("me/login-history/", sessions.MeLoginHistoryApi.as_view(), name="me_login_history"),
     path("users/", users.UserListApi.as_view(), name="users"),
+    path(
+        "users/<str:public_id>/sessions/",
+        sessions.UserSessionListApi.as_view(),
+        name="user_sessions",
+    ),
+    path(
+        "users/<str:public_id>/sessions/<uuid:session_id>/",
+        sessions.UserSessionRevokeApi.as_view(),
+        name="user_session",
+    ),
+    path(
+        "users/<str:public_id>/login-history/",
+        sessions.UserLoginHistoryApi.as_view(),
+        name="user_login_history",
+    ),
     path("users/<str:public_id>/", users.UserDetailApi.as_view(), name="user"),
     path(
         "users/<str:public_id>/password-reset/",

@@ -19,6 +19,7 @@ from accounts.services.sessions import (
     browser_session_end,
     browser_session_start,
     request_client,
+    session_revoke,
     user_session_revoke,
     user_sessions_revoke,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "password_reset_request",
     "profile_update",
     "request_client",
+    "session_revoke",
     "user_authenticate",
     "user_create",
     "user_deactivate",

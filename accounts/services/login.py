@@ -12,6 +12,7 @@ from accounts.errors import (
     AccountInactive,
     AccountLocked,
     EmailNotVerified,
+    IncorrectPassword,
     InvalidCredentials,
     PasswordChangeRequired,
 )
@@ -97,3 +98,16 @@ def login_record(
         channel=channel,
         **request_client(request),
     )
+
+
+def user_password_verify(
+    *, request: HttpRequest, user: User, password: str, field: str = "current_password"
+) -> None:
+    """Checks a signed-in user's password through axes, so that guesses made on the password
+    change or account deletion forms count towards the same lockout as sign-ins."""
+    setattr(request, LOCKOUT_KEY_ATTR, lockout_key(login=user.username, user=user))
+    setattr(request, RESOLVED_LOGIN_ATTR, (user.username, user))
+    if authenticate(request, username=user.username, password=password or "") is None:
+        if getattr(request, "axes_locked_out", False):
+            raise AccountLocked()
+        raise IncorrectPassword(field=field)

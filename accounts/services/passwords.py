@@ -6,12 +6,14 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import emails
 from accounts.errors import IncorrectPassword, PasswordMismatch, PasswordNotChanged
 from accounts.models import OneTimeToken, User
 from accounts.selectors import user_get_by_login
+from accounts.services.login import user_password_verify
 from accounts.services.secrets import code_consume, secret_consume, secret_issue, secret_peek
 from accounts.services.secrets import secrets_revoke as _secrets_revoke
 from accounts.services.sessions import user_sessions_revoke
@@ -73,9 +75,15 @@ def password_change(
     new_password: str,
     new_password_confirm: str | None = None,
     keep_session_id: str | None = None,
+    request: HttpRequest | None = None,
 ) -> None:
-    """Changes a signed-in user's password; every other sign-in of theirs ends."""
-    if not user.check_password(current_password or ""):
+    """Changes a signed-in user's password; every other sign-in of theirs ends.
+
+    With ``request``, the current password is checked through axes (lockout applies).
+    """
+    if request is not None:
+        user_password_verify(request=request, user=user, password=current_password)
+    elif not user.check_password(current_password or ""):
         raise IncorrectPassword()
     _check_confirmation(new_password, new_password_confirm)
     _validate(new_password, user=user)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import emails
@@ -20,6 +21,7 @@ from accounts.errors import (
 )
 from accounts.models import OneTimeToken, Profile, User, UserType
 from accounts.selectors import email_domain_allowed
+from accounts.services.login import user_password_verify
 from accounts.services.secrets import secret_consume, secret_issue
 from accounts.services.sessions import user_sessions_revoke
 from authz import services as authz_services
@@ -104,9 +106,11 @@ def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
     return profile
 
 
-def user_delete(*, user: User, password: str) -> None:
-    """Self-service deletion, confirmed with the password."""
-    if not user.check_password(password or ""):
+def user_delete(*, user: User, password: str, request: HttpRequest | None = None) -> None:
+    """Self-service deletion, confirmed with the password (through axes with ``request``)."""
+    if request is not None:
+        user_password_verify(request=request, user=user, password=password, field="password")
+    elif not user.check_password(password or ""):
         raise IncorrectPassword(field="password")
     logger.info("user %s deleted their account", user.public_id)
     user.delete()

@@ -37,6 +37,7 @@ class PasswordChangeView(LoginRequiredMixin, ServiceFormView):
         services.password_change(
             user=user,
             keep_session_id=self.request.session.get(SESSION_ID_KEY),
+            request=self.request,
             **form.cleaned_data,
         )
         update_session_auth_hash(self.request, user)
@@ -93,7 +94,9 @@ class DeleteAccountView(LoginRequiredMixin, ServiceFormView):
     form_class = forms.DeleteAccountForm
 
     def perform(self, form: Form) -> HttpResponse:
-        services.user_delete(user=self.request.user, password=form.cleaned_data["password"])
+        services.user_delete(
+            user=self.request.user, password=form.cleaned_data["password"], request=self.request
+        )
         services.browser_session_end(request=self.request)
         messages.success(self.request, "Your account and its data have been deleted.")
         return redirect("accounts:login")

@@ -70,7 +70,11 @@ class MeApi(APIView):
 
     @extend_schema(operation_id="me_delete", request=DeleteInputSerializer, responses={204: None})
     def delete(self, request: Request) -> Response:
-        services.user_delete(user=request.user, **validated(self.DeleteInputSerializer, request))
+        services.user_delete(
+            user=request.user,
+            request=request._request,
+            **validated(self.DeleteInputSerializer, request),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -120,6 +124,7 @@ class MePasswordApi(APIView):
         services.password_change(
             user=request.user,
             keep_session_id=current_session_id(request),
+            request=request._request,
             **validated(self.InputSerializer, request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
