@@ -113,3 +113,14 @@ def test_admin_email_domain_rule_is_stored_lowercase(admin_client):
     from accounts.models import EmailDomainRule
 
     assert EmailDomainRule.objects.get().domain == "corp.com"
+
+
+def test_admin_login_is_locked_out_like_the_sign_in_page(client, user_factory):
+    staff = user_factory(superuser=True)
+    url = reverse("admin:login")
+    for _ in range(5):
+        client.post(url, {"username": staff.username, "password": "wrong"})
+    response = client.post(url, {"username": staff.username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 429
+    assert "Try again in <strong>15 minutes</strong>" in response.content.decode()
+    assert "_auth_user_id" not in client.session
