@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.admin_login import AdminLoginForm
 from accounts.errors import ApplicationError
 from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserSession, UserType
 from accounts.services.lockouts import lockout_lift
@@ -54,6 +55,10 @@ class UserCreateForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ("username", "email", "user_type", "is_staff")
+
+
+# Admin sign-ins go through the sign-in service: lockout, login history and session rows.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

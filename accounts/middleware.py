@@ -9,7 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from accounts.services.sessions import SESSION_ID_KEY, session_touch, sid_is_revoked
+from accounts.services.sessions import (
+    SESSION_ID_KEY,
+    browser_session_adopt,
+    session_touch,
+    sid_is_revoked,
+)
 
 # Paths a user who must change their password may still reach.
 _ALLOWED_NAMES = ("accounts:confirm_account", "accounts:logout")
@@ -50,4 +55,18 @@ class UserSessionMiddleware:
                 logout(request)
             else:
                 session_touch(session_id=session_id)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if session is not None and not session_id and _signed_in_elsewhere(request):
+            browser_session_adopt(request=request)
+        return response
+
+
+def _signed_in_elsewhere(request: HttpRequest) -> bool:
+    """Signed in during this request by a view that is not ours (no UserSession yet)."""
+    user = getattr(request, "user", None)
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and request.session.get("_auth_user_id")
+        and not request.session.get(SESSION_ID_KEY)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import views
+from sso.views.pages import ConnectedAppListView
 
 app_name = "accounts"
 
@@ -52,4 +53,6 @@ urlpatterns = [
         name="session_revoke",
     ),
     path("history/", views.LoginHistoryView.as_view(), name="history"),
+    # The applications the user allowed (sso's page, listed with the rest of the account).
+    path("apps/", ConnectedAppListView.as_view(), name="connected_apps"),
 ]

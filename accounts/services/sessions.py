@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import login, logout
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.devices import MAX_USER_AGENT, device_label
 from accounts.errors import SessionNotFound
 from accounts.models import Channel, User, UserSession
+from identity.cache import CACHE_DOWN, safe_add, safe_get, safe_set_many
 from identity.net import client_ip
 
 SESSION_ID_KEY = "_user_session_id"
@@ -36,6 +37,23 @@ def browser_session_start(*, request: HttpRequest, user: User) -> UserSession:
     session = UserSession.objects.create(
         user=user,
         channel=Channel.BROWSER,
+        session_key=request.session.session_key or "",
+        expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),
+        **request_client(request),
+    )
+    request.session[SESSION_ID_KEY] = str(session.id)
+    return session
+
+
+def browser_session_adopt(*, request: HttpRequest) -> UserSession:
+    """Records a browser sign-in made by a login view outside our services (Django admin's).
+
+    Every signed-in browser session then has a UserSession, so it can be listed and revoked.
+    """
+    channel = Channel.ADMIN if request.path.startswith("/admin/") else Channel.BROWSER
+    session = UserSession.objects.create(
+        user=request.user,
+        channel=channel,
         session_key=request.session.session_key or "",
         expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),
         **request_client(request),
@@ -92,7 +110,8 @@ def sids_mark_revoked(sids: list[str]) -> None:
         settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] if hasattr(settings, "SIMPLE_JWT") else None
     )
     timeout = int(lifetime.total_seconds()) + 60 if lifetime else 3600
-    cache.set_many({REVOKED_SID_PREFIX + sid: True for sid in sids}, timeout=timeout)
+    # When the cache is down, revoked_at on the rows is the record sid_is_revoked falls back to.
+    safe_set_many({REVOKED_SID_PREFIX + sid: True for sid in sids}, timeout=timeout)
 
 
 def _end_browser_sessions(session_keys: list[str]) -> None:
@@ -103,7 +122,8 @@ def _end_browser_sessions(session_keys: list[str]) -> None:
 
 def session_touch(*, session_id: str) -> bool:
     """Records activity on a sign-in at most once per SESSION_TOUCH_SECONDS (one cache add)."""
-    if not cache.add(f"session-touched:{session_id}", 1, timeout=settings.SESSION_TOUCH_SECONDS):
+    added = safe_add(f"session-touched:{session_id}", 1, timeout=settings.SESSION_TOUCH_SECONDS)
+    if not added:  # touched recently, or the cache is down: last-seen can wait
         return False
     UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
         last_seen_at=timezone.now()
@@ -112,8 +132,20 @@ def session_touch(*, session_id: str) -> bool:
 
 
 def sid_is_revoked(sid: str) -> bool:
-    """One cache read: revoked sign-ins are published there by every process that revokes."""
-    return cache.get(f"{REVOKED_SID_PREFIX}{sid}") is not None
+    """One cache read: revoked sign-ins are published there by every process that revokes.
+    While the cache is down, the session row answers (one query)."""
+    found = safe_get(f"{REVOKED_SID_PREFIX}{sid}")
+    if found is CACHE_DOWN:
+        return _sid_revoked_in_database(str(sid))
+    return found is not None
+
+
+def _sid_revoked_in_database(sid: str) -> bool:
+    try:
+        session_id = uuid.UUID(sid)
+    except ValueError:
+        return True  # not a sid this portal issued
+    return UserSession.objects.filter(pk=session_id, revoked_at__isnull=False).exists()
 
 
 def user_session_revoke(*, user: User, session_id: str, reason: str) -> UserSession:

@@ -36,11 +36,25 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def user_sign_up(*, username: str, email: str, password: str) -> User:
-    """Self-service sign-up: domain rules, password rules, then the verification email."""
+def user_sign_up(
+    *, username: str, email: str, password: str, conceal_taken_email: bool = False
+) -> User | None:
+    """Self-service sign-up: domain rules, password rules, then the verification email.
+
+    With ``conceal_taken_email`` (the sign-up page), an address that already has an account
+    gets the answer of a successful sign-up (None) and its owner an email instead (ASVS 5.0
+    V6.3.8: no account enumeration); the API keeps its documented 409 ``email_exists``.
+    """
     username, email = (username or "").strip(), normalise_email(email)
     if not email_domain_allowed(email=email):
         raise EmailDomainNotAllowed(_domain_refusal_message())
+    if (
+        conceal_taken_email
+        and not User.objects.filter(username__iexact=username).exists()
+        and User.objects.filter(email__iexact=email).exists()
+    ):
+        _sign_up_with_taken_email(username=username, email=email, password=password)
+        return None
     _ensure_free(username=username, email=email)
     user = User(username=username, email=email)
     _validate_new_password(password, user=user, field="password")
@@ -242,6 +256,16 @@ def _ensure_free(*, username: str, email: str) -> None:
         raise UsernameExists()
     if User.objects.filter(email__iexact=email).exists():
         raise EmailExists()
+
+
+def _sign_up_with_taken_email(*, username: str, email: str, password: str) -> None:
+    """The same checks and the same password hashing as a real sign-up, then a note to the
+    address owner: neither the answer nor its timing tells that the address is taken."""
+    candidate = User(username=username, email=email)
+    candidate.clean_fields(exclude=["password"])
+    _validate_new_password(password, user=candidate, field="password")
+    candidate.set_password(password)
+    transaction.on_commit(lambda: emails.send_address_in_use(to=email))
 
 
 def _validate_new_password(password: str, *, user: User, field: str) -> None:

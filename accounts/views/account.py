@@ -52,6 +52,8 @@ class PasswordChangeView(LoginRequiredMixin, ServiceFormView):
 # -- profile, email, deletion ---------------------------------------------------------------
 
 
+# Personal data (phone, address, birth date): no cache keeps a copy (ASVS V8.2.1).
+@secret_page
 class ProfileView(LoginRequiredMixin, ServiceFormView):
     template_name = "accounts/profile.html"
     form_class = forms.ProfileForm

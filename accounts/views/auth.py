@@ -36,6 +36,7 @@ from accounts.views.base import (
     secret_page,
 )
 from identity.ratelimit import page_limit
+from sso.csp import form_action_allow_authorize_next
 
 
 class SignUpView(AnonymousOnlyMixin, ServiceFormView):
@@ -47,9 +48,12 @@ class SignUpView(AnonymousOnlyMixin, ServiceFormView):
             return limited
         data = form.cleaned_data
         user = services.user_sign_up(
-            username=data["username"], email=data["email"], password=data["password"]
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            conceal_taken_email=True,
         )
-        self.request.session[SIGNUP_EMAIL_KEY] = user.email
+        self.request.session[SIGNUP_EMAIL_KEY] = user.email if user else data["email"].lower()
         return redirect("accounts:signup_done")
 
 
@@ -88,7 +92,10 @@ class VerifyEmailResendView(ServiceFormView):
     def perform(self, form: Form) -> HttpResponse:
         if limited := page_limit(self.request, scope="verify_resend"):
             return limited
+        started = time.monotonic()
         services.email_verification_resend(email=form.cleaned_data["email"])
+        # As for resets: sending mail takes time, so known and unknown addresses are padded.
+        pad_until(started + settings.PASSWORD_RESET_MIN_RESPONSE_MS / 1000)
         messages.info(self.request, RESEND_MESSAGE)
         return redirect("home" if self.request.user.is_authenticated else "accounts:login")
 
@@ -125,6 +132,11 @@ class LoginView(ServiceFormView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         extra = {"next": safe_next(self.request), "unverified": self.unverified}
         return super().get_context_data(**extra, **kwargs)
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        # Signing in during an authorization request may redirect straight on to the client.
+        response = super().render_to_response(context, **kwargs)
+        return form_action_allow_authorize_next(response, next_url=context["next"])
 
     def perform(self, form: Form) -> HttpResponse:
         login = form.cleaned_data["username"]

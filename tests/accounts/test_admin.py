@@ -124,3 +124,32 @@ def test_admin_login_is_locked_out_like_the_sign_in_page(client, user_factory):
     assert response.status_code == 429
     assert "Try again in <strong>15 minutes</strong>" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_admin_sign_in_is_recorded_and_listed_as_a_session(client, user_factory):
+    from accounts.models import LoginEvent, UserSession
+
+    staff = user_factory(superuser=True)
+    response = client.post(
+        reverse("admin:login"),
+        {"username": staff.email, "password": DEFAULT_PASSWORD, "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+    event = LoginEvent.objects.get(user=staff)
+    assert (event.channel, event.outcome) == ("admin", "success")
+    session = UserSession.objects.get(user=staff)
+    assert session.channel == "admin"
+    assert session.session_key == client.session.session_key
+
+
+def test_admin_login_refuses_non_staff_and_records_it(client, user_factory):
+    from accounts.models import LoginEvent
+
+    user = user_factory()
+    response = client.post(
+        reverse("admin:login"), {"username": user.username, "password": "wrong password"}
+    )
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert LoginEvent.objects.get().outcome == "bad_credentials"

@@ -21,6 +21,7 @@ from accounts.api.views.base import (
     PublicApi,
     ThrottledPublicApi,
     api_authenticate,
+    no_store,
     reset_floor_seconds,
     validated,
     wait_until,
@@ -37,6 +38,7 @@ from accounts.tokens import (
 )
 from identity.api import serializers as strict
 from identity.api.schema import problems
+from sso import services as sso_services
 
 ACCEPTED = "If the address or account exists, an email is on its way."
 
@@ -69,6 +71,11 @@ class SignUpApi(ThrottledPublicApi):
         username = strict.CharField(max_length=150)
         email = strict.EmailField(max_length=254)
         password = strict.PasswordField()
+        client_id = strict.CharField(
+            max_length=100,
+            required=False,
+            help_text="The application signed up through: the new user becomes its member.",
+        )
 
     @extend_schema(
         operation_id="auth_signup",
@@ -76,7 +83,8 @@ class SignUpApi(ThrottledPublicApi):
         responses={201: MeOutputSerializer, **problems(403, 409)},
     )
     def post(self, request: Request) -> Response:
-        user = services.user_sign_up(**validated(self.InputSerializer, request))
+        data = validated(self.InputSerializer, request)
+        user = sso_services.user_sign_up_through_application(**data)
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -111,10 +119,14 @@ class VerifyEmailResendApi(ThrottledPublicApi):
         responses={202: DetailOutputSerializer},
     )
     def post(self, request: Request) -> Response:
+        started = time.monotonic()
         services.email_verification_resend(**validated(self.InputSerializer, request))
+        # Same answer, and no faster, whether or not an unverified account has the address.
+        wait_until(started, reset_floor_seconds())
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
+@no_store
 class LoginApi(ThrottledPublicApi):
     throttle_scope = "login"
     throttle_identifier_field = "login"
@@ -134,6 +146,7 @@ class LoginApi(ThrottledPublicApi):
         return Response(session_start(request, user))
 
 
+@no_store
 class ConfirmAccountApi(ThrottledPublicApi):
     """First sign-in with a temporary password: choose a new one and receive tokens."""
 
@@ -163,6 +176,7 @@ class RefreshTokenInputSerializer(strict.InputSerializer):
     refresh_token = strict.CharField(max_length=4096)
 
 
+@no_store
 class RefreshApi(ThrottledPublicApi):
     throttle_scope = "refresh"
 
@@ -190,6 +204,7 @@ class LogoutApi(PublicApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@no_store
 class TokenInfoApi(PublicApi):
     """The claims of the presented access token (verified locally, no database query)."""
 

@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -15,6 +17,10 @@ from accounts.lockout import retry_after_seconds
 from accounts.models import Channel, User
 from accounts.services import user_authenticate
 from identity.api.throttles import AUTH_THROTTLES
+
+# For responses that carry tokens or secrets: Cache-Control no-store (RFC 6749 §5.1,
+# ASVS V8.2.1), so that no browser or proxy cache keeps a copy.
+no_store = method_decorator(never_cache, name="dispatch")
 
 
 class PublicApi(APIView):
