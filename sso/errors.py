@@ -22,3 +22,10 @@ class NotConfidential(ApplicationError):
     code = "not_confidential"
     status = 400
     message = "Only confidential applications have a client secret."
+
+
+class UnknownApplication(ApplicationError):
+    code = "invalid_client_id"
+    status = 400
+    message = "No application has this client_id."
+    field = "client_id"

@@ -16,7 +16,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from jwcrypto import jwk, jws, jwt
@@ -33,8 +32,9 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import Channel, UserSession
+from identity.cache import safe_delete
 from identity.keys import signing_keys
-from sso import services
+from sso import selectors, services
 from sso.claims import SUPPORTED_CLAIMS, user_claims
 from sso.hashers import ALGORITHM, ClientSecretHasher
 from sso.models import SignIn
@@ -60,6 +60,24 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         if stored_secret.startswith(ALGORITHM + "$"):
             return _hasher.verify(provided_secret, stored_secret)
         return super()._check_secret(provided_secret, stored_secret)
+
+    def _load_application(self, client_id: str, request: Request) -> Any:
+        """DOT's lookup, from a few seconds' cache first (sso.selectors.application_cached):
+        one query fewer on every token request. DOT still checks the row is usable."""
+        if request.client is None and client_id:
+            request.client = selectors.application_cached(client_id=client_id)
+            if request.client is not None:
+                return super()._load_application(client_id, request)
+        client = super()._load_application(client_id, request)
+        if client is not None:
+            selectors.application_cache_put(application=client)
+        return client
+
+    def save_bearer_token(self, token: dict[str, Any], request: Request, *args: Any, **kwargs):
+        if request.grant_type == "client_credentials":
+            # One INSERT, nothing else to keep consistent: no BEGIN and COMMIT round trips.
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        return super().save_bearer_token(token, request, *args, **kwargs)
 
     # -- authorization request ------------------------------------------------------------
     def is_pkce_required(self, client_id: str, request: Request) -> bool:
@@ -105,7 +123,9 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         # By code alone: oauthlib asks for the scopes (to pick the OIDC grant) before the
         # client is authenticated; validate_code checks the grant belongs to the client.
         grant = (
-            Grant.objects.select_related("user", "user__profile", "sso_sign_in", "application")
+            Grant.objects.select_related(
+                "user", "user__profile", "sso_sign_in__browser_session", "application"
+            )
             .filter(code=code)
             .first()
         )
@@ -265,7 +285,7 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         if old_access is not None:
             # One DELETE: the refresh token pointing at it was unlinked just above.
             AccessToken.objects.filter(pk=old_access.pk)._raw_delete(AccessToken.objects.db)
-            cache.delete(TOKEN_CACHE_PREFIX + old_access.token_checksum)
+            safe_delete(TOKEN_CACHE_PREFIX + old_access.token_checksum)
         expires = now + timedelta(
             seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
         )

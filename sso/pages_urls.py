@@ -1,4 +1,6 @@
-"""Pages: an owner's applications under /developers/apps/, a user's connected apps."""
+"""Pages: an owner's applications under /developers/apps/, revoking a connected app.
+
+The connected-apps list itself is accounts:connected_apps (/accounts/apps/)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,6 @@ urlpatterns = [
         pages.ApplicationMembersView.as_view(),
         name="app_members",
     ),
-    path("accounts/apps/", pages.ConnectedAppListView.as_view(), name="connected_apps"),
     path(
         "accounts/apps/<str:client_id>/revoke/",
         pages.ConnectedAppRevokeView.as_view(),

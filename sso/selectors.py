@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -17,6 +16,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from accounts.models import User, UserSession
 from accounts.services.sessions import sid_is_revoked
 from authz.selectors import user_has_permission
+from identity.cache import safe_get, safe_set
 from sso.models import Application, ApplicationMember, Consent
 
 AccessToken = get_access_token_model()
@@ -66,13 +66,13 @@ def access_token_resolve(*, raw_token: str) -> ResolvedAccessToken | None:
     OAUTH_TOKEN_CACHE_SECONDS. Revocation deletes the entry or publishes the revoked sid."""
     checksum = token_checksum(raw_token)
     key = TOKEN_CACHE_PREFIX + checksum
-    resolved = cache.get(key)
+    resolved = safe_get(key) or None  # CACHE_DOWN: one query, as on a miss
     if resolved is None:
         resolved = _access_token_load(checksum)
         if resolved is None:
             return None
         remaining = int((resolved.expires - timezone.now()).total_seconds())
-        cache.set(key, resolved, timeout=max(1, min(settings.OAUTH_TOKEN_CACHE_SECONDS, remaining)))
+        safe_set(key, resolved, timeout=max(1, min(settings.OAUTH_TOKEN_CACHE_SECONDS, remaining)))
     return resolved if resolved.is_live() else None
 
 
@@ -102,6 +102,26 @@ def _access_token_load(checksum: str) -> ResolvedAccessToken | None:
         expires=token.expires,
         created=token.created,
         sid=sid,
+    )
+
+
+APPLICATION_CACHE_PREFIX = "sso-app:"
+# The token endpoint looks its client up on every request; services forget the entry when the
+# application changes (secret rotated, URIs or flags edited, deleted). With a per-process
+# cache (locmem) another process may keep the old row this long at most.
+APPLICATION_CACHE_SECONDS = 5
+
+
+def application_cached(*, client_id: str) -> Application | None:
+    found = safe_get(APPLICATION_CACHE_PREFIX + client_id)
+    return found if isinstance(found, Application) else None
+
+
+def application_cache_put(*, application: Application) -> None:
+    safe_set(
+        APPLICATION_CACHE_PREFIX + application.client_id,
+        application,
+        timeout=APPLICATION_CACHE_SECONDS,
     )
 
 

@@ -6,7 +6,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -18,11 +17,13 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from accounts import services as account_services
 from accounts.models import User, UserSession
 from accounts.services.sessions import sids_mark_revoked
-from sso.errors import ApplicationNameTaken, NotConfidential, NotVerified
+from identity.cache import safe_delete, safe_delete_many
+from sso.errors import ApplicationNameTaken, NotConfidential, NotVerified, UnknownApplication
 from sso.models import Application, ApplicationMember, Consent, SignIn
-from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
+from sso.selectors import APPLICATION_CACHE_PREFIX, TOKEN_CACHE_PREFIX, token_checksum
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -61,6 +62,12 @@ def _save(application: Application) -> None:
         raise ApplicationNameTaken()
     application.full_clean(exclude=["client_secret"])
     application.save()
+    application_cache_forget(application=application)
+
+
+def application_cache_forget(*, application: Application) -> None:
+    """The token endpoint's cached row (sso.selectors.application_cached) is stale now."""
+    safe_delete(APPLICATION_CACHE_PREFIX + application.client_id)
 
 
 @transaction.atomic
@@ -120,6 +127,7 @@ def application_first_party_set(*, application: Application, is_first_party: boo
         is_first_party=is_first_party, updated=timezone.now()
     )
     application.is_first_party = is_first_party
+    application_cache_forget(application=application)
 
 
 @transaction.atomic
@@ -129,6 +137,9 @@ def application_secret_rotate(*, application: Application) -> str:
     secret = client_secret_generate()
     application.client_secret = secret  # ClientSecretField hashes it on save
     application.save(update_fields=["client_secret", "updated"])
+    # The old secret must stop working now, in this process and (shared cache) every other.
+    transaction.on_commit(lambda: application_cache_forget(application=application))
+    application_cache_forget(application=application)
     return secret
 
 
@@ -142,13 +153,31 @@ def application_delete(*, application: Application) -> None:
     sign_ins_revoke(sids=sids, reason="app_deleted")
     _token_cache_forget(AccessToken.objects.filter(application=application))
     application.delete()  # grants, tokens, consents, members and sign-ins cascade
+    application_cache_forget(application=application)
 
 
 # -- members ------------------------------------------------------------------------------
 def application_member_add(*, application: Application, user: User) -> ApplicationMember:
-    """Also called by sign-up through an application (POST /api/v1/auth/signup/ client_id)."""
+    """Also called by sign-up through an application (user_sign_up_through_application)."""
     member, _ = ApplicationMember.objects.get_or_create(application=application, user=user)
     return member
+
+
+@transaction.atomic
+def user_sign_up_through_application(
+    *, username: str, email: str, password: str, client_id: str | None = None
+) -> User:
+    """Sign-up (accounts.services.user_sign_up); through an application, the new user is also
+    its member. An unknown client_id is refused before any account is created."""
+    application = None
+    if client_id is not None:
+        application = Application.objects.filter(client_id=client_id).first()
+        if application is None:
+            raise UnknownApplication()
+    user = account_services.user_sign_up(username=username, email=email, password=password)
+    if application is not None:
+        application_member_add(application=application, user=user)
+    return user
 
 
 @transaction.atomic
@@ -162,6 +191,43 @@ def application_user_may_sign_in(*, application: Application, user: Any) -> bool
     if not application.restricted:
         return True
     return ApplicationMember.objects.filter(application=application, user=user).exists()
+
+
+# -- the demo relying party (sso.demo_client) ---------------------------------------------
+DEMO_CLIENT_NAME = "Demo client"
+DEMO_OWNER_USERNAME = "demo-owner"
+
+
+@transaction.atomic
+def demo_client_register(*, base_url: str) -> Application:
+    """The demo relying party: a public PKCE client owned by a demo-owner account, created on
+    the first run and reused after; its URIs follow ``base_url`` (http on 127.0.0.1 is allowed
+    for loopback clients, RFC 8252 §7.3)."""
+    owner = User.objects.filter(username__iexact=DEMO_OWNER_USERNAME).first()
+    if owner is None:
+        owner = account_services.user_create(
+            username=DEMO_OWNER_USERNAME,
+            email="demo-owner@example.com",
+            password=secrets.token_urlsafe(24),  # nobody signs in as the owner
+            email_verified=True,
+        )
+    fields = {
+        "description": "The demo relying party started by `make demo-client`.",
+        "redirect_uris": f"{base_url}/callback",
+        "post_logout_redirect_uris": f"{base_url}/",
+        "allowed_scopes": "openid profile email roles",
+    }
+    application = Application.objects.filter(user=owner, name=DEMO_CLIENT_NAME).first()
+    if application is None:
+        application, _ = application_create(
+            owner=owner,
+            name=DEMO_CLIENT_NAME,
+            client_type=AbstractApplication.CLIENT_PUBLIC,
+            **fields,
+        )
+    elif any(getattr(application, key) != value for key, value in fields.items()):
+        application = application_update(application=application, **fields)
+    return application
 
 
 # -- consent ------------------------------------------------------------------------------
@@ -219,7 +285,7 @@ def token_revoke(*, raw_token: str, application_id: int) -> None:
     checksum = token_checksum(raw_token)
     own = Q(token_checksum=checksum, application_id=application_id)
     access = AccessToken.objects.select_related("refresh_token").filter(own).first()
-    cache.delete(TOKEN_CACHE_PREFIX + checksum)
+    safe_delete(TOKEN_CACHE_PREFIX + checksum)
     if access is not None:
         refresh = getattr(access, "refresh_token", None)
         if refresh is not None and refresh.token_family:
@@ -252,14 +318,20 @@ def sign_ins_end_for_browser(*, browser_session_id: str | None, sid: str | None 
 
 def _token_cache_forget(tokens: Any) -> None:
     checksums = tokens.values_list("token_checksum", flat=True)
-    cache.delete_many([TOKEN_CACHE_PREFIX + checksum for checksum in checksums])
+    safe_delete_many([TOKEN_CACHE_PREFIX + checksum for checksum in checksums])
 
 
-@transaction.atomic
-def sign_ins_purge() -> int:
-    """Drops sign-in rows whose code was never exchanged and has been cleared by cleartokens."""
-    stale = SignIn.objects.filter(grant__isnull=True).exclude(
-        pk__in=UserSession.objects.filter(expires_at__gt=timezone.now()).values("pk")
-    )
-    deleted, _ = stale.delete()
-    return deleted
+def sign_ins_purge(*, batch_size: int = 1000) -> int:
+    """Drops sign-in rows whose code is gone (DOT's cleartokens deletes expired and consumed
+    codes) and whose session is no longer live: never exchanged, or expired. One short DELETE
+    per batch, so a large backlog never holds long locks."""
+    deleted = 0
+    while True:
+        stale = SignIn.objects.filter(grant__isnull=True).exclude(
+            pk__in=UserSession.objects.filter(expires_at__gt=timezone.now()).values("pk")
+        )
+        batch = list(stale.order_by("created_at").values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        count, _ = SignIn.objects.filter(pk__in=batch).delete()
+        deleted += count

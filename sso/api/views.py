@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -35,6 +37,8 @@ def _application(request: Request, client_id: str) -> Application:
     return application
 
 
+# The create and rotate answers carry the client secret: never cached (ASVS V8.2.1).
+@method_decorator(never_cache, name="dispatch")
 class ApplicationListApi(ListAPIView):
     permission_classes = (IsAuthenticated,)
     serializer_class = s.ApplicationOutputSerializer
@@ -83,6 +87,7 @@ class ApplicationDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@method_decorator(never_cache, name="dispatch")
 class ApplicationSecretRotateApi(APIView):
     permission_classes = (IsAuthenticated,)
 

@@ -9,7 +9,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
 from accounts.errors import ApplicationError
@@ -71,6 +73,8 @@ class ApplicationCreateView(LoginRequiredMixin, FormView):
         return redirect("sso:app_detail", client_id=application.client_id)
 
 
+# Shows a new client secret once: no cache may keep a copy (ASVS V3.1 / V8.2.1).
+@method_decorator(never_cache, name="dispatch")
 class ApplicationDetailView(OwnedApplicationMixin, TemplateView):
     template_name = "sso/app_detail.html"
 
@@ -177,7 +181,7 @@ class ConnectedAppRevokeView(LoginRequiredMixin, View):
             raise Http404
         services.connected_app_revoke(user=request.user, application=application)
         messages.success(request, f"{application.name} can no longer use your account.")
-        return redirect("sso:connected_apps")
+        return redirect("accounts:connected_apps")
 
 
 def not_member(request: HttpRequest, application: Application) -> HttpResponse:
