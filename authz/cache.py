@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
 from django.db import transaction
+
+from identity.cache import CACHE_DOWN, safe_add, safe_get, safe_get_many, safe_incr
 
 GRAPH_VERSION_KEY = "authz:graph:version"
 
@@ -32,21 +33,27 @@ def _seed() -> int:
     return time.time_ns()
 
 
-def versions(keys: list[str]) -> list[int]:
-    """The current value of each version key (one cache round trip when all exist)."""
-    found = cache.get_many(keys)
+def versions(keys: list[str]) -> list[int] | None:
+    """The current value of each version key (one cache round trip when all exist); None
+    while the cache is down, and callers then read the database."""
+    found = safe_get_many(keys)
+    if found is CACHE_DOWN:
+        return None
     for key in keys:
         if key not in found:
-            cache.add(key, _seed(), timeout=None)
-            found[key] = cache.get(key, _seed())
+            safe_add(key, _seed(), timeout=None)
+            value = safe_get(key, _seed())
+            if value is CACHE_DOWN:
+                return None
+            found[key] = value
     return [found[key] for key in keys]
 
 
 def _bump(key: str) -> None:
     try:
-        cache.incr(key)
+        safe_incr(key)
     except ValueError:
-        cache.add(key, _seed(), timeout=None)
+        safe_add(key, _seed(), timeout=None)
 
 
 def _bump_now_and_on_commit(key: str) -> None:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import BigIntegerField, CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -28,6 +27,7 @@ from authz.models import (
     RoleInclusion,
     RolePermission,
 )
+from identity.cache import safe_get, safe_get_many, safe_set
 
 MEMO_ATTRIBUTE = "_authz_state"
 
@@ -120,22 +120,25 @@ def _assignments_load(user_id: int) -> tuple[tuple[int, float | None], ...]:
 def _state(user: Any) -> _State:
     """The user's graph and assignments: from the per-request memo if the versions still
     match, else from the cache, else from the database (one query each)."""
-    graph_version, user_version = authz_cache.versions(
+    current = authz_cache.versions(
         [authz_cache.GRAPH_VERSION_KEY, authz_cache.user_version_key(user.pk)]
     )
+    if current is None:  # cache down: the database answers, and nothing is memoised
+        return _State(graph=role_graph_load(), assignments=_assignments_load(user.pk))
+    graph_version, user_version = current
     memo = getattr(user, MEMO_ATTRIBUTE, None)
     if memo is not None and memo[0] == (graph_version, user_version):
         return memo[1]
     keys = [authz_cache.graph_key(graph_version), authz_cache.user_key(user.pk, user_version)]
-    found = cache.get_many(keys)
+    found = safe_get_many(keys) or {}
     graph = found.get(keys[0])
     if graph is None:
         graph = role_graph_load()
-        cache.set(keys[0], graph, _timeout())
+        safe_set(keys[0], graph, _timeout())
     assignments = found.get(keys[1])
     if assignments is None:
         assignments = _assignments_load(user.pk)
-        cache.set(keys[1], assignments, _timeout())
+        safe_set(keys[1], assignments, _timeout())
     state = _State(graph=graph, assignments=assignments)
     setattr(user, MEMO_ATTRIBUTE, ((graph_version, user_version), state))
     return state
@@ -147,12 +150,14 @@ def _may_hold(user: Any) -> bool:
 
 def role_graph() -> RoleGraph:
     """The current role graph, cached like a user's check."""
-    (graph_version,) = authz_cache.versions([authz_cache.GRAPH_VERSION_KEY])
-    key = authz_cache.graph_key(graph_version)
-    graph = cache.get(key)
+    current = authz_cache.versions([authz_cache.GRAPH_VERSION_KEY])
+    if current is None:
+        return role_graph_load()
+    key = authz_cache.graph_key(current[0])
+    graph = safe_get(key) or None
     if graph is None:
         graph = role_graph_load()
-        cache.set(key, graph, _timeout())
+        safe_set(key, graph, _timeout())
     return graph
 
 

@@ -6,10 +6,10 @@ import hashlib
 import math
 import time
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from identity.cache import CACHE_DOWN, safe_add, safe_incr, safe_set
 from identity.net import client_ip
 
 # scope -> (requests allowed, window in seconds). Sign-up may say that an account exists,
@@ -31,13 +31,13 @@ def hit(*, scope: str, key: str, limit: int, window_seconds: int) -> int | None:
     window = int(now // window_seconds)
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache_key = f"ratelimit:{scope}:{digest}:{window}"
-    cache.add(cache_key, 0, timeout=window_seconds)
+    safe_add(cache_key, 0, timeout=window_seconds)
     try:
-        count = cache.incr(cache_key)
+        count = safe_incr(cache_key)
     except ValueError:  # expired between add() and incr()
-        cache.set(cache_key, 1, timeout=window_seconds)
+        safe_set(cache_key, 1, timeout=window_seconds)
         count = 1
-    if count <= limit:
+    if count is CACHE_DOWN or count <= limit:  # fails open: see identity.cache
         return None
     return max(1, math.ceil((window + 1) * window_seconds - now))
 

@@ -7,12 +7,15 @@ keep their codes; DRF's own errors keep DRF's codes.
 
 from __future__ import annotations
 
+import sys
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from drf_standardized_errors.formatter import ExceptionFormatter, flatten_errors
 from drf_standardized_errors.handler import ExceptionHandler
@@ -27,6 +30,11 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 VALIDATION_ERROR = "validation_error"
 # Keys under which DRF and Django put errors that belong to no single field.
 _NON_FIELD_KEYS = {api_settings.NON_FIELD_ERRORS_KEY, "__all__"}
+# The database cannot be reached (down, restarting, failing over): a 503 the client may retry,
+# never a 500. psycopg's connect_timeout (DB_CONNECT_TIMEOUT) bounds how long that takes.
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_DETAIL = "The service is briefly unavailable. Try again shortly."
 
 
 class Problem(exceptions.APIException):
@@ -45,6 +53,12 @@ class Problem(exceptions.APIException):
         self.status_code = status
         self.field = field
         self.wait = retry_after
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = 503
+    default_code = "service_unavailable"
+    default_detail = UNAVAILABLE_DETAIL
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -84,6 +98,8 @@ class ProblemExceptionHandler(ExceptionHandler):
                 field=exc.field,
                 retry_after=getattr(exc, "retry_after", None),
             )
+        if isinstance(exc, DATABASE_DOWN_ERRORS):
+            return ServiceUnavailable()
         if isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, read by DRF
             return RequestTooLarge()
         if isinstance(exc, DjangoValidationError):
@@ -97,6 +113,8 @@ class ProblemExceptionHandler(ExceptionHandler):
             headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
         if exc.status_code == 429:
             headers.setdefault("Retry-After", str(max(1, int(getattr(exc, "wait", 0) or 0))))
+        if exc.status_code == 503:
+            headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
         return headers
 
     def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
@@ -133,6 +151,8 @@ class ProblemFormatter(ExceptionFormatter):
             first = flatten_errors(detail)
             return (first[0].code, first[0].detail) if first else ("error", "Error.")
         code = getattr(detail, "code", None) or self.exc.default_code
+        if isinstance(self.exc, ServiceUnavailable):
+            return ServiceUnavailable.default_code, UNAVAILABLE_DETAIL
         if self.exc.status_code >= 500:
             # Never leak internals: one fixed code and message for every server error.
             return "server_error", "The server could not complete the request."
@@ -151,8 +171,23 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    """A 503 (problem or page) when the database is unreachable, else the usual 500."""
+    if isinstance(sys.exc_info()[1], DATABASE_DOWN_ERRORS):
+        return _unavailable(request)
     if _is_api(request):
         return problem_response(
             status=500, code="server_error", detail="The server could not complete the request."
         )
     return defaults.server_error(request)
+
+
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    if _is_api(request) or request.path.startswith("/o/"):
+        response = problem_response(
+            status=503, code=ServiceUnavailable.default_code, detail=UNAVAILABLE_DETAIL
+        )
+    else:
+        # No request in the context: context processors would query the database again.
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -14,11 +14,13 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from identity.cache import FailOpenCache
 from identity.net import client_ip
 
 
 class _ScopedThrottle(SimpleRateThrottle):
     suffix = ""
+    cache = FailOpenCache()  # a cache outage must not turn sign-in into a 500
 
     def __init__(self) -> None:  # the base class reads the rate here; allow_request does
         pass

@@ -1,0 +1,49 @@
+"""Logging filters: link tokens and OAuth secrets never reach a log line (ASVS V7.1.1)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# Path segments that are secrets: /accounts/password-reset/<token>/ and
+# /accounts/verify-email/<token>/ (the fixed sub-paths done/ and resend/ stay readable).
+_TOKEN_IN_PATH = re.compile(
+    r"(/(?:password-reset|verify-email)/)(?!(?:done|resend|resend-pending)/)[^/\s?\"']{16,}"
+)
+# OAuth parameters that are secrets wherever a URL or body is logged: DOT logs the client's
+# success URL (with the authorization code) at DEBUG.
+_SECRET_PARAM = re.compile(
+    r"((?:^|[?&#\s])(?:code|code_verifier|client_secret|token|access_token|refresh_token"
+    r"|id_token|id_token_hint|password)=)[^&#\s\"']+"
+)
+# The same names as dict keys ({'code': '...'}), as oauthlib prints its grants at DEBUG.
+_SECRET_KEY = re.compile(
+    r"""(['"](?:code|code_verifier|client_secret|token|access_token|refresh_token"""
+    r"""|id_token|id_token_hint|password)['"]:\s*['"])[^'"]+"""
+)
+REDACTED = r"\1[redacted]"
+
+
+def redact(text: str) -> str:
+    text = _TOKEN_IN_PATH.sub(REDACTED, text)
+    return _SECRET_KEY.sub(REDACTED, _SECRET_PARAM.sub(REDACTED, text))
+
+
+class RedactTokenPaths(logging.Filter):
+    """Rewrites a record whose message holds a link token in a URL path or a secret OAuth
+    parameter.
+
+    django.request logs the path of every 4xx/5xx ("Bad Request: /accounts/password-reset/
+    <token>/") and django.server every request line; both would write a live or just-used
+    secret into the logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+            # The request (for handlers such as mail_admins) would print the same path.
+            if hasattr(record, "request"):
+                record.request = None
+        return True
