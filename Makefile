@@ -9,6 +9,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 UV_VERSION ?= 0.13.9
+BENCH_SECONDS ?= 8
+BENCH_SCALE ?=
 
 # Keep uv inside the checkout: the venv, its cache, and no interpreter downloads.
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
@@ -16,14 +18,19 @@ export UV_CACHE_DIR ?= $(CURDIR)/var/cache/uv
 export UV_PYTHON := $(CURDIR)/$(PY)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint check
+.PHONY: help install run test lint check demo-client bench
 
 help:
 	@echo "make run      install, migrate, create the signing key, serve on 127.0.0.1:8000"
 	@echo "make test     install, then run the tests (ARGS='...' passes pytest arguments)"
+	@echo "make bench    benchmarks under wrk, results in bench/results/ (BENCH_SECONDS=2: quick)"
 	@echo "make lint     ruff check + ruff format --check"
 	@echo "make check    missing migrations + Django system checks"
 	@echo "make install  create .venv and install the locked dependencies"
+	@echo "make soak     SOAK_CLIENTS (50) clients for SOAK_SECONDS (600) against gunicorn"
+	@echo "make fuzz     the property and schema fuzzers at FUZZ_EXAMPLES (5000) examples"
+	@echo "make demo-client  a demo relying party on 127.0.0.1:8001 (DEMO_PORT) for the portal"
+	@echo "                  at PORTAL_URL (http://127.0.0.1:8000); start \`make run\` first"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +68,31 @@ lint: install
 check: install
 	DJANGO_ENV=test $(MANAGE) makemigrations --check --dry-run
 	DJANGO_ENV=test $(MANAGE) check
+
+# Registers the public PKCE client "Demo client" on the first run (var/demo_client.json),
+# then serves the relying party in sso/demo_client.py; `make run` serves the portal.
+demo-client: install
+	DJANGO_ENV=development $(MANAGE) migrate --noinput
+	DJANGO_ENV=development $(MANAGE) ensure_signing_key
+	DJANGO_ENV=development $(MANAGE) demo_client_register
+	$(PY) -m sso.demo_client
+
+# Benchmarks (bench/README.md): BENCH_SECONDS per measurement (default 8; 2 = quick mode),
+# BENCH_SCALE=full for the real 10M sign-in events. Installs Debian's wrk when missing.
+bench: install
+	@if ! command -v wrk >/dev/null; then \
+		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi; \
+		$$sudo apt-get update -q && $$sudo apt-get install -y -q wrk; \
+	fi
+	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_SCALE=$(BENCH_SCALE) $(PY) -m bench.run
+
+SOAK_SECONDS ?= 600
+SOAK_CLIENTS ?= 50
+FUZZ_EXAMPLES ?= 5000
+
+soak: install
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) $(PY) -m tests.hardening.soak
+
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m tests.run tests/hardening/test_parsers.py \
+		tests/api/test_schemathesis.py $(ARGS)

@@ -65,6 +65,13 @@ PORTAL_URL = env.str(
 ).rstrip("/")
 PORTAL_NAME = env.str("PORTAL_NAME", default="Identity Portal")
 
+# Mounts /bench/bare/, the bare JSON view `make bench` compares the API with. Production
+# refuses it unless every allowed host is a loopback address (the bench's own server).
+BENCH_URLS = env.bool("BENCH_URLS", default=False)
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+if PRODUCTION and BENCH_URLS and not set(ALLOWED_HOSTS) <= _LOOPBACK_HOSTS:
+    raise ImproperlyConfigured("BENCH_URLS is for the loopback-only bench server, never a site.")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -144,11 +151,24 @@ if (
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Fail fast when Postgres is unreachable: the request becomes a 503 (identity.api.errors)
+    # in a few seconds instead of hanging a worker until the OS gives up on the connection.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
+    )
 # ATOMIC_REQUESTS stays off: a rolled-back request would erase the failed-attempt rows
 # that lockout depends on.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://identity")}
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    # An unreachable Redis must cost milliseconds, not a hung worker: callers fall back to the
+    # database (identity/cache.py).
+    _cache_timeout = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=_cache_timeout, socket_timeout=_cache_timeout
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -509,10 +529,28 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Emailed link tokens sit in URL paths; the loggers that print paths redact them.
+    "filters": {"redact_token_paths": {"()": "identity.logfilters.RedactTokenPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_token_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_token_paths"]},
+        "oauth2_provider": {"filters": ["redact_token_paths"]},
+        # oauthlib prints grants and tokens at DEBUG (its child loggers escape a logger filter).
+        "oauthlib": {"level": "INFO"},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["redact_token_paths"],
+            "level": "INFO",
+            "propagate": False,
+        },
     },
 }

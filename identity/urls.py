@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -21,7 +22,7 @@ api_v1 = (
 
 urlpatterns = [
     path("", include("accounts.home_urls")),
-    # sso pages first: /developers/apps/ and /accounts/apps/ (sso:connected_apps).
+    # sso pages: /developers/apps/ and /accounts/apps/<client_id>/revoke/.
     path("", include("sso.pages_urls")),
     path("accounts/", include("accounts.urls")),
     path("o/", include("sso.urls")),
@@ -44,6 +45,9 @@ urlpatterns = [
         name="oauth_authorization_server",
     ),
 ]
+
+if settings.BENCH_URLS:
+    urlpatterns.append(path("bench/bare/", views.bench_bare, name="bench_bare"))
 
 # Problems for /api/, the HTML templates for pages.
 handler404 = errors.handler404

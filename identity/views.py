@@ -1,4 +1,4 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the bench's bare view (mounted only with BENCH_URLS)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to serve: the database and the cache both answer."""
+    """Ready to serve when the database answers. Without the cache the portal still serves
+    (revocation, permissions and rate limits fall back, see identity/cache.py): "degraded"."""
     checks = {"database": _database_ok(), "cache": _cache_ok()}
-    ready = all(checks.values())
+    status = "ok" if all(checks.values()) else "degraded"
+    if not checks["database"]:
+        status = "unavailable"
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status=200 if ready else 503,
+        {"status": status, "checks": checks}, status=503 if status == "unavailable" else 200
     )
 
 
@@ -49,3 +51,10 @@ def _cache_ok() -> bool:
     except Exception:
         logger.warning("readiness: cache check failed", exc_info=True)
         return False
+
+
+@never_cache
+@require_GET
+def bench_bare(request: HttpRequest) -> JsonResponse:
+    """The benchmarks' baseline: the portal's middleware stack, then no work at all."""
+    return JsonResponse({"ok": True})

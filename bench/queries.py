@@ -1,0 +1,131 @@
+"""Queries per request for each benchmarked endpoint, from Django's query log, with the minimum.
+
+    python -m bench.queries CAST.json   # prints JSON; run with a local-memory cache
+
+Each endpoint is called once to warm caches, then once under CaptureQueriesContext. The
+minimum is written by hand: the rows the request must read or write, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import django
+
+django.setup()
+
+from django.core.cache import cache  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+HOST = {"SERVER_NAME": "127.0.0.1", "HTTP_HOST": "127.0.0.1"}
+# endpoint -> (minimum, why)
+MINIMUM = {
+    "POST /api/v1/auth/login/": (3, "user by login, insert session, insert login event"),
+    "POST /accounts/login/": (4, "user, session row, login event, Django session"),
+    "GET /api/v1/me/": (1, "user by the token's sub"),
+    "GET /bench/bare/": (0, "nothing"),
+    "GET /healthz": (0, "nothing"),
+    "POST /o/token/ refresh_token": (5, "client, refresh token, revoke old pair, insert new"),
+    "POST /o/token/ client_credentials": (2, "client, insert access token"),
+    "POST /o/introspect/": (1, "the token with its client (client auth cached)"),
+    "POST /api/v1/authz/check/ warm": (1, "user by the token's sub (the check itself: 0)"),
+    "POST /api/v1/authz/check/ cold": (3, "user, role graph, the user's assignments"),
+    "DELETE /api/v1/me/sessions/{id}/": (3, "user, session, mark it revoked"),
+    "GET /api/v1/me/login-history/": (3, "user, count, one page"),
+    "GET /api/v1/users/?search=": (3, "user, count, one page"),
+}
+
+
+def count(call: Callable[[], Any], *, warm: bool = True, authz_only: bool = False) -> int:
+    if warm:
+        call()
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    assert response.status_code < 400, (response.status_code, response.content[:300])  # noqa: S101
+    if authz_only:
+        return sum("authz_" in q["sql"] for q in queries.captured_queries)
+    return len(queries)
+
+
+def main(cast: dict) -> dict[str, dict]:
+    password = cast["password"]
+    client = Client(**HOST)
+    member = {"login": cast["member"]["username"], "password": password}
+
+    def login() -> Any:
+        return client.post("/api/v1/auth/login/", member, content_type="application/json")
+
+    def bearer(username: str) -> dict[str, str]:
+        body = {"login": username, "password": password}
+        token = client.post("/api/v1/auth/login/", body, content_type="application/json")
+        return {"HTTP_AUTHORIZATION": f"Bearer {token.json()['access_token']}"}
+
+    auth, admin = bearer(cast["member"]["username"]), bearer(cast["admin"]["username"])
+    check = {"permission": "bench.check"}
+    page = {"username": member["login"], "password": password}
+    refresh = {"token": cast["refresh_tokens"][-1]}
+
+    def refresh_grant() -> Any:
+        body = {"grant_type": "refresh_token", "refresh_token": refresh["token"]}
+        response = client.post("/o/token/", body, HTTP_AUTHORIZATION=cast["web_basic"])
+        refresh["token"] = response.json().get("refresh_token", refresh["token"])
+        return response
+
+    def revoke() -> Any:
+        headers = bearer(cast["member"]["username"])
+        token = headers["HTTP_AUTHORIZATION"].split(".")[1]
+        sid = json.loads(_b64(token))["sid"]
+        return client.delete(f"/api/v1/me/sessions/{sid}/", **headers)
+
+    def cold_check() -> Any:
+        cache.clear()
+        return client.post("/api/v1/authz/check/", check, content_type="application/json", **auth)
+
+    calls: dict[str, Callable[[], Any]] = {
+        "POST /api/v1/auth/login/": login,
+        "POST /accounts/login/": lambda: Client(**HOST).post("/accounts/login/", page),
+        "GET /api/v1/me/": lambda: client.get("/api/v1/me/", **auth),
+        "GET /bench/bare/": lambda: client.get("/bench/bare/"),
+        "GET /healthz": lambda: client.get("/healthz"),
+        "POST /o/token/ refresh_token": refresh_grant,
+        "POST /o/token/ client_credentials": lambda: client.post(
+            "/o/token/",
+            {"grant_type": "client_credentials", "scope": "read"},
+            HTTP_AUTHORIZATION=cast["service_basic"],
+        ),
+        "POST /o/introspect/": lambda: client.post(
+            "/o/introspect/",
+            {"token": cast["service_access_token"]},
+            HTTP_AUTHORIZATION=cast["service_basic"],
+        ),
+        "POST /api/v1/authz/check/ warm": lambda: client.post(
+            "/api/v1/authz/check/", check, content_type="application/json", **auth
+        ),
+        "POST /api/v1/authz/check/ cold": cold_check,
+        "DELETE /api/v1/me/sessions/{id}/": revoke,
+        "GET /api/v1/me/login-history/": lambda: client.get("/api/v1/me/login-history/", **auth),
+        "GET /api/v1/users/?search=": lambda: client.get("/api/v1/users/?search=u000001", **admin),
+    }
+    result = {}
+    for name, call in calls.items():
+        minimum, why = MINIMUM[name]
+        result[name] = {"queries": count(call), "minimum": minimum, "minimum_is": why}
+    warm_check = calls["POST /api/v1/authz/check/ warm"]
+    result["POST /api/v1/authz/check/ warm"]["authz_queries"] = count(warm_check, authz_only=True)
+    return result
+
+
+def _b64(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(json.loads(Path(sys.argv[1]).read_text()))))

@@ -1,0 +1,215 @@
+"""Turns a bench run's JSON into bench/results/<date>.json, a Markdown table and PNG charts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# Keycloak's published sizing figures, per vCPU (bench/README.md gives the source).
+KEYCLOAK_PER_VCPU = {"refresh_token": 120, "client_credentials": 120, "introspection": 120}
+GOALS = {
+    "login": 0.90,
+    "jwt_api": 0.80,
+    "revocation_p99_ms": 1000,
+    "scale_drift": 0.20,
+    "rss_mib": 150,
+}
+
+
+def _ratio(value: float, base: float) -> float:
+    return value / base if base else 0.0
+
+
+def summary(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per goal: figure, measured value, baseline, ratio, goal, met."""
+    cores = r["meta"]["cores"]
+    hash_rps = r["hash_limit"]["verifies_per_second"]
+    me = max(r["api"]["me_jwt"], key=lambda p: p["rps"])
+    bare = max(r["api"]["bare"], key=lambda p: p["rps"])
+    health = max(r["api"]["healthz"], key=lambda p: p["rps"])
+    rows = [
+        _row("Login API /s", r["login"]["api"]["rps"], "Argon2id verifies/s", hash_rps, 0.90),
+        _row("Page sign-in /s", r["login"]["page"]["rps"], "Argon2id verifies/s", hash_rps, 0.90),
+        _row("GET /api/v1/me/ (JWT) /s", me["rps"], "bare view /s", bare["rps"], 0.80),
+        _row("GET /api/v1/me/ (JWT) /s", me["rps"], "/healthz /s", health["rps"], None),
+    ]
+    for grant, label in (
+        ("refresh_token", "refresh grant"),
+        ("client_credentials", "client credentials"),
+        ("introspection", "introspection"),
+    ):
+        base = KEYCLOAK_PER_VCPU[grant] * cores
+        rows.append(_row(f"{label} /s", r["oauth"][grant]["rps"], "Keycloak /s", base, 1.0))
+    warm, cold = r["authz"]["warm"], r["authz"]["cold"]
+    rows.append(_row("authz check warm /s", warm["rps"], "bare view /s", bare["rps"], None))
+    rows.append(_row("authz check cold /s", cold["rps"], "warm /s", warm["rps"], None))
+    q = r["queries"]["POST /api/v1/authz/check/ warm"]["authz_queries"]
+    rows.append(
+        {
+            "figure": "authz check warm: authz queries",
+            "value": q,
+            "baseline": "goal 0",
+            "ratio": "",
+            "goal": "0",
+            "met": q == 0,
+        }
+    )
+    rev = r["revocation"]
+    rows.append(
+        {
+            "figure": "revocation seen on process B, p99 ms",
+            "value": round(rev["p99_ms"], 1),
+            "baseline": f"p50 {rev['p50_ms']:.1f} ms",
+            "ratio": "",
+            "goal": "≤ 1000 ms",
+            "met": rev["p99_ms"] <= 1000,
+        }
+    )
+    for key in ("login_history", "users_search", "authz_check"):
+        first, last = r["scale"][0][key]["p50"], r["scale"][-1][key]["p50"]
+        drift = _ratio(last, first) - 1
+        rows.append(
+            {
+                "figure": f"scale {key}: p50 largest vs smallest",
+                "value": f"{last:.2f} ms",
+                "baseline": f"{first:.2f} ms",
+                "ratio": f"{drift:+.0%}",
+                "goal": "±20%",
+                "met": abs(drift) <= 0.20,
+            }
+        )
+    rss = max(r["rss_mib"])
+    rows.append(
+        {
+            "figure": "worker RSS MiB (max)",
+            "value": rss,
+            "baseline": "",
+            "ratio": "",
+            "goal": "≤ 150",
+            "met": rss <= 150,
+        }
+    )
+    return rows
+
+
+def _row(figure: str, value: float, label: str, base: float, goal: float | None) -> dict:
+    ratio = _ratio(value, base)
+    return {
+        "figure": figure,
+        "value": round(value, 1),
+        "baseline": f"{label} {base:.1f}",
+        "ratio": f"{ratio:.2f}",
+        "goal": f"≥ {goal:.2f}" if goal is not None else "",
+        "met": ratio >= goal if goal is not None else None,
+    }
+
+
+def markdown(r: dict[str, Any], stem: str) -> str:
+    meta = r["meta"]
+    out = [
+        f"# Bench {meta['date']}",
+        "",
+        f"{meta['cores']} cores, {meta['seconds_per_measurement']:g} s per measurement, "
+        f"scale `{meta['scale']}`, load: {meta['load_tool']}, run took {meta['run_seconds']} s.",
+        "",
+        "| figure | measured | baseline (same run) | ratio | goal | met |",
+        "|---|---:|---|---:|---|---|",
+    ]
+    mark = {True: "yes", False: "**no**", None: ""}
+    for row in summary(r):
+        out.append(
+            f"| {row['figure']} | {row['value']} | {row['baseline']} | {row['ratio']} | "
+            f"{row['goal']} | {mark[row['met']]} |"
+        )
+    out += [
+        "",
+        "## Throughput against concurrency (req/s, p50 / p99 ms)",
+        "",
+        "| endpoint | " + " | ".join(f"c={p['connections']}" for p in r["api"]["bare"]) + " |",
+        "|---|" + "---:|" * len(r["api"]["bare"]),
+    ]
+    for name, points in r["api"].items():
+        cells = [f"{p['rps']:.0f} ({p['p50']:.1f} / {p['p99']:.1f})" for p in points]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "## Scale (p50 ms, req/s)",
+        "",
+        "| users | events | login history | users search | authz check |",
+        "|---:|---:|---|---|---|",
+    ]
+    for row in r["scale"]:
+        cells = [
+            f"{row[k]['p50']:.2f} ms, {row[k]['rps']:.0f}/s"
+            for k in ("login_history", "users_search", "authz_check")
+        ]
+        out.append(f"| {row['users']:,} | {row['events']:,} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "## Queries per request",
+        "",
+        "| endpoint | queries | minimum | minimum is |",
+        "|---|---:|---:|---|",
+    ]
+    for name, q in r["queries"].items():
+        out.append(f"| `{name}` | {q['queries']} | {q['minimum']} | {q['minimum_is']} |")
+    out += [
+        "",
+        f"Worker RSS after the run (MiB): {', '.join(map(str, r['rss_mib']))}.",
+        "",
+        f"![throughput]({stem}-throughput.png) ![latency]({stem}-latency.png)",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def charts(r: dict[str, Any], base: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=80)
+    for name, points in r["api"].items():
+        ax.plot([p["connections"] for p in points], [p["rps"] for p in points], "o-", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="connections", ylabel="requests/s", title="Throughput against concurrency")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{base}-throughput.png")
+    plt.close(fig)
+
+    cases = {
+        "login api": r["login"]["api"],
+        "page sign-in": r["login"]["page"],
+        "me (jwt)": r["api"]["me_jwt"][-1],
+        "bare": r["api"]["bare"][-1],
+        **{k.replace("_", " "): v for k, v in r["oauth"].items()},
+        "authz warm": r["authz"]["warm"],
+        "authz cold": r["authz"]["cold"],
+    }
+    fig, ax = plt.subplots(figsize=(6, 3.4), dpi=80)
+    xs = range(len(cases))
+    for offset, pct in ((-0.25, "p50"), (0, "p90"), (0.25, "p99")):
+        ax.bar([x + offset for x in xs], [c[pct] for c in cases.values()], 0.25, label=pct)
+    ax.set_xticks(list(xs), list(cases), rotation=35, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set(ylabel="ms", title="Latency percentiles")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{base}-latency.png")
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], directory: Path) -> Path:
+    """Writes <date>.json, .md and the PNGs; returns the JSON path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = results["meta"]["date"][:10]
+    base = directory / stem
+    results["summary"] = summary(results)
+    path = base.with_suffix(".json")
+    path.write_text(json.dumps(results, indent=1, default=str))
+    charts(results, base)
+    base.with_suffix(".md").write_text(markdown(results, stem))
+    return path

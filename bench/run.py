@@ -1,0 +1,470 @@
+"""`make bench`: the portal as in production under wrk, each figure next to its same-run baseline.
+
+    python -m bench.run            # BENCH_SECONDS=8 per measurement, 1k/100k/1M users
+    BENCH_SECONDS=2 python -m bench.run   # quick mode (CI): tiny seeds, 2 s per measurement
+    BENCH_SCALE=full python -m bench.run  # the scale figure with the real 10M sign-in events
+
+Finds Postgres the way `make test` does (tests.run), creates and drops its own database
+``identity_bench``, uses Redis database 11 (flushed), and writes bench/results/<date>.json,
+.md and PNG charts (bench.report).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench import load, report
+from tests.run import choose_database, free_port, redis_answers
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
+BENCH_DB = "identity_bench"
+REDIS_URL = "redis://127.0.0.1:6379/11"
+CORES = os.cpu_count() or 1
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+QUICK = SECONDS <= 3
+SCALE = os.environ.get("BENCH_SCALE") or ("quick" if QUICK else "default")
+# (users, sign-in events) per scale row. Default caps events at 2M to stay under 10 minutes;
+# BENCH_SCALE=full seeds the real 10M (about 4 more minutes of bulk inserts).
+LEVELS = {
+    "quick": [(1_000, 10_000), (5_000, 50_000), (20_000, 200_000)],
+    "default": [(1_000, 10_000), (100_000, 1_000_000), (1_000_000, 2_000_000)],
+    "full": [(1_000, 10_000), (100_000, 1_000_000), (1_000_000, 10_000_000)],
+}[SCALE]
+SWEEP = [1, 16] if QUICK else [1, 4, 16, 64]
+REVOCATIONS = 20 if QUICK else 100
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# --- environment -----------------------------------------------------------------------------
+
+
+def bench_env(database_url: str, tmp: Path) -> dict[str, str]:
+    """Production profile, with only what loopback HTTP and a benchmark need relaxed."""
+    names = set(re.findall(r'"(API_THROTTLE_\w+)"', (ROOT / "identity/settings.py").read_text()))
+    throttles = dict.fromkeys(names, "100000000/min")
+    return {
+        **os.environ,
+        **throttles,
+        "DJANGO_SETTINGS_MODULE": "identity.settings",
+        "DJANGO_ENV": "production",
+        "DEBUG": "false",
+        "SECRET_KEY": os.urandom(32).hex(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "PORTAL_URL": "http://127.0.0.1",
+        "DATABASE_URL": database_url,
+        "CACHE_URL": REDIS_URL,
+        "SIGNING_KEYS_DIR": str(tmp / "keys"),
+        "STATIC_ROOT": str(tmp / "static"),
+        "VAR_DIR": str(tmp / "var"),
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "EMAIL_URL": "dummymail://",
+        "BENCH_URLS": "true",
+        # Tokens outlive the run; their lifetime changes nothing in how they are checked.
+        "JWT_ACCESS_TOKEN_LIFETIME_SECONDS": "7200",
+        "OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS": "7200",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def bench_database(found_url: str) -> str:
+    """Creates ``identity_bench`` afresh on the Postgres found, and returns its URL."""
+    import psycopg
+
+    url = re.sub(r"/[^/?]*(\?|$)", rf"/{BENCH_DB}\1", found_url, count=1)
+    admin = re.sub(r"/[^/?]*(\?|$)", r"/postgres\1", found_url.split("://", 1)[1], count=1)
+    with psycopg.connect("postgresql://" + admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return url
+
+
+def drop_database(found_url: str) -> None:
+    import psycopg
+
+    admin = re.sub(r"/[^/?]*(\?|$)", r"/postgres\1", found_url.split("://", 1)[1], count=1)
+    with psycopg.connect("postgresql://" + admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=ROOT, check=True)  # noqa: S603
+
+
+def python(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, *args], env=env, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True
+    )
+    return done.stdout
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def gunicorn(
+    env: dict[str, str], tmp: Path, *, workers: int, name: str
+) -> Iterator[tuple[str, int]]:
+    """A gunicorn of the portal on a free loopback port; yields its URL and master pid."""
+    port = free_port()
+    log = tmp / f"{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "identity.wsgi",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        "--backlog",
+        "2048",
+        "--access-logfile",
+        "/dev/null",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-3000:]}")
+
+
+def worker_rss_mib(master: int) -> list[float]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+        sizes.append(round(kib / 1024, 1))
+    return sizes
+
+
+def warm(url: str, case: load.Case, count: int = 20) -> None:
+    """Lets every worker load its code, keys and connections before it is measured."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(count):
+            client.request(case.method, case.path, headers=case.headers, content=case.body)
+
+
+# --- HTTP helpers ----------------------------------------------------------------------------
+
+
+def api_login(url: str, login: str, password: str) -> dict:
+    response = httpx.post(
+        f"{url}/api/v1/auth/login/", json={"login": login, "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def page_login_case(url: str, username: str, password: str) -> load.Case:
+    """The sign-in form POST, with one CSRF cookie and token pair reused (as a browser tab)."""
+    page = httpx.get(f"{url}/accounts/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    cookie = page.cookies["csrftoken"]
+    body = httpx.QueryParams(
+        {"csrfmiddlewaretoken": token, "username": username, "password": password}
+    )
+    return load.Case(
+        "/accounts/login/",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={cookie}",
+        },
+        body=str(body),
+        expect=302,
+        check_status=True,
+    )
+
+
+def json_post(path: str, body: dict, token: str = "") -> load.Case:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return load.Case(path, method="POST", headers=headers, body=json.dumps(body))
+
+
+def bearer(path: str, token: str) -> load.Case:
+    return load.Case(path, headers={"Authorization": f"Bearer {token}"})
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+class Bench:
+    """One run: the servers, the seeded cast, and the results dictionary being filled."""
+
+    def __init__(self, url: str, env: dict[str, str], cast: dict, tmp: Path) -> None:
+        self.url, self.env, self.cast, self.tmp = url, env, cast, tmp
+        self.results: dict = {}
+        password = cast["password"]
+        self.member = api_login(url, cast["member"]["username"], password)
+        self.admin = api_login(url, cast["admin"]["username"], password)
+
+    def measure(self, case: load.Case, connections: int, url: str | None = None) -> dict:
+        target = url or self.url
+        if not case.tokens_file:
+            warm(target, case)
+        result = load.run(target, case, connections=connections, seconds=SECONDS)
+        if result["failed"] or result["errors"]:
+            say(f"  {case.method} {case.path}: {result['failed']} failed, {result['errors']} err")
+        say(f"  {case.method} {case.path} c={connections}: {result['rps']:.0f}/s")
+        return result
+
+    def hash_limit(self) -> None:
+        out = python(self.env, "-m", "bench.hashlimit", str(CORES), str(SECONDS))
+        self.results["hash_limit"] = json.loads(out)
+
+    def login(self) -> None:
+        password = self.cast["password"]
+        body = {"login": self.cast["member"]["username"], "password": password}
+        c = 2 * CORES
+        self.results["login"] = {
+            "api": self.measure(json_post("/api/v1/auth/login/", body), c),
+            "page": self.measure(page_login_case(self.url, body["login"], password), c),
+        }
+
+    def api(self) -> None:
+        token = self.member["access_token"]
+        cases = {
+            "me_jwt": bearer("/api/v1/me/", token),
+            "bare": load.Case("/bench/bare/"),
+            "healthz": load.Case("/healthz"),
+        }
+        self.results["api"] = {
+            name: [self.measure(case, c) for c in SWEEP] for name, case in cases.items()
+        }
+
+    def oauth(self) -> None:
+        basic = {"Content-Type": "application/x-www-form-urlencoded"}
+        # The last token is kept back for bench.queries (rotation kills the ones used here).
+        tokens = load.write_tokens(self.cast["refresh_tokens"][:-1])
+        c = min(8, len(self.cast["refresh_tokens"]) // 2)
+        refresh = load.Case(
+            "/o/token/",
+            method="POST",
+            headers={**basic, "Authorization": self.cast["web_basic"]},
+            tokens_file=tokens,
+            body_prefix="grant_type=refresh_token&refresh_token=",
+        )
+        credentials = load.Case(
+            "/o/token/",
+            method="POST",
+            headers={**basic, "Authorization": self.cast["service_basic"]},
+            body="grant_type=client_credentials&scope=read",
+        )
+        introspect = load.Case(
+            "/o/introspect/",
+            method="POST",
+            headers={**basic, "Authorization": self.cast["service_basic"]},
+            body=f"token={self.cast['service_access_token']}",
+        )
+        self.results["oauth"] = {
+            "refresh_token": self.measure(refresh, c),
+            "client_credentials": self.measure(credentials, 8),
+            "introspection": self.measure(introspect, 8),
+        }
+
+    def authz_check(self, url: str | None = None) -> dict:
+        case = json_post("/api/v1/authz/check/", {"permission": "bench.check"}, self.member_token)
+        return self.measure(case, 16, url)
+
+    @property
+    def member_token(self) -> str:
+        return self.member["access_token"]
+
+    def revocation(self, other_url: str) -> None:
+        self.results["revocation"] = revocation_delays(
+            self.url, other_url, self.cast["member"]["username"], self.cast["password"]
+        )
+
+    def scale_row(self, users: int, events: int) -> dict:
+        history = bearer("/api/v1/me/login-history/", self.member_token)
+        row = {
+            "users": users,
+            "events": events,
+            "login_history": self.measure(history, 8),
+            "users_search": self.measure(
+                bearer("/api/v1/users/?search=u000001", self.admin["access_token"]), 8
+            ),
+            "authz_check": self.authz_check(),
+        }
+        return row
+
+
+def jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def revocation_delays(url_a: str, url_b: str, username: str, password: str) -> dict:
+    """Sign in, use the token on B, revoke on A, poll B until 401: the delay, N times."""
+    delays = []
+    with httpx.Client(timeout=10) as a, httpx.Client(timeout=10) as b:
+        for _ in range(REVOCATIONS):
+            tokens = api_login(url_a, username, password)
+            auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+            assert b.get(f"{url_b}/api/v1/me/", headers=auth).status_code == 200  # noqa: S101
+            sid = jwt_claims(tokens["access_token"])["sid"]
+            revoked = time.perf_counter()
+            response = a.delete(f"{url_a}/api/v1/me/sessions/{sid}/", headers=auth)
+            assert response.status_code == 204, response.text  # noqa: S101
+            while b.get(f"{url_b}/api/v1/me/", headers=auth).status_code != 401:
+                if time.perf_counter() - revoked > 10:
+                    raise RuntimeError("process B still accepts a revoked token after 10 s")
+            delays.append((time.perf_counter() - revoked) * 1000)
+    delays.sort()
+    return {
+        "samples": len(delays),
+        "p50_ms": delays[len(delays) // 2],
+        "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))],
+        "max_ms": delays[-1],
+    }
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def prepare(env: dict[str, str], tmp: Path) -> dict:
+    timed("migrate", lambda: manage(env, "migrate", "--noinput", "-v0"))
+    manage(env, "ensure_signing_key")
+    timed("collectstatic", lambda: manage(env, "collectstatic", "--noinput", "-v0"))
+    flush_redis()
+    pool = "16" if QUICK else "40"
+    cast_env = {**env, "BENCH_REFRESH_POOL": pool}
+    timed("cast", lambda: python(cast_env, "-m", "bench.seed", "cast", str(tmp / "cast.json")))
+    return json.loads((tmp / "cast.json").read_text())
+
+
+def timed(label: str, step: Callable[[], object]) -> object:
+    started = time.monotonic()
+    say(f"{label}...")
+    value = step()
+    say(f"{label}: {time.monotonic() - started:.0f}s")
+    return value
+
+
+def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
+    grow_first = LEVELS[0]
+    python(env, "-m", "bench.seed", "grow", str(grow_first[0]), str(grow_first[1]))
+    cold_env = {**env, "CACHE_URL": "dummycache://"}
+    with (
+        gunicorn(env, tmp, workers=CORES, name="main") as (url, master),
+        gunicorn(env, tmp, workers=1, name="other") as (other_url, _),
+    ):
+        bench = Bench(url, env, cast, tmp)
+        timed("hash limit", bench.hash_limit)
+        timed("login", bench.login)
+        timed("api", bench.api)
+        timed("oauth", bench.oauth)
+        bench.results["authz"] = {"warm": timed("authz warm", bench.authz_check)}
+        timed("revocation", lambda: bench.revocation(other_url))
+        rows = [timed("scale 1", lambda: bench.scale_row(*grow_first))]
+        bench.results["rss_mib"] = worker_rss_mib(master)
+        for users, events in LEVELS[1:]:
+            timed(
+                "seed",
+                lambda u=users, e=events: python(env, "-m", "bench.seed", "grow", str(u), str(e)),
+            )
+            rows.append(timed(f"scale {users}", lambda u=users, e=events: bench.scale_row(u, e)))
+        bench.results["scale"] = rows
+    with gunicorn(cold_env, tmp, workers=CORES, name="cold") as (cold_url, _):
+        bench.results["authz"]["cold"] = timed("authz cold", lambda: bench.authz_check(cold_url))
+    queries_env = {**env, "CACHE_URL": "locmemcache://bench-queries"}
+    bench.results["queries"] = json.loads(
+        python(queries_env, "-m", "bench.queries", str(tmp / "cast.json"))
+    )
+    return bench.results
+
+
+def main() -> int:
+    if not load.wrk_path():
+        say("wrk is missing: `apt-get install wrk` (make bench does it)")
+        return 2
+    if not redis_answers():
+        say("no Redis on 127.0.0.1:6379: the revocation and cache figures need it")
+        return 2
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="identity-bench-"))
+    cleanups: list[Callable[[], None]] = []
+    found = None
+    try:
+        found, origin = choose_database(tmp, cleanups)
+        if not found.startswith("postgres"):
+            say("the bench needs Postgres")
+            return 2
+        say(f"Postgres: {origin}; {CORES} cores; {SECONDS:g} s per measurement; scale {SCALE}")
+        env = bench_env(bench_database(found), tmp)
+        cast = prepare(env, tmp)
+        results = figures(env, tmp, cast)
+        results["meta"] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cores": CORES,
+            "seconds_per_measurement": SECONDS,
+            "scale": SCALE,
+            "levels": LEVELS,
+            "load_tool": "wrk 1 thread",
+            "run_seconds": round(time.monotonic() - started),
+        }
+        out = report.write(results, RESULTS)
+        say(f"done in {time.monotonic() - started:.0f}s: {out}")
+        print((out.with_suffix(".md")).read_text())
+        return 0
+    finally:
+        if found and found.startswith("postgres"):
+            drop_database(found)
+        with suppress(Exception):  # cleanup must not hide the real error
+            flush_redis()
+        for cleanup in cleanups:
+            cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
