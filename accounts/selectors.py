@@ -8,6 +8,7 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import EmailDomainRule, LoginEvent, User, UserSession
@@ -63,7 +64,12 @@ def user_list(
     """Users for administrators: ``search`` is a case-insensitive username or email prefix."""
     users = with_last_login(User.objects.select_related("profile"))
     if search:
-        users = users.filter(Q(username__istartswith=search) | Q(email__istartswith=search))
+        # lower(col) LIKE 'prefix%' is what the pattern-ops indexes of migration 0003 serve;
+        # Django's istartswith (UPPER(col) LIKE UPPER(...)) would scan the whole table.
+        prefix = search.lower()
+        users = users.alias(username_lower=Lower("username"), email_lower=Lower("email")).filter(
+            Q(username_lower__startswith=prefix) | Q(email_lower__startswith=prefix)
+        )
     if user_type:
         users = users.filter(user_type=user_type)
     if is_active is not None:
