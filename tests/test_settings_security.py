@@ -58,3 +58,39 @@ def test_production_starts_when_configured_or_sqlite_explicitly_allowed():
         **base, DATABASE_URL="sqlite:////tmp/x.db", ALLOW_SQLITE_IN_PRODUCTION="true"
     )
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_manage_py_without_profile_or_secret_uses_development_and_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ENV", "SECRET_KEY"}}
+    env.update({"VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "identity.settings"})
+    result = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "using the development profile" in result.stderr
+
+
+def test_manage_py_with_a_secret_key_but_no_profile_stays_production():
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ENV", "DATABASE_URL"}}
+    env.update(
+        {
+            "SECRET_KEY": "k" * 50,
+            "ALLOWED_HOSTS": "id.example.com",
+            "DJANGO_SETTINGS_MODULE": "identity.settings",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
