@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -31,11 +29,11 @@ from accounts.views.base import (
     AnonymousOnlyMixin,
     ServiceFormView,
     link_invalid,
-    pad_until,
     safe_next,
     secret_page,
 )
 from identity.ratelimit import page_limit
+from identity.timing import response_floor
 from sso.csp import form_action_allow_authorize_next
 
 
@@ -92,10 +90,8 @@ class VerifyEmailResendView(ServiceFormView):
     def perform(self, form: Form) -> HttpResponse:
         if limited := page_limit(self.request, scope="verify_resend"):
             return limited
-        started = time.monotonic()
-        services.email_verification_resend(email=form.cleaned_data["email"])
-        # As for resets: sending mail takes time, so known and unknown addresses are padded.
-        pad_until(started + settings.PASSWORD_RESET_MIN_RESPONSE_MS / 1000)
+        with response_floor():
+            services.email_verification_resend(email=form.cleaned_data["email"])
         messages.info(self.request, RESEND_MESSAGE)
         return redirect("home" if self.request.user.is_authenticated else "accounts:login")
 
@@ -206,10 +202,8 @@ class PasswordResetView(ServiceFormView):
         )
         if limited:
             return limited
-        started = time.monotonic()
-        services.password_reset_request(login=login)
-        # Sending mail takes time: pad the answer so that its timing does not tell either.
-        pad_until(started + settings.PASSWORD_RESET_MIN_RESPONSE_MS / 1000)
+        with response_floor():
+            services.password_reset_request(login=login)
         return redirect("accounts:password_reset_done")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -62,13 +61,6 @@ def link_invalid(
     """The page for a used, expired or unknown emailed link, with the way to get a new one."""
     context = {"message": message, "retry_url": retry, "retry_label": retry_label}
     return render(request, "accounts/link_invalid.html", context, status=400)
-
-
-def pad_until(deadline: float) -> None:
-    """Sleeps until ``deadline`` (a time.monotonic() value), when it is still ahead."""
-    remaining = deadline - time.monotonic()
-    if remaining > 0:
-        time.sleep(remaining)
 
 
 class ServiceFormView(FormView):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -22,9 +20,7 @@ from accounts.api.views.base import (
     ThrottledPublicApi,
     api_authenticate,
     no_store,
-    reset_floor_seconds,
     validated,
-    wait_until,
 )
 from accounts.models import User
 from accounts.tokens import (
@@ -38,6 +34,7 @@ from accounts.tokens import (
 )
 from identity.api import serializers as strict
 from identity.api.schema import problems
+from identity.timing import response_floor
 from sso import services as sso_services
 
 ACCEPTED = "If the address or account exists, an email is on its way."
@@ -119,10 +116,8 @@ class VerifyEmailResendApi(ThrottledPublicApi):
         responses={202: DetailOutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        started = time.monotonic()
-        services.email_verification_resend(**validated(self.InputSerializer, request))
-        # Same answer, and no faster, whether or not an unverified account has the address.
-        wait_until(started, reset_floor_seconds())
+        with response_floor():
+            services.email_verification_resend(**validated(self.InputSerializer, request))
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -245,10 +240,8 @@ class PasswordResetApi(ThrottledPublicApi):
         responses={202: DetailOutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        started = time.monotonic()
-        services.password_reset_request(**validated(self.InputSerializer, request))
-        # Same answer, and no faster, whether or not the account exists.
-        wait_until(started, reset_floor_seconds())
+        with response_floor():
+            services.password_reset_request(**validated(self.InputSerializer, request))
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from rest_framework.permissions import AllowAny
@@ -59,14 +57,3 @@ def validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[s
     serializer = serializer_class(data=request.data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def wait_until(started: float, seconds: float) -> None:
-    """Pads a response to a fixed minimum duration, so that its timing tells nothing."""
-    remaining = started + seconds - time.monotonic()
-    if remaining > 0:
-        time.sleep(remaining)
-
-
-def reset_floor_seconds() -> float:
-    return settings.PASSWORD_RESET_MIN_RESPONSE_MS / 1000
