@@ -17,6 +17,7 @@ from accounts.admin_login import AdminLoginForm
 from accounts.errors import ApplicationError
 from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserSession, UserType
 from accounts.services.lockouts import lockout_lift
+from identity.admin import ReadOnlyAdmin
 
 
 class ProfileInline(admin.StackedInline):
@@ -177,7 +178,7 @@ class EmailDomainRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(admin.ModelAdmin):
+class LoginEventAdmin(ReadOnlyAdmin):
     """Security history is read-only: nobody edits or deletes it from the admin."""
 
     list_display = ("created_at", "identifier", "user", "outcome", "channel", "ip", "device_label")
@@ -185,28 +186,6 @@ class LoginEventAdmin(admin.ModelAdmin):
     search_fields = ("identifier", "user__username", "user__email", "ip")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Security records: visible, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(UserSession)

@@ -17,6 +17,7 @@ from accounts.errors import ApplicationError
 from authz import selectors, services
 from authz.errors import ExpiryInPast
 from authz.models import AuthzAuditEvent, Permission, Role, RoleAssignment
+from identity.admin import ReadOnlyAdmin
 
 READ, WRITE = "roles.read", "roles.write"
 
@@ -211,7 +212,7 @@ UserAdmin.inlines = [*UserAdmin.inlines, RoleAssignmentInline]
 
 
 @admin.register(AuthzAuditEvent)
-class AuthzAuditEventAdmin(admin.ModelAdmin):
+class AuthzAuditEventAdmin(ReadOnlyAdmin):
     """The audit is read-only: nobody edits or deletes it from the admin."""
 
     list_display = ("created_at", "action", "object_repr", "actor_username")
@@ -235,12 +236,3 @@ class AuthzAuditEventAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(READ) or super().has_module_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

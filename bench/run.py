@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench import load, report
+from tests.processes import wait_ready
 from tests.run import choose_database, free_port, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +151,7 @@ def gunicorn(
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)  # noqa: S603
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, process, log)
+        wait_ready(url, process, log, timeout=60)
         yield url, process.pid
     finally:
         process.terminate()
@@ -158,20 +159,6 @@ def gunicorn(
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-3000:]}")
 
 
 def worker_rss_mib(master: int) -> list[float]:

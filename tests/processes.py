@@ -47,17 +47,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, *, timeout: float = 30
+) -> None:
+    """Waits until the server answers /healthz; raises with its log if it exits or stalls."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not start: {log.read_text()[-3000:]}")
 
 
 @contextmanager
@@ -88,7 +92,7 @@ def portal_processes(count: int, *, env: dict[str, str], tmp: Path) -> Iterator[
             )
             processes.append(process)
             urls.append(f"http://127.0.0.1:{port}")
-            _wait_ready(urls[-1], process, log)
+            wait_ready(urls[-1], process, log)
         yield urls
     finally:
         for process in processes:

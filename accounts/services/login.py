@@ -37,6 +37,7 @@ def user_authenticate(
     reads the client from it and flags a locked username+IP pair on it.
     """
     login = (login or "").strip()[:254]
+    client = request_client(request)
     account = user_get_by_login(login=login)
     setattr(request, LOCKOUT_KEY_ATTR, lockout_key(login=login, user=account))
     setattr(request, RESOLVED_LOGIN_ATTR, (login, account))  # the backend needs no 2nd query
@@ -50,17 +51,29 @@ def user_authenticate(
             identifier=login,
             outcome=outcome,
             channel=channel,
+            client=client,
         )
         raise AccountLocked() if locked else InvalidCredentials()
     refusal = _refusal(user, allow_password_change=allow_password_change)
     if refusal is not None:
         outcome, error = refusal
-        login_record(request=request, user=user, identifier=login, outcome=outcome, channel=channel)
+        login_record(
+            request=request,
+            user=user,
+            identifier=login,
+            outcome=outcome,
+            channel=channel,
+            client=client,
+        )
         raise error
-    client = request_client(request)
     new_device_alert(user=user, device_label=client["device_label"], ip=client["ip"])
     login_record(
-        request=request, user=user, identifier=login, outcome=LoginOutcome.SUCCESS, channel=channel
+        request=request,
+        user=user,
+        identifier=login,
+        outcome=LoginOutcome.SUCCESS,
+        channel=channel,
+        client=client,
     )
     if channel != Channel.BROWSER:
         # django.contrib.auth.login() sends this for pages; other channels send it here so
@@ -88,15 +101,19 @@ def login_record(
     outcome: str,
     channel: str,
     reason: str = "",
+    client: dict[str, str] | None = None,
 ) -> LoginEvent:
-    """Writes one row of login history; never stores the password that was tried."""
+    """Writes one row of login history; never stores the password that was tried.
+
+    ``client`` is ``request_client(request)`` when the caller has already worked it out.
+    """
     return LoginEvent.objects.create(
         user=user,
         identifier=identifier[:254],
         outcome=outcome,
         reason=reason[:200],
         channel=channel,
-        **request_client(request),
+        **(client or request_client(request)),
     )
 
 
