@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -11,7 +13,7 @@ from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 
-from identity.keys import ALGORITHM, SigningKey, signing_keys
+from identity.keys import ALGORITHM, signing_keys
 
 # Claims every first-party token must carry (RFC 7519 §4.1); `sub` and `sid` tie it to a sign-in.
 REQUIRED_CLAIMS = ["iss", "sub", "sid", "iat", "exp", "jti", "token_type"]
@@ -48,33 +50,65 @@ class KeySetTokenBackend(TokenBackend):
 
     def decode(self, token: str | bytes, verify: bool = True) -> dict[str, Any]:
         """Verified claims; ``verify=False`` skips time checks, never the signature."""
-        key = self._verifying_key(token)
+        text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
         try:
-            return jwt.decode(
-                token,
-                key.public_key,
-                # A fixed list: alg "none" and HS256 keyed with the public key are refused
-                # (RFC 8725 §3.1).
-                algorithms=[ALGORITHM],
-                issuer=self.issuer,
-                leeway=self.get_leeway(),
-                options={"require": REQUIRED_CLAIMS, "verify_exp": verify, "verify_aud": True},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenBackendExpiredToken("Token is expired") from exc
+            kid, claims = _verified_claims(text, self.issuer)
         except jwt.InvalidTokenError as exc:
             raise TokenBackendError("Token is invalid") from exc
-
-    def _verifying_key(self, token: str | bytes) -> SigningKey:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError as exc:
-            raise TokenBackendError("Token is invalid") from exc
-        kid = header.get("kid")
-        key = signing_keys().get(kid) if isinstance(kid, str) else None
-        if header.get("alg") != ALGORITHM or key is None:
+        # A key pruned since the token was first seen no longer vouches for it.
+        if signing_keys().get(kid) is None:
             raise TokenBackendError("Token is invalid")
-        return key
+        if verify:
+            _check_times(claims, self.get_leeway().total_seconds())
+        return dict(claims)
+
+
+@lru_cache(maxsize=2048)
+def _verified_claims(token: str, issuer: str) -> tuple[str, dict[str, Any]]:
+    """The signing ``kid`` and the claims of a token whose signature and issuer check out.
+
+    Signature, header and issuer checks depend only on the token's bytes, so a client that
+    presents the same access token for its whole life pays for one RSA verify, not one per
+    request. Only successes are remembered; time checks run on every call (_check_times).
+    """
+    header = jwt.get_unverified_header(token)
+    kid = header.get("kid")
+    key = signing_keys().get(kid) if isinstance(kid, str) else None
+    if header.get("alg") != ALGORITHM or key is None:
+        raise jwt.InvalidTokenError("unknown key or algorithm")
+    claims = jwt.decode(
+        token,
+        key.public_key,
+        # A fixed list: alg "none" and HS256 keyed with the public key are refused
+        # (RFC 8725 §3.1).
+        algorithms=[ALGORITHM],
+        issuer=issuer,
+        options={
+            "require": REQUIRED_CLAIMS,
+            "verify_exp": False,
+            "verify_iat": False,
+            "verify_nbf": False,
+            "verify_aud": True,
+        },
+    )
+    _check_types(claims)
+    return key.kid, claims
+
+
+def _check_types(claims: dict[str, Any]) -> None:
+    for claim in ("exp", "iat", "nbf"):
+        value = claims.get(claim)
+        if claim in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise jwt.InvalidTokenError(f"{claim} must be a number")
+
+
+def _check_times(claims: dict[str, Any], leeway: float) -> None:
+    """RFC 7519 §4.1.4-6 with the configured leeway, on every use of a token."""
+    now = time.time()
+    if claims["exp"] <= now - leeway:
+        raise TokenBackendExpiredToken("Token is expired")
+    if claims.get("nbf", 0) > now + leeway or claims["iat"] > now + leeway:
+        raise TokenBackendError("Token is not yet valid")
 
 
 token_backend = KeySetTokenBackend()

@@ -106,22 +106,34 @@ def login_history_list(*, user: User) -> QuerySet[LoginEvent]:
 
 
 @lru_cache(maxsize=4)
-def _user_by_public_id_sql(vendor: str, table: str) -> tuple[str, tuple[str, ...]]:
+def _user_for_token_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
+    quote = connection.ops.quote_name
     fields = tuple(f.attname for f in User._meta.concrete_fields)
-    columns = ", ".join(connection.ops.quote_name(User._meta.get_field(f).column) for f in fields)
-    sql = f"SELECT {columns} FROM {connection.ops.quote_name(table)} WHERE public_id = %s"  # noqa: S608
+    columns = ", ".join(f"u.{quote(User._meta.get_field(f).column)}" for f in fields)
+    sessions = quote(UserSession._meta.db_table)
+    sql = (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {sessions} s WHERE s.id = %s"  # noqa: S608
+        " AND s.user_id = u.id AND s.revoked_at IS NULL)"
+        f" FROM {quote(User._meta.db_table)} u WHERE u.public_id = %s"
+    )
     return sql, fields
 
 
-def user_get_by_public_id_for_token(*, public_id: uuid.UUID) -> User | None:
-    """The user a verified access token names: one query, without the ORM's query building.
+def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[User | None, bool]:
+    """The user a verified access token names, and whether its sign-in ``sid`` is still live.
 
-    This runs on every API request; compiling the equivalent queryset costs more than the
-    database round trip itself. The SQL is built once from the model's own fields.
+    One query on every API request: the user row and the revocation state come from the
+    database itself, so a revoked sign-in is refused by every process at once, with or without
+    the cache. The SQL is built once from the model's own fields, because compiling the
+    equivalent queryset costs more than the database round trip.
     """
-    sql, fields = _user_by_public_id_sql(connection.vendor, User._meta.db_table)
-    value = public_id.hex if connection.vendor == "sqlite" else public_id
+    sql, fields = _user_for_token_sql(connection.vendor)
+    sqlite = connection.vendor == "sqlite"
+    params = [sid.hex, public_id.hex] if sqlite else [sid, public_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
-    return None if row is None else User.from_db(connection.alias, list(fields), row)
+    if row is None:
+        return None, False
+    user = User.from_db(connection.alias, list(fields), row[:-1])
+    return user, bool(row[-1])

@@ -1,13 +1,14 @@
 """Token lifecycle of first-party API sign-ins: issue, rotate, revoke, verify, id_tokens.
 
 Each API sign-in is one UserSession (its id is the ``sid`` claim). Only the current refresh
-``jti`` of the session is stored, never a token; revocation reaches access tokens through a
-cached set of revoked sids.
+``jti`` of the session is stored, never a token; an access token is good while its session row
+is not revoked, read with the user in one query (accounts.selectors.user_get_for_access_token).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from accounts.devices import MAX_USER_AGENT, device_label
 from accounts.errors import ApplicationError
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import Channel, User, UserSession
+from accounts.selectors import user_get_for_access_token
 from accounts.services.sessions import session_revoke, sid_is_revoked
 from authz import selectors as authz_selectors
 
@@ -129,9 +131,11 @@ def access_token_verify(*, token: str) -> dict[str, Any]:
     """The claims of a valid, unrevoked access token; raises InvalidToken otherwise."""
     try:
         access = AccessToken(token)
-    except TokenError as exc:
+        public_id, sid = uuid.UUID(access["sub"]), uuid.UUID(access["sid"])
+    except (TokenError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InvalidToken() from exc
-    if sid_is_revoked(access["sid"]):
+    user, sign_in_live = user_get_for_access_token(public_id=public_id, sid=sid)
+    if user is None or not sign_in_live or not user.is_active:
         raise InvalidToken()
     return dict(access.payload)
 

@@ -151,7 +151,10 @@ if (
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend; its health check skips connections used in the last second.
+    DATABASES["default"]["ENGINE"] = "identity.postgres"
+if DATABASES["default"]["ENGINE"].endswith(("postgresql", "identity.postgres")):
     # Fail fast when Postgres is unreachable: the request becomes a 503 (identity.api.errors)
     # in a few seconds instead of hanging a worker until the OS gives up on the connection.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -162,6 +165,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://identity")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # The same backend, reusing one client per pool (identity/redis_cache.py).
+    CACHES["default"]["BACKEND"] = "identity.redis_cache.RedisCache"
 if "redis" in CACHES["default"]["BACKEND"].lower():
     # An unreachable Redis must cost milliseconds, not a hung worker: callers fall back to the
     # database (identity/cache.py).

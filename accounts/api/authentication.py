@@ -11,16 +11,17 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts.jwt import AccessToken
 from accounts.models import User
-from accounts.selectors import user_get_by_public_id_for_token
-from accounts.tokens import InvalidToken, sid_is_revoked
+from accounts.selectors import user_get_for_access_token
+from accounts.tokens import InvalidToken
 
 # The stable code clients key on: sign in again.
 TOKEN_NOT_VALID = InvalidToken.code
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
-    """Verifies the token locally (signature, kid, type, expiry), refuses revoked sign-ins
-    through the cache, then loads the user with one query."""
+    """Verifies the token locally (signature, kid, type, expiry; accounts.jwt remembers
+    signatures it has checked), then loads the user and the state of the token's sign-in with
+    one query: a revoked sign-in is refused at once by every process."""
 
     def authenticate(self, request):  # type: ignore[no-untyped-def]
         header = self.get_header(request)
@@ -31,23 +32,23 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     def get_validated_token(self, raw_token: bytes) -> AccessToken:  # type: ignore[override]
         try:
-            token = AccessToken(raw_token)
+            return AccessToken(raw_token)
         except TokenError as exc:
             raise AuthenticationFailed(
                 "The access token is invalid or expired.", TOKEN_NOT_VALID
             ) from exc
-        if sid_is_revoked(token["sid"]):
-            raise AuthenticationFailed("This sign-in has been revoked.", TOKEN_NOT_VALID)
-        return token
 
     def get_user(self, validated_token: AccessToken) -> User:  # type: ignore[override]
         try:
             public_id = uuid.UUID(validated_token["sub"])
-        except (KeyError, ValueError) as exc:
+            sid = uuid.UUID(validated_token["sid"])
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise AuthenticationFailed("The access token is invalid.", TOKEN_NOT_VALID) from exc
-        user = user_get_by_public_id_for_token(public_id=public_id)
+        user, sign_in_live = user_get_for_access_token(public_id=public_id, sid=sid)
         if user is None:
             raise AuthenticationFailed("The access token is invalid.", TOKEN_NOT_VALID)
+        if not sign_in_live:
+            raise AuthenticationFailed("This sign-in has been revoked.", TOKEN_NOT_VALID)
         if not user.is_active:
             raise AuthenticationFailed("This account has been deactivated.", "user_inactive")
         return user

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend (psycopg 3), with health checks that skip busy connections."""
