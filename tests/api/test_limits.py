@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import statistics
 import time
 from datetime import timedelta
 
@@ -85,15 +87,19 @@ def _reset_code(api, user, mailoutbox) -> str:
 
 def test_reset_same_answer_whether_or_not_account_exists(api, user, settings):
     settings.PASSWORD_RESET_MIN_RESPONSE_MS = 150
-    timings, bodies = [], []
-    for login in (user.username, "nobody-here"):
-        started = time.monotonic()
-        response = api.post(url("password_reset"), {"login": login}, format="json")
-        timings.append(time.monotonic() - started)
-        bodies.append((response.status_code, response.json()))
-    assert bodies[0] == bodies[1]
-    assert min(timings) >= 0.15
-    assert abs(timings[0] - timings[1]) < 0.1
+    timings: dict[str, list[float]] = {user.username: [], "nobody-here": []}
+    bodies = set()
+    # Interleaved pairs and medians: one slow sample on a busy machine proves nothing.
+    for _ in range(3):
+        for login in timings:
+            started = time.monotonic()
+            response = api.post(url("password_reset"), {"login": login}, format="json")
+            timings[login].append(time.monotonic() - started)
+            bodies.add((response.status_code, json.dumps(response.json(), sort_keys=True)))
+    assert len(bodies) == 1
+    assert min(min(samples) for samples in timings.values()) >= 0.15
+    known, unknown = (statistics.median(samples) for samples in timings.values())
+    assert abs(known - unknown) < 0.1
 
 
 def test_reset_by_code_is_single_use(api, user, mailoutbox):
