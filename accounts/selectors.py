@@ -130,7 +130,9 @@ def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[
     sql, fields = _user_for_token_sql(connection.vendor)
     sqlite = connection.vendor == "sqlite"
     params = [sid.hex, public_id.hex] if sqlite else [sid, public_id]
-    with connection.cursor() as cursor:
+    # identity.postgres prepares the statement on each connection: no parse or plan per request.
+    cursor_factory = getattr(connection, "prepared_cursor", connection.cursor)
+    with cursor_factory() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -160,6 +160,12 @@ if DATABASES["default"]["ENGINE"].endswith(("postgresql", "identity.postgres")):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
+    # Only identity.postgres's prepared_cursor binds on the server, so only the per-request
+    # token lookup is prepared. Empty turns it off (a pooler without prepared statements).
+    _prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", int(_prepare_threshold) if _prepare_threshold else None
+    )
 # ATOMIC_REQUESTS stays off: a rolled-back request would erase the failed-attempt rows
 # that lockout depends on.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

@@ -65,3 +65,23 @@ def test_busy_connection_skips_the_ping_and_recovers_on_the_next_request(
         _request(worker_connection)
     # ...and Django's end-of-request check dropped it: the next request reconnects.
     assert _request(worker_connection) != first
+
+
+def test_token_lookup_is_prepared_once_per_connection(user_factory) -> None:
+    from accounts.selectors import user_get_for_access_token
+    from accounts.tokens import api_session_start
+
+    pair = api_session_start(user=user_factory(), ip=None, user_agent="")
+    for _ in range(6):  # psycopg prepares a statement from its fifth run on a connection
+        found, live = user_get_for_access_token(
+            public_id=pair.session.user.public_id, sid=pair.session.pk
+        )
+        assert found == pair.session.user
+        assert live
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%EXISTS (SELECT 1 FROM%"],
+        )
+        assert cursor.fetchone()[0] == 1

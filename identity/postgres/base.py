@@ -11,8 +11,12 @@ most the requests already in flight.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.utils.asyncio import async_unsafe
+from psycopg.pq import Format
 
 HEALTH_CHECK_BYPASS_SECONDS = 1.0
 
@@ -32,6 +36,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
+
+    @async_unsafe
+    def prepared_cursor(self) -> Any:
+        """A cursor that binds parameters on the server, so psycopg prepares a statement this
+        connection runs often (``prepare_threshold``, 5 by default) and Postgres skips parsing
+        and planning it. For the hot one-row lookups of every request; the ORM keeps Django's
+        client-side binding, which every query shape supports."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = base.ServerBindingCursor(self.connection)
+            tzloader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
+            if self.timezone != tzloader.timezone:
+                register_tzloader(self.timezone, cursor)
+            return self._prepare_cursor(cursor)
 
     def close(self) -> None:
         self._used_at = float("-inf")
