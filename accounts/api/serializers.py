@@ -10,7 +10,7 @@ from accounts.models import EmailDomainRule, UserType
 from identity.api import serializers as strict
 
 
-class ProfileOutputSerializer(serializers.Serializer):
+class ProfileOutputSerializer(strict.OutputSerializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     phone_number = serializers.CharField()
@@ -35,7 +35,7 @@ class ProfilePatchInputSerializer(ProfileInputSerializer):
             field.required = False
 
 
-class MeOutputSerializer(serializers.Serializer):
+class MeOutputSerializer(strict.OutputSerializer):
     """The signed-in user; fields of the user row only, so that GET /me/ costs one query."""
 
     public_id = serializers.UUIDField()
@@ -57,7 +57,7 @@ class UserOutputSerializer(MeOutputSerializer):
     profile = ProfileOutputSerializer(allow_null=True)
 
 
-class EmailDomainRuleOutputSerializer(serializers.Serializer):
+class EmailDomainRuleOutputSerializer(strict.OutputSerializer):
     id = serializers.IntegerField()
     domain = serializers.CharField()
     action = serializers.ChoiceField(choices=EmailDomainRule.Action.choices)
@@ -66,7 +66,7 @@ class EmailDomainRuleOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class TokenPairOutputSerializer(serializers.Serializer):
+class TokenPairOutputSerializer(strict.OutputSerializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     token_type = serializers.ChoiceField(choices=["Bearer"])
@@ -79,5 +79,5 @@ class LoginOutputSerializer(TokenPairOutputSerializer):
     )
 
 
-class DetailOutputSerializer(serializers.Serializer):
+class DetailOutputSerializer(strict.OutputSerializer):
     detail = serializers.CharField()

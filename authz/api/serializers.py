@@ -99,7 +99,7 @@ class RoleUpdateInputSerializer(strict.InputSerializer):
 # --- assignments, checks -----------------------------------------------------------------
 
 
-class AssignmentOutputSerializer(serializers.Serializer):
+class AssignmentOutputSerializer(strict.OutputSerializer):
     role = serializers.CharField(source="role.name")
     granted_by = serializers.UUIDField(source="granted_by.public_id", allow_null=True)
     created_at = serializers.DateTimeField()
@@ -117,7 +117,7 @@ class AssignmentInputSerializer(strict.InputSerializer):
     )
 
 
-class MyPermissionsOutputSerializer(serializers.Serializer):
+class MyPermissionsOutputSerializer(strict.OutputSerializer):
     roles = serializers.ListField(child=serializers.CharField(), help_text="Included expanded.")
     permissions = serializers.ListField(child=serializers.CharField())
 
@@ -129,7 +129,7 @@ class CheckInputSerializer(strict.InputSerializer):
     )
 
 
-class CheckOutputSerializer(serializers.Serializer):
+class CheckOutputSerializer(strict.OutputSerializer):
     allowed = serializers.BooleanField()
     permission = serializers.CharField()
     user = serializers.UUIDField()
