@@ -93,6 +93,8 @@ FUZZ_EXAMPLES ?= 5000
 soak: install
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) $(PY) -m tests.hardening.soak
 
+# FUZZ_EXAMPLES: examples per parser property, and linked-call scenarios per identity for the
+# stateful schemathesis run (CI runs 200 and 40).
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m tests.run tests/hardening/test_parsers.py \
-		tests/api/test_schemathesis.py $(ARGS)
+		tests/api/test_schemathesis.py tests/hardening/test_schemathesis_stateful.py $(ARGS)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 
+from django.core.cache import cache
 from django.db import transaction
 
-from identity.cache import CACHE_DOWN, safe_add, safe_get, safe_get_many, safe_incr
+from identity.cache import CACHE_DOWN, invalidate, safe_add, safe_get, safe_get_many
 
 GRAPH_VERSION_KEY = "authz:graph:version"
 
@@ -50,10 +51,16 @@ def versions(keys: list[str]) -> list[int] | None:
 
 
 def _bump(key: str) -> None:
+    # An invalidation: kept and replayed if the cache is down (identity.cache), so that answers
+    # cached before an outage are not served again after it.
+    invalidate(key, lambda: _incr_or_seed(key))
+
+
+def _incr_or_seed(key: str) -> None:
     try:
-        safe_incr(key)
+        cache.incr(key)
     except ValueError:
-        safe_add(key, _seed(), timeout=None)
+        cache.add(key, _seed(), timeout=None)
 
 
 def _bump_now_and_on_commit(key: str) -> None:

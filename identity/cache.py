@@ -3,6 +3,15 @@ as ``CACHE_DOWN``, so that callers fall back to the database instead of failing 
 
 Django's RedisCache raises on every call while Redis is unreachable; the portal keeps no state
 only in the cache, so every caller has a database answer to fall back to.
+
+Invalidations are never lost. A revocation made during an outage reaches the database but not
+the cache, which still holds what it cached before (a resolved OAuth token, a permission
+answer, an application row) and would serve it again once it answers. So the writes that
+invalidate (``invalidate``, ``safe_delete``, ``safe_delete_many``, and ``safe_set_many``, which
+publishes revocations) are queued while the cache is down and replayed in order when it is
+back: by this process before it reads the cache again (every call replays first and reports
+CACHE_DOWN until the replay succeeds), and by a background retry every REPLAY_RETRY_SECONDS
+for the other processes, which never saw the revocation.
 """
 
 from __future__ import annotations
@@ -58,12 +67,84 @@ def _report(operation: str, error: BaseException) -> None:
 
 
 def guarded(operation: str, call: Callable[[], T]) -> T | _CacheDown:
-    """``call()``, or CACHE_DOWN (logged) when the cache cannot be reached."""
+    """``call()``, or CACHE_DOWN (logged) when the cache cannot be reached or still misses an
+    invalidation made while it was down."""
+    if _pending and not _replay():
+        return CACHE_DOWN
     try:
         return call()
     except CACHE_ERRORS as error:
         _report(operation, error)
         return CACHE_DOWN
+
+
+# -- invalidations made during an outage ------------------------------------------------------
+
+REPLAY_RETRY_SECONDS = 0.5
+# Key -> the write that invalidates it; a key invalidated twice is replayed once, the last way.
+_pending: dict[str, Callable[[], Any]] = {}
+_pending_lock = threading.Lock()
+_replay_lock = threading.Lock()
+_retrying = False
+
+
+def invalidate(key: str, call: Callable[[], Any]) -> None:
+    """``call()``, a write that makes the cached ``key`` stale or gone; kept and replayed when
+    the cache is back if it cannot be reached now."""
+    if guarded("invalidate", call) is CACHE_DOWN:
+        _keep(key, call)
+
+
+def _keep(key: str, call: Callable[[], Any]) -> None:
+    global _retrying
+    with _pending_lock:
+        _pending.pop(key, None)  # re-inserted last: replay keeps the order of the changes
+        _pending[key] = call
+        start, _retrying = not _retrying, True
+    if start:
+        threading.Thread(target=_retry, name="cache-replay", daemon=True).start()
+
+
+def _replay() -> bool:
+    """Replays the kept invalidations; True once none is left. One thread replays at a time,
+    and the others meanwhile treat the cache as down."""
+    if not _replay_lock.acquire(blocking=False):
+        return False
+    try:
+        with _pending_lock:
+            todo = list(_pending.items())
+        for key, call in todo:
+            try:
+                call()
+            except CACHE_ERRORS as error:
+                _report("replay", error)
+                return False
+            with _pending_lock:
+                if _pending.get(key) is call:
+                    del _pending[key]
+    finally:
+        _replay_lock.release()
+    if todo:
+        logger.warning("cache reachable again; %d invalidations made meanwhile replayed", len(todo))
+    return not _pending
+
+
+def _retry() -> None:
+    """Replays in the background, so that the cache stops serving stale entries to every
+    process as soon as it is back, whether or not this process serves a request."""
+    global _retrying
+    try:
+        while True:
+            time.sleep(REPLAY_RETRY_SECONDS)
+            _replay()
+            with _pending_lock:
+                if not _pending:
+                    _retrying = False  # under the lock: a key kept now starts a new thread
+                    return
+    except BaseException:
+        with _pending_lock:
+            _retrying = False
+        raise
 
 
 def safe_get(key: str, default: Any = None) -> Any:
@@ -79,7 +160,12 @@ def safe_set(key: str, value: Any, timeout: int | None) -> bool:
 
 
 def safe_set_many(values: dict[str, Any], timeout: int | None) -> bool:
-    return guarded("set_many", lambda: cache.set_many(values, timeout)) is not CACHE_DOWN
+    """Publishes markers (revoked sign-ins): an invalidation, replayed if the cache is down."""
+    if guarded("set_many", lambda: cache.set_many(values, timeout)) is not CACHE_DOWN:
+        return True
+    for key, value in values.items():
+        _keep(key, lambda key=key, value=value: cache.set(key, value, timeout))
+    return False
 
 
 def safe_add(key: str, value: Any, timeout: int | None) -> bool | _CacheDown:
@@ -92,11 +178,13 @@ def safe_incr(key: str) -> int | _CacheDown:
 
 
 def safe_delete(key: str) -> None:
-    guarded("delete", lambda: cache.delete(key))
+    invalidate(key, lambda: cache.delete(key))
 
 
 def safe_delete_many(keys: list[str]) -> None:
-    guarded("delete_many", lambda: cache.delete_many(keys))
+    if keys and guarded("delete_many", lambda: cache.delete_many(keys)) is CACHE_DOWN:
+        for key in keys:
+            _keep(key, lambda key=key: cache.delete(key))
 
 
 class FailOpenCache:

@@ -6,15 +6,19 @@ import logging
 import re
 
 # Path segments that are secrets: /accounts/password-reset/<token>/ and
-# /accounts/verify-email/<token>/ (the fixed sub-paths done/ and resend/ stay readable).
+# /accounts/verify-email/<token>/ (the fixed sub-paths done/ and resend/ stay readable), also
+# percent-encoded inside another URL's parameter (?next=%2Faccounts%2Fpassword-reset%2F...).
+_SLASH = r"(?:/|%2[Ff])"
 _TOKEN_IN_PATH = re.compile(
-    r"(/(?:password-reset|verify-email)/)(?!(?:done|resend|resend-pending)/)[^/\s?\"']{16,}"
+    rf"({_SLASH}(?:password-reset|verify-email){_SLASH})"
+    rf"(?!(?:done|resend|resend-pending){_SLASH})[^/\s?&\"']{{16,}}"
 )
 # OAuth parameters that are secrets wherever a URL or body is logged: DOT logs the client's
-# success URL (with the authorization code) at DEBUG.
+# success URL (with the authorization code) at DEBUG. Also percent-encoded, as a URL nested in
+# another one's parameter carries them (Location: /accounts/login/?next=/o/authorize/%3Fcode%3D).
 _SECRET_PARAM = re.compile(
-    r"((?:^|[?&#\s])(?:code|code_verifier|client_secret|token|access_token|refresh_token"
-    r"|id_token|id_token_hint|password)=)[^&#\s\"']+"
+    r"((?:^|[?&#\s]|%3[Ff]|%26)(?:code|code_verifier|client_secret|token|access_token"
+    r"|refresh_token|id_token|id_token_hint|password)(?:=|%3[Dd]))(?:(?!%26)[^&#\s\"'])+"
 )
 # The same names as dict keys ({'code': '...'}), as oauthlib prints its grants at DEBUG.
 _SECRET_KEY = re.compile(

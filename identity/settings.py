@@ -440,7 +440,7 @@ REST_FRAMEWORK = {
 PASSWORD_RESET_MIN_RESPONSE_MS = env.int("PASSWORD_RESET_MIN_RESPONSE_MS", default=400)
 
 # Every status an API error may have; identity/api/schema.py documents each one.
-_PROBLEM_STATUSES = (400, 401, 403, 404, 405, 406, 409, 413, 415, 429, 500)
+_PROBLEM_STATUSES = (400, 401, 403, 404, 405, 406, 409, 413, 415, 429, 500, 503)
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "identity.api.errors.ProblemExceptionHandler",
     "EXCEPTION_FORMATTER_CLASS": "identity.api.errors.ProblemFormatter",

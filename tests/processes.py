@@ -78,6 +78,8 @@ def portal_processes(count: int, *, env: dict[str, str], tmp: Path) -> Iterator[
                     sys.executable,
                     "-m",
                     "gunicorn",
+                    "-c",
+                    "python:identity.gunicorn_conf",
                     "identity.wsgi",
                     "-b",
                     f"127.0.0.1:{port}",

@@ -27,6 +27,8 @@ _BUILTIN_CODES: dict[int, list[str]] = {
     415: ["unsupported_media_type"],
     429: ["throttled"],
     500: ["server_error"],
+    # The database is unreachable (identity.api.errors): any operation may answer it.
+    503: ["service_unavailable"],
 }
 
 
@@ -99,13 +101,13 @@ Problem403Serializer, Problem404Serializer = PROBLEM_SERIALIZERS[403], PROBLEM_S
 Problem405Serializer, Problem406Serializer = PROBLEM_SERIALIZERS[405], PROBLEM_SERIALIZERS[406]
 Problem409Serializer, Problem413Serializer = PROBLEM_SERIALIZERS[409], PROBLEM_SERIALIZERS[413]
 Problem415Serializer, Problem429Serializer = PROBLEM_SERIALIZERS[415], PROBLEM_SERIALIZERS[429]
-Problem500Serializer = PROBLEM_SERIALIZERS[500]
+Problem500Serializer, Problem503Serializer = PROBLEM_SERIALIZERS[500], PROBLEM_SERIALIZERS[503]
 # SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] names the per-status code enums with these
 # (every such field is called "code", which would otherwise collide).
 codes_400, codes_401, codes_403 = ProblemCodes(400), ProblemCodes(401), ProblemCodes(403)
 codes_404, codes_405, codes_406 = ProblemCodes(404), ProblemCodes(405), ProblemCodes(406)
 codes_409, codes_413, codes_415 = ProblemCodes(409), ProblemCodes(413), ProblemCodes(415)
-codes_429, codes_500 = ProblemCodes(429), ProblemCodes(500)
+codes_429, codes_500, codes_503 = ProblemCodes(429), ProblemCodes(500), ProblemCodes(503)
 PROBLEM_STATUSES = tuple(_BUILTIN_CODES)
 
 
@@ -141,6 +143,11 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if str(status_code)[0] in "45" and not media_types:
             media_types = [PROBLEM_CONTENT_TYPE]
         return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
+    def _get_error_response_examples(self) -> list[Any]:
+        """None: drf-standardized-errors' examples show its own error shape ("client_error",
+        "attr"), which contradicts the problem schemas these responses document."""
+        return []
 
     def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
         if status_code == "409":

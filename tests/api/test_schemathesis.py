@@ -3,6 +3,7 @@ every response (errors included) matches its documented status, content type and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -44,7 +45,7 @@ def bearer(db: None, settings) -> Iterator[dict[str, str]]:
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "15")),
     derandomize=True,
     phases=[Phase.explicit, Phase.generate],  # no shrinking: keeps CI time bounded
     deadline=None,

@@ -267,8 +267,8 @@ def start_gunicorn(
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "identity.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--timeout", "60"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:identity.gunicorn_conf",
+         "identity.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--timeout", "60"],
         env={**os.environ, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

@@ -6,8 +6,11 @@ the Redis and SMTP tests point the portal at ports where nothing listens.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import socketserver
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,10 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import jsonschema
 import jwt
 import psycopg
 import pytest
-from django.test import override_settings
+import redis
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.models import User, UserSession
@@ -29,6 +34,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.hardening.pgcluster import Cluster
 from tests.processes import database_url, portal_processes
 from tests.run import free_port
+from tests.sso.conftest import basic, register, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,8 +130,17 @@ def private_postgres() -> Iterator[tuple[Cluster, str]]:
         cluster.destroy()
 
 
-def _during_outage_checks(base: str) -> None:
-    """While Postgres is down: readiness says so fast, pages and APIs are 503s, liveness is up."""
+def _documented_503(client: httpx.Client, path: str, method: str) -> dict:
+    """The JSON schema the served OpenAPI document gives the 503 of one operation."""
+    document = client.get("/api/schema/", params={"format": "json"}).json()
+    response = document["paths"][path][method]["responses"]["503"]
+    schema = response["content"]["application/problem+json"]["schema"]
+    return {**schema, "components": document["components"]}
+
+
+def _during_outage_checks(base: str, documented_503: dict) -> None:
+    """While Postgres is down: readiness says so fast, pages and APIs are 503s as the schema
+    documents them, liveness is up."""
     with httpx.Client(base_url=base, timeout=30) as client:
         page = client.get(reverse("accounts:login"))
         csrf = client.cookies.get("csrftoken", "")
@@ -139,6 +154,7 @@ def _during_outage_checks(base: str) -> None:
         assert api.status_code == 503, api.text
         assert api.headers["content-type"].startswith("application/problem+json")
         assert api.json()["code"] == "service_unavailable"
+        jsonschema.validate(api.json(), documented_503)
         assert api.headers["retry-after"].isdigit()
         form = {"csrfmiddlewaretoken": csrf, "username": "someone", "password": "whatever"}
         html = client.post(reverse("accounts:login"), data=form, headers={"Referer": base})
@@ -185,11 +201,12 @@ def test_postgres_outage_answers_fast_503s_and_the_portal_recovers(tmp_path: Pat
             access = client.post(
                 "/api/v1/auth/login/", json={"login": "alice", "password": NEW_PASSWORD}
             ).json()["access_token"]
+            documented_503 = _documented_503(client, "/api/v1/auth/login/", "post")
             with Load(base, access) as load:
                 time.sleep(1)
                 cluster.stop()
                 outage = time.monotonic()
-                _during_outage_checks(base)
+                _during_outage_checks(base, documented_503)
                 time.sleep(max(0, OUTAGE_SECONDS - (time.monotonic() - outage)))
                 cluster.start()
                 recovery = _wait_recovered(client, access)
@@ -261,6 +278,123 @@ def test_redis_down_serves_from_the_database_and_says_so(tmp_path: Path) -> None
     warnings = re.findall(r"cache unavailable \(\w+ failed: \w+\); serving from the database", log)
     assert len(warnings) == 1, log[-3000:]  # once per interval, not once per request
     assert "Internal Server Error" not in log
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (never the shared one), stopped and started again with
+    its data, as a restart with persistence or a network partition leaves it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        if not self.binary:
+            pytest.skip("needs redis-server")
+        self.dir, self.port = tmp / "redis", free_port()
+        self.dir.mkdir()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+        self.process = subprocess.Popen(
+            [self.binary, *options, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        """Saves the dataset, then exits: every entry comes back on start()."""
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis.from_url(self.url).shutdown(save=True)
+        assert self.process is not None
+        self.process.wait(timeout=10)
+
+    def destroy(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@contextmanager
+def private_redis(tmp: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+def _wait_cache_ready(client: httpx.Client) -> None:
+    for _ in range(150):
+        if client.get("/readyz").json()["checks"]["cache"]:
+            return
+        time.sleep(0.2)
+    pytest.fail("the portal never saw the cache come back")
+
+
+def test_revocations_during_a_redis_outage_hold_after_it(tmp_path: Path) -> None:
+    """What was revoked while Redis was down stays refused once Redis is back with the entries
+    it cached before the outage (a permission answer, a resolved OAuth token)."""
+    admin, reader = UserFactory(superuser=True), UserFactory()
+    role = Role.objects.create(name="outage_readers")
+    permission, _ = Permission.objects.get_or_create(code="users.read")
+    RolePermission.objects.create(role=role, permission=permission)
+    RoleAssignment.objects.create(user=reader, role=role)
+    rp = register(UserFactory())
+    oauth = sign_in(Client(), rp, reader, scope="openid profile")["access_token"]
+    with private_redis(tmp_path) as cache_server:
+        env = portal_env(tmp_path, DATABASE_URL=database_url(), CACHE_URL=cache_server.url) | {
+            "CACHE_SOCKET_TIMEOUT": "0.3"
+        }
+        with (
+            portal_processes(1, env=env, tmp=tmp_path) as (base,),
+            httpx.Client(base_url=base, timeout=10) as client,
+        ):
+            as_admin = _bearer_of(client, admin)
+            as_reader = _bearer_of(client, reader)
+            as_oauth_client = {"Authorization": f"Bearer {oauth}"}
+            revoke_role = f"/api/v1/users/{reader.public_id}/roles/{role.name}/"
+            # Warm: the permission answer and the resolved OAuth token are cached now.
+            assert client.get("/api/v1/users/", headers=as_reader).status_code == 200
+            assert client.get("/o/userinfo/", headers=as_oauth_client).status_code == 200
+
+            cache_server.stop()
+            assert client.delete(revoke_role, headers=as_admin).status_code == 204
+            revoked = client.post(
+                "/o/revoke/",
+                data={"token": oauth},
+                headers={"Authorization": basic(rp.client_id, rp.secret)},
+            )
+            assert revoked.status_code == 200, revoked.text
+            assert client.get("/api/v1/users/", headers=as_reader).status_code == 403
+            assert client.get("/o/userinfo/", headers=as_oauth_client).status_code == 401
+
+            cache_server.start()
+            _wait_cache_ready(client)
+            after = {
+                "revoked role": client.get("/api/v1/users/", headers=as_reader).status_code,
+                "revoked token": client.get("/o/userinfo/", headers=as_oauth_client).status_code,
+                # Back on the cache, the portal still grants what was not revoked.
+                "untouched admin": client.get("/api/v1/users/", headers=as_admin).status_code,
+            }
+            log = (tmp_path / "server-0.log").read_text()
+    assert after == {"revoked role": 403, "revoked token": 401, "untouched admin": 200}
+    assert "cache reachable again" in log, log[-3000:]
+    assert "Internal Server Error" not in log
+
+
+def _bearer_of(client: httpx.Client, user: User) -> dict[str, str]:
+    response = api_login(client, user.username)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def _sid(access_token: str) -> str:

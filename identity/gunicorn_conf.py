@@ -1,0 +1,38 @@
+"""gunicorn settings for production: ``gunicorn -c python:identity.gunicorn_conf identity.wsgi``.
+
+The access log (off unless ``--access-logfile`` or ``accesslog`` is set) would print every
+request line raw: emailed link tokens in paths (/accounts/password-reset/<token>/), OAuth
+``code``, ``id_token_hint`` and ``token`` parameters in query strings, Referer headers that carry
+the same URLs, and redirect Locations. The logger below applies identity.logfilters' redaction to
+every field an access-log format can print (ASVS V7.1.1), so no format setting can leak them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from identity.logfilters import redact
+
+# Whole header values that are credentials, whatever their shape.
+_CREDENTIAL_ATOMS = ("{authorization}i", "{cookie}i", "{set-cookie}o", "{proxy-authorization}i")
+REDACTED = "[redacted]"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with link tokens and OAuth secrets removed from access-log fields."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict, request_time: timedelta) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key, value in atoms.items():
+            if isinstance(value, str):
+                atoms[key] = redact(value)
+        for key in _CREDENTIAL_ATOMS:
+            if key in atoms:
+                atoms[key] = REDACTED
+        return atoms
+
+
+logger_class = RedactingLogger
