@@ -487,6 +487,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # ---------------------------------------------------------------------------
 # HTTP security
 # ---------------------------------------------------------------------------
+# Django's database sessions, written once per sign-in instead of INSERT then UPDATE.
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)

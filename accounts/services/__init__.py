@@ -7,7 +7,7 @@ from accounts.services.domain_rules import (
     email_domain_rule_delete,
     email_domain_rule_update,
 )
-from accounts.services.login import login_record, user_authenticate
+from accounts.services.login import browser_sign_in, login_record, user_authenticate
 from accounts.services.passwords import (
     account_confirm,
     password_change,
@@ -45,6 +45,7 @@ __all__ = [
     "account_confirm",
     "browser_session_end",
     "browser_session_start",
+    "browser_sign_in",
     "email_change_pending",
     "email_change_request",
     "email_domain_rule_create",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from datetime import timedelta
 
@@ -11,9 +12,14 @@ from django.utils import timezone
 
 from accounts import emails
 from accounts.models import LoginEvent, LoginOutcome, User
+from identity.cache import safe_get, safe_set
 
 # How many earlier successful sign-ins are compared with a new one.
 KNOWN_DEVICES_WINDOW = 200
+# A device and network seen at a sign-in stay "known" in the cache this long, so that the
+# usual sign-in (same browser, same place) skips the history query. A miss, an eviction or a
+# cache outage only falls back to the query: the answer is the same either way.
+KNOWN_DEVICE_SECONDS = 7 * 24 * 3600
 
 
 def ip_network(ip: str | None) -> str:
@@ -26,12 +32,27 @@ def ip_network(ip: str | None) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
+def _known_device_key(user: User, device_label: str, network: str) -> str:
+    digest = hashlib.sha256(f"{device_label}|{network}".encode()).hexdigest()[:32]
+    return f"known-device:{user.pk}:{digest}"
+
+
 def is_new_device(*, user: User, device_label: str, ip: str | None) -> bool:
     """True when earlier successful sign-ins exist but none from this device and IP network.
 
-    The very first sign-in of an account is not news. One query.
+    The very first sign-in of an account is not news. One cache read; one query on a miss.
+    The device counts as known from this call on (callers ask only for a successful sign-in).
     """
     network = ip_network(ip)
+    key = _known_device_key(user, device_label, network)
+    if safe_get(key) is True:
+        return False
+    new = _is_new_in_history(user=user, device_label=device_label, network=network)
+    safe_set(key, True, timeout=KNOWN_DEVICE_SECONDS)
+    return new
+
+
+def _is_new_in_history(*, user: User, device_label: str, network: str) -> bool:
     seen = list(
         LoginEvent.objects.filter(user=user, outcome=LoginOutcome.SUCCESS)
         .order_by("-created_at")

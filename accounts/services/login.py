@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.backends import RESOLVED_LOGIN_ATTR
@@ -20,7 +21,7 @@ from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, LoginEvent, LoginOutcome, User
 from accounts.selectors import user_get_by_login
 from accounts.services.history import new_device_alert
-from accounts.services.sessions import request_client
+from accounts.services.sessions import browser_session_start, request_client
 
 
 def user_authenticate(
@@ -36,8 +37,47 @@ def user_authenticate(
     ``request`` must be Django's HttpRequest (for DRF, ``request._request``): django-axes
     reads the client from it and flags a locked username+IP pair on it.
     """
-    login = (login or "").strip()[:254]
-    client = request_client(request)
+    user = _credentials_check(
+        request=request,
+        login=login,
+        password=password,
+        channel=channel,
+        allow_password_change=allow_password_change,
+    )
+    _login_succeeded(request=request, user=user, login=login, channel=channel)
+    return user
+
+
+def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
+    """The sign-in page: checks the credentials, then signs the browser in.
+
+    The success event and the UserSession row are written in one transaction (one commit,
+    so one WAL flush instead of two); refusals are committed on their own before the error
+    is raised, so that a rollback can never erase what lockout counts.
+    """
+    user = _credentials_check(
+        request=request,
+        login=login,
+        password=password,
+        channel=Channel.BROWSER,
+        allow_password_change=True,
+    )
+    with transaction.atomic():
+        _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
+        browser_session_start(request=request, user=user)
+    return user
+
+
+def _credentials_check(
+    *,
+    request: HttpRequest,
+    login: str,
+    password: str,
+    channel: str,
+    allow_password_change: bool,
+) -> User:
+    """The user behind valid credentials; a refusal is recorded (login history, axes) first."""
+    login = _normalised(login)
     account = user_get_by_login(login=login)
     setattr(request, LOCKOUT_KEY_ATTR, lockout_key(login=login, user=account))
     setattr(request, RESOLVED_LOGIN_ATTR, (login, account))  # the backend needs no 2nd query
@@ -46,31 +86,24 @@ def user_authenticate(
         locked = bool(getattr(request, "axes_locked_out", False))
         outcome = LoginOutcome.LOCKED_OUT if locked else LoginOutcome.BAD_CREDENTIALS
         login_record(
-            request=request,
-            user=account,
-            identifier=login,
-            outcome=outcome,
-            channel=channel,
-            client=client,
+            request=request, user=account, identifier=login, outcome=outcome, channel=channel
         )
         raise AccountLocked() if locked else InvalidCredentials()
     refusal = _refusal(user, allow_password_change=allow_password_change)
     if refusal is not None:
         outcome, error = refusal
-        login_record(
-            request=request,
-            user=user,
-            identifier=login,
-            outcome=outcome,
-            channel=channel,
-            client=client,
-        )
+        login_record(request=request, user=user, identifier=login, outcome=outcome, channel=channel)
         raise error
+    return user
+
+
+def _login_succeeded(*, request: HttpRequest, user: User, login: str, channel: str) -> None:
+    client = request_client(request)
     new_device_alert(user=user, device_label=client["device_label"], ip=client["ip"])
     login_record(
         request=request,
         user=user,
-        identifier=login,
+        identifier=_normalised(login),
         outcome=LoginOutcome.SUCCESS,
         channel=channel,
         client=client,
@@ -79,7 +112,10 @@ def user_authenticate(
         # django.contrib.auth.login() sends this for pages; other channels send it here so
         # that axes resets the failure count on every kind of success.
         user_logged_in.send(sender=type(user), request=request, user=user)
-    return user
+
+
+def _normalised(login: str) -> str:
+    return (login or "").strip()[:254]
 
 
 def _refusal(user: User, *, allow_password_change: bool) -> tuple[str, Exception] | None:

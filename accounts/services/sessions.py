@@ -19,16 +19,25 @@ from identity.net import client_ip
 
 SESSION_ID_KEY = "_user_session_id"
 REVOKED_SID_PREFIX = "revoked-sid:"
+CLIENT_ATTR = "_request_client"
 
 
 def request_client(request: HttpRequest) -> dict[str, str]:
-    """The IP, user agent and device label of a request, as stored on sessions and events."""
+    """The IP, user agent and device label of a request, as stored on sessions and events.
+
+    Worked out once per request: a sign-in needs it for its event, its alert and its session.
+    """
+    known = getattr(request, CLIENT_ATTR, None)
+    if known is not None:
+        return dict(known)
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT]
-    return {
+    client = {
         "ip": client_ip(request),
         "user_agent": user_agent,
         "device_label": device_label(user_agent),
     }
+    setattr(request, CLIENT_ATTR, client)
+    return dict(client)
 
 
 def browser_session_start(*, request: HttpRequest, user: User) -> UserSession:

@@ -137,17 +137,12 @@ class LoginView(ServiceFormView):
     def perform(self, form: Form) -> HttpResponse:
         login = form.cleaned_data["username"]
         try:
-            user = services.user_authenticate(
-                request=self.request,
-                login=login,
-                password=form.cleaned_data["password"],
-                channel="browser",
-                allow_password_change=True,
+            services.browser_sign_in(
+                request=self.request, login=login, password=form.cleaned_data["password"]
             )
         except EmailNotVerified:
             self._remember_unverified(login)
             raise
-        services.browser_session_start(request=self.request, user=user)
         self.request.session.pop(PENDING_VERIFICATION_KEY, None)
         return redirect(safe_next(self.request) or "home")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from accounts.selectors import user_list
+from accounts.selectors import user_get_by_login, user_list
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +42,27 @@ def test_search_uses_the_prefix_index_on_a_large_table(user_factory):
     assert "accounts_user_username_prefix" in plan
     assert "accounts_user_email_prefix" in plan
     assert "Seq Scan on accounts_user" not in plan
+
+
+@pytest.mark.parametrize("login", ["user4242", "USER4242@Example.com"])
+def test_login_lookup_uses_the_case_insensitive_unique_index(user_factory, login):
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are Postgres's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_user (password, is_superuser, public_id, username, email, "
+            "user_type, must_change_password, is_active, is_staff, date_joined, updated_at) "
+            "SELECT '!', false, gen_random_uuid(), 'user' || g, 'user' || g || '@example.com', "
+            "'customer', false, true, false, now(), now() FROM generate_series(1, 50000) g"
+        )
+        cursor.execute("ANALYZE accounts_user")
+    with CaptureQueriesContext(connection) as queries:
+        found = user_get_by_login(login=login)
+    assert found is not None
+    assert found.username == "user4242"
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan on accounts_user" not in plan
+    assert "Index Scan using accounts_user_" in plan
+    assert "Index Cond: (lower(" in plan

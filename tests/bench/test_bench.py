@@ -85,3 +85,23 @@ def test_report_writes_json_markdown_and_charts(tmp_path):
     assert "2026-01-02-throughput.png" in markdown
     assert (tmp_path / "2026-01-02-throughput.png").stat().st_size > 0
     assert (tmp_path / "2026-01-02-latency.png").stat().st_size > 0
+
+
+def test_report_uses_the_median_of_alternated_samples(tmp_path):
+    results = _results()
+    results["login"]["api"] = {**_point(19), "ratio": 0.85, "ratios": [0.8, 0.85, 0.97]}
+    last = results["scale"][-1]
+    last["authz_check"] = {**_point(50), "drift": 0.1, "drifts": [-0.3, 0.1, 0.15]}
+    rows = {row["figure"]: row for row in report.summary(results)}
+    login = rows["Login API /s"]
+    assert (login["ratio"], login["met"]) == ("0.85 [0.80 to 0.97]", False)
+    scale = rows["scale authz_check: p50 largest vs smallest"]
+    assert (scale["ratio"], scale["met"]) == ("+10% [-30%…+15%]", True)
+
+
+def test_hash_limit_counts_one_window_per_process():
+    from bench import hashlimit
+
+    result = hashlimit.main(2, 0.2)
+    assert result["processes"] == 2
+    assert result["verifies_per_second"] > 0

@@ -1,0 +1,65 @@
+"""Query budgets of a successful sign-in, and the session store that keeps the page's low."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import LoginEvent, UserSession
+from accounts.services.sessions import SESSION_ID_KEY
+from tests.factories import DEFAULT_PASSWORD
+
+# Outside a test transaction, so that BEGIN and COMMIT are counted as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STORE = "accounts.session_store"
+DEFAULT_STORE = "django.contrib.sessions.backends.db"
+
+
+def _page_sign_in(user) -> tuple[Client, list[str]]:
+    """A second sign-in from the same browser and network, as a fresh tab (no session yet)."""
+    body = {"username": user.username, "password": DEFAULT_PASSWORD}
+    assert Client().post(reverse("accounts:login"), body).status_code == 302
+    client = Client()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("accounts:login"), body)
+    assert response.status_code == 302
+    return client, [q["sql"] for q in queries.captured_queries]
+
+
+def test_page_sign_in_query_budget(user, settings):
+    # user, lockout check, BEGIN, login event, UserSession, COMMIT, Django session
+    settings.SESSION_ENGINE = STORE
+    _, sql = _page_sign_in(user)
+    assert len(sql) == 7, "\n".join(sql)
+    assert [s.split()[0] for s in sql].count("COMMIT") == 1
+
+
+def test_page_sign_in_query_budget_on_django_session_store(user, settings):
+    settings.SESSION_ENGINE = DEFAULT_STORE
+    _, sql = _page_sign_in(user)
+    assert len(sql) <= 13, "\n".join(sql)
+
+
+def test_session_store_rotates_the_key_and_keeps_the_sign_in(user, settings):
+    settings.SESSION_ENGINE = STORE
+    client = Client()
+    client.get(reverse("accounts:login"))
+    session = client.session
+    session["before"] = "kept"
+    session.save()
+    anonymous_key = session.session_key
+    body = {"username": user.username, "password": DEFAULT_PASSWORD}
+    assert client.post(reverse("accounts:login"), body).status_code == 302
+    signed_in_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert signed_in_key != anonymous_key  # no session fixation
+    assert not Session.objects.filter(session_key=anonymous_key).exists()
+    data = Session.objects.get(session_key=signed_in_key).get_decoded()
+    assert data["before"] == "kept"
+    assert str(UserSession.objects.get(session_key=signed_in_key).pk) == data[SESSION_ID_KEY]
+    assert client.get(reverse("accounts:profile")).status_code == 200
+    assert LoginEvent.objects.filter(user=user, outcome="success").count() == 1
