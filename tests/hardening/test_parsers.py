@@ -129,3 +129,21 @@ def test_malformed_redirect_uri_is_refused_not_a_server_error(client, uri: str) 
         HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
     )
     assert token.status_code < 500
+
+
+_LOG_WORDS = st.sampled_from(
+    ["/accounts/password-reset/", "verify-email/", "%2F", "code=", "token=", "&", "?", "%3D",
+     "'password': '", "client_secret=", "done/", "x" * 20, " ", "\"", "%26"]
+)  # fmt: skip
+
+
+@fuzz
+@given(text=st.one_of(st.text(max_size=200), st.lists(_LOG_WORDS, max_size=12).map("".join)))
+def test_log_redaction_prefilter_never_skips_a_secret(text: str) -> None:
+    from identity import logfilters
+
+    full = logfilters._TOKEN_IN_PATH.sub(logfilters.REDACTED, text)
+    full = logfilters._SECRET_KEY.sub(
+        logfilters.REDACTED, logfilters._SECRET_PARAM.sub(logfilters.REDACTED, full)
+    )
+    assert logfilters.redact(text) == full
