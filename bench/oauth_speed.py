@@ -4,7 +4,9 @@
         .venv/bin/python -m bench.oauth_speed [seconds-per-case]
 
 Uses the production password hashers (FAST_PASSWORD_HASHER=false) and a throwaway test
-database. Prints requests per second (one process, one core) and ratios to the bare view.
+database. Token requests are form-encoded, as real clients (and bench/run.py) send them.
+Prints requests per second (one process, one core), ratios to the bare view and this
+process's CPU milliseconds per request, the steadier figure on a shared machine.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ["DJANGO_ENV"] = "test"
@@ -28,15 +32,38 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
+FORM = "application/x-www-form-urlencoded"
 
-def rate(fn: Callable[[], object], seconds: float) -> float:
+
+def rate(fn: Callable[[], object], seconds: float) -> tuple[float, float, float | None]:
+    """Requests per second, then CPU milliseconds per request of this process and of its
+    Postgres backend: on a shared machine the CPU figures move far less with other load."""
     for _ in range(20):  # warm caches and connections
         fn()
     count, start = 0, time.perf_counter()
+    cpu, db_cpu = time.process_time(), backend_cpu_seconds()
     while time.perf_counter() - start < seconds:
         fn()
         count += 1
-    return count / (time.perf_counter() - start)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    db_end = backend_cpu_seconds()
+    db_ms = None if db_cpu is None or db_end is None else (db_end - db_cpu) * 1000 / count
+    return count / elapsed, cpu * 1000 / count, db_ms
+
+
+def backend_cpu_seconds() -> float | None:
+    """user + system CPU of this connection's Postgres backend, when it runs on this machine
+    and /proc lets us read it; None otherwise."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(seconds: float) -> None:
@@ -64,7 +91,8 @@ def run(seconds: float) -> None:
     def client_credentials() -> None:
         response = client.post(
             token_url,
-            {"grant_type": "client_credentials", "scope": "read"},
+            urlencode({"grant_type": "client_credentials", "scope": "read"}),
+            content_type=FORM,
             HTTP_AUTHORIZATION=basic,
         )
         assert response.status_code == 200, response.content
@@ -80,7 +108,8 @@ def run(seconds: float) -> None:
     def refresh() -> None:
         response = client.post(
             token_url,
-            {"grant_type": "refresh_token", "refresh_token": state["refresh"]},
+            urlencode({"grant_type": "refresh_token", "refresh_token": state["refresh"]}),
+            content_type=FORM,
             HTTP_AUTHORIZATION=web_basic,
         )
         assert response.status_code == 200, response.content
@@ -96,16 +125,17 @@ def run(seconds: float) -> None:
     def bare_view() -> None:
         assert client.get(reverse("healthz")).status_code == 200
 
-    bare = rate(bare_view, seconds)
     results = {
-        "bare Django view (/healthz)": bare,
+        "bare Django view (/healthz)": rate(bare_view, seconds),
         "client_credentials grant": rate(client_credentials, seconds),
         "refresh_token grant (rotation, id_token)": rate(refresh, seconds),
         "API GET /api/v1/me/ with OAuth token": rate(api_request, seconds),
     }
-    print(f"{'case':45} {'req/s':>9} {'x bare':>8}")
-    for name, value in results.items():
-        print(f"{name:45} {value:9.0f} {value / bare:8.2f}")
+    bare = results["bare Django view (/healthz)"][0]
+    print(f"{'case':45} {'req/s':>9} {'x bare':>8} {'CPU ms/req':>11} {'DB CPU ms/req':>14}")
+    for name, (value, cpu_ms, db_ms) in results.items():
+        db = "n/a" if db_ms is None else f"{db_ms:.2f}"
+        print(f"{name:45} {value:9.0f} {value / bare:8.2f} {cpu_ms:11.2f} {db:>14}")
 
 
 def exchange_fresh_token(browser: Client, web) -> str:

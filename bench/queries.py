@@ -39,7 +39,7 @@ MINIMUM = {
     "GET /api/v1/me/": (1, "user by the token's sub"),
     "GET /bench/bare/": (0, "nothing"),
     "GET /healthz": (0, "nothing"),
-    "POST /o/token/ refresh_token": (5, "client, refresh token, revoke old pair, insert new"),
+    "POST /o/token/ refresh_token": (2, "refresh token with its checks, one rotation statement"),
     "POST /o/token/ client_credentials": (2, "client, insert access token"),
     "POST /o/introspect/": (1, "the token with its client (client auth cached)"),
     "POST /api/v1/authz/check/ warm": (1, "user by the token's sub (the check itself: 0)"),

@@ -198,6 +198,22 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client, rp, user):
     assert info.status_code == 401
 
 
+def test_refreshed_id_token_is_signed_like_the_first(client, rp, user):
+    """Same key, kid and audience as the code exchange's (OIDC Core §12.2: iss, sub, aud and
+    auth_time unchanged), a new jti, and tokens of at least 256 bits."""
+    tokens = sign_in(client, rp, user)
+    rotated = refresh(client, rp, tokens["refresh_token"]).json()
+    first, second = _claims(tokens["id_token"]), _claims(rotated["id_token"])
+    for claim in ("iss", "sub", "aud", "auth_time", "sid", "email"):
+        assert second[claim] == first[claim], claim
+    assert second["aud"] == rp.client_id
+    assert second["jti"] != first["jti"]
+    header = jwt.JWT(jwt=rotated["id_token"]).token.jose_header
+    assert header == {"alg": "RS256", "kid": signing_keys().active.kid, "typ": "JWT"}
+    assert len(rotated["access_token"]) >= 43
+    assert len(rotated["refresh_token"]) >= 43
+
+
 def test_refresh_kills_the_previous_access_token(client, rp, user):
     tokens = sign_in(client, rp, user)
     auth = f"Bearer {tokens['access_token']}"
