@@ -85,3 +85,18 @@ def test_token_lookup_is_prepared_once_per_connection(user_factory) -> None:
             ["%EXISTS (SELECT 1 FROM%"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+def test_prepared_statements_show_in_the_query_log(user_factory) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.selectors import user_get_for_access_token
+    from accounts.tokens import api_session_start
+
+    pair = api_session_start(user=user_factory(), ip=None, user_agent="")
+    with CaptureQueriesContext(connection) as queries:
+        user_get_for_access_token(public_id=pair.session.user.public_id, sid=pair.session.pk)
+
+    assert len(queries) == 1
+    assert "EXISTS (SELECT 1 FROM" in queries[0]["sql"]
+    assert pair.session.pk.hex in queries[0]["sql"].replace("-", "")

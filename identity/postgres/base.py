@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.utils.asyncio import async_unsafe
 from psycopg.pq import Format
@@ -21,7 +21,21 @@ from psycopg.pq import Format
 HEALTH_CHECK_BYPASS_SECONDS = 1.0
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        """Django reads the SQL a client-side-binding cursor sent; a prepared_cursor sends
+        ``$1`` placeholders, so its statement is composed from its parameters instead, and
+        query logs and captures show the values too."""
+        if params and not isinstance(cursor, base.Database.ClientCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except base.Database.DataError:
+                return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
     _used_at = float("-inf")
 
     def close_if_health_check_failed(self) -> None:
