@@ -8,7 +8,9 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 # No "@" in usernames, so that a login containing "@" is always an email address.
@@ -26,11 +28,17 @@ class UserType(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def ci_equals(field: str, value: str | None) -> Exact:
+    """lower(field) = lower(value): what the case-insensitive unique indexes cover. Django's
+    iexact compiles to UPPER() on Postgres, which no index serves: a scan of every user."""
+    return Exact(Lower(field), Lower(Value(value)))
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(username__iexact=username)
+        return self.get(ci_equals("username", username))
 
     def create_user(
         self, username: str, email: str, password: str | None = None, **extra: object

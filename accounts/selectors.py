@@ -7,11 +7,11 @@ from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.models import EmailDomainRule, LoginEvent, User, UserSession
+from accounts.models import EmailDomainRule, LoginEvent, User, UserSession, ci_equals
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -19,15 +19,8 @@ def user_get_by_login(*, login: str) -> User | None:
     login = (login or "").strip()
     if not login or len(login) > 254:
         return None
-    # lower(col) = lower(value) is what the case-insensitive unique indexes cover; Django's
-    # iexact compiles to UPPER() on Postgres, which scans the whole table.
     column = "email" if "@" in login else "username"
-    return (
-        User.objects.alias(login_lower=Lower(column))
-        .filter(login_lower=Lower(Value(login)))
-        .select_related("profile")
-        .first()
-    )
+    return User.objects.filter(ci_equals(column, login)).select_related("profile").first()
 
 
 def user_get_by_public_id(*, public_id: str) -> User | None:

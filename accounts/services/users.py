@@ -19,7 +19,7 @@ from accounts.errors import (
     IncorrectPassword,
     UsernameExists,
 )
-from accounts.models import OneTimeToken, Profile, User, UserType
+from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
 from accounts.selectors import email_domain_allowed
 from accounts.services.login import user_password_verify
 from accounts.services.secrets import secret_consume, secret_issue
@@ -50,8 +50,8 @@ def user_sign_up(
         raise EmailDomainNotAllowed(_domain_refusal_message())
     if (
         conceal_taken_email
-        and not User.objects.filter(username__iexact=username).exists()
-        and User.objects.filter(email__iexact=email).exists()
+        and not User.objects.filter(ci_equals("username", username)).exists()
+        and User.objects.filter(ci_equals("email", email)).exists()
     ):
         _sign_up_with_taken_email(username=username, email=email, password=password)
         return None
@@ -99,7 +99,7 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
     username = data.get("username")
     if username is not None and username.strip() != user.username:
         username = username.strip()
-        if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
+        if User.objects.filter(ci_equals("username", username)).exclude(pk=user.pk).exists():
             raise UsernameExists()
         user.username = username
         user.full_clean(exclude=["password", "email"], validate_unique=False)
@@ -194,7 +194,7 @@ def email_verification_send(*, user: User, email: str = "") -> None:
 
 def email_verification_resend(*, email: str) -> None:
     """Sends a fresh link when an unverified account has this address; silent otherwise."""
-    user = User.objects.filter(email__iexact=normalise_email(email), is_active=True).first()
+    user = User.objects.filter(ci_equals("email", normalise_email(email)), is_active=True).first()
     if user is not None and user.email_verified_at is None:
         email_verification_send(user=user)
 
@@ -206,7 +206,7 @@ def email_verify(*, token: str) -> User:
     user = User.objects.select_for_update().get(pk=secret.user_id)
     old_email = user.email
     if secret.email and secret.email != old_email:
-        if User.objects.filter(email__iexact=secret.email).exclude(pk=user.pk).exists():
+        if User.objects.filter(ci_equals("email", secret.email)).exclude(pk=user.pk).exists():
             raise EmailExists()
         user.email = secret.email
     user.email_verified_at = timezone.now()
@@ -226,7 +226,7 @@ def email_change_request(*, user: User, new_email: str) -> None:
     User(username=user.username, email=new_email).clean_fields(exclude=["password", "username"])
     if not email_domain_allowed(email=new_email):
         raise EmailDomainNotAllowed(_domain_refusal_message())
-    if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+    if User.objects.filter(ci_equals("email", new_email)).exclude(pk=user.pk).exists():
         # Do not tell the requester that the address has an account: tell its owner.
         emails.send_address_in_use(to=new_email)
         return
@@ -239,7 +239,7 @@ def email_change_pending(*, user: User) -> str:
     secret = (
         OneTimeToken.objects.filter(user=user, purpose=VERIFY, used_at__isnull=True)
         .filter(expires_at__gt=timezone.now())
-        .exclude(email__iexact=user.email)
+        .exclude(ci_equals("email", user.email))
         .order_by("-created_at")
         .first()
     )
@@ -252,9 +252,9 @@ def email_change_pending(*, user: User) -> str:
 def _ensure_free(*, username: str, email: str) -> None:
     # Sign-up's own duplicate check is the one place allowed to say an account exists;
     # its entry points are rate-limited.
-    if User.objects.filter(username__iexact=username).exists():
+    if User.objects.filter(ci_equals("username", username)).exists():
         raise UsernameExists()
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.filter(ci_equals("email", email)).exists():
         raise EmailExists()
 
 
