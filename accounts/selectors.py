@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import EmailDomainRule, LoginEvent, User, UserSession, ci_equals
+from identity.postgres import prepared_cursor
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -131,8 +132,7 @@ def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[
     sqlite = connection.vendor == "sqlite"
     params = [sid.hex, public_id.hex] if sqlite else [sid, public_id]
     # identity.postgres prepares the statement on each connection: no parse or plan per request.
-    cursor_factory = getattr(connection, "prepared_cursor", connection.cursor)
-    with cursor_factory() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

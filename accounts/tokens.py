@@ -21,10 +21,10 @@ from accounts.errors import ApplicationError
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_for_access_token
-from accounts.services.sessions import session_revoke, sid_is_revoked
+from accounts.services.sessions import session_revoke
 from authz import selectors as authz_selectors
 
-__all__ = ["session_revoke", "sid_is_revoked"]  # re-exported: callers of tokens use them
+__all__ = ["session_revoke"]  # re-exported: callers of tokens use it
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from oauth2_provider.models import (
 )
 
 from accounts.models import Profile, User, UserSession
+from identity.postgres import prepared_cursor
 from sso.models import SignIn
 
 AccessToken = get_access_token_model()
@@ -40,13 +41,6 @@ _LOADED: tuple[tuple[type[Model], str], ...] = (
 )
 
 
-def _cursor(connection: Any) -> Any:
-    """identity.postgres's prepared_cursor where the backend has one (as for the API's user
-    lookup): these statements never change, so Postgres parses and plans each once per
-    connection instead of once per request (DB_PREPARE_THRESHOLD)."""
-    return getattr(connection, "prepared_cursor", connection.cursor)()
-
-
 # -- refresh-token lookup -------------------------------------------------------------------
 def refresh_token_load(*, checksum: str, now: datetime) -> Any:
     """The refresh token with its access token, user and profile attached, and two flags:
@@ -55,7 +49,7 @@ def refresh_token_load(*, checksum: str, now: datetime) -> Any:
     alias = router.db_for_read(RefreshToken)
     connection = connections[alias]
     expires_at = UserSession._meta.get_field("expires_at").get_db_prep_value(now, connection)
-    with _cursor(connection) as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_load_sql(alias), [expires_at, checksum])
         row = cursor.fetchone()
     if row is None:
@@ -146,7 +140,7 @@ def access_token_insert(*, access_token: Any) -> None:
         access_token.save()
         return
     access_token._prepare_related_fields_for_save(operation_name="save")  # as save() does
-    with _cursor(connection) as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_insert_sql(AccessToken, alias), _insert_params(access_token, (), alias))
         _saved(access_token, cursor.fetchone()[0], alias)
 
@@ -174,7 +168,7 @@ def refresh_token_rotate(
     params += _insert_params(access_token, ("id_token_id",) if id_token else (), alias)
     params += _insert_params(refresh_token, ("access_token_id",), alias)
     sql = _rotate_sql(alias, id_token is not None, old_access_id is not None)
-    with _cursor(connections[alias]) as cursor:
+    with prepared_cursor(connections[alias]) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import JWTAuthentication
 from accounts.jwt import AccessToken
 from accounts.models import Channel, User, UserSession
+from accounts.services.sessions import sid_is_revoked
 from accounts.tokens import (
     InvalidToken,
     TokenPair,
@@ -36,7 +37,6 @@ from accounts.tokens import (
     api_session_end,
     api_session_start,
     id_token_issue,
-    sid_is_revoked,
     token_refresh,
 )
 from identity import keys
