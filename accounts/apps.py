@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from accounts.models import User
+
+        # Access-token answers remembered by every process carry the user row: a saved or
+        # deleted user is forgotten everywhere (accounts.signin_memory).
+        post_save.connect(_user_changed, sender=User, dispatch_uid="signin-memory-save")
+        post_delete.connect(_user_changed, sender=User, dispatch_uid="signin-memory-delete")
+
+
+def _user_changed(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
+    if not created and instance.pk is not None:
+        from accounts import signin_memory
+
+        signin_memory.forget(user_pks=[instance.pk])

@@ -11,6 +11,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import signin_memory
 from accounts.models import EmailDomainRule, LoginEvent, User, UserSession, ci_equals
 from identity.postgres import prepared_cursor
 
@@ -120,22 +121,34 @@ def _user_for_token_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
     return sql, fields
 
 
+_PK_INDEX = [f.attname for f in User._meta.concrete_fields].index(User._meta.pk.attname)
+
+
 def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[User | None, bool]:
     """The user a verified access token names, and whether its sign-in ``sid`` is still live.
 
-    One query on every API request: the user row and the revocation state come from the
-    database itself, so a revoked sign-in is refused by every process at once, with or without
-    the cache. The SQL is built once from the model's own fields, because compiling the
-    equivalent queryset costs more than the database round trip.
+    At most one query: the user row and the revocation state come from the database itself,
+    so a revoked sign-in is refused by every process at once, with or without the cache; and
+    each process remembers the answer until told it changed (accounts.signin_memory), so a
+    token used again costs none. The SQL is built once from the model's own fields, because
+    compiling the equivalent queryset costs more than the database round trip.
     """
     sql, fields = _user_for_token_sql(connection.vendor)
-    sqlite = connection.vendor == "sqlite"
-    params = [sid.hex, public_id.hex] if sqlite else [sid, public_id]
-    # identity.postgres prepares the statement on each connection: no parse or plan per request.
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None, False
-    user = User.from_db(connection.alias, list(fields), row[:-1])
-    return user, bool(row[-1])
+    remembered = signin_memory.recall(public_id, sid)
+    if remembered is not None:
+        row, live = remembered.row, remembered.live
+    else:
+        since = signin_memory.generation()
+        sqlite = connection.vendor == "sqlite"
+        params = [sid.hex, public_id.hex] if sqlite else [sid, public_id]
+        # identity.postgres prepares the statement on each connection: no parse or plan.
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchone()
+        if found is None:
+            return None, False
+        row, live = tuple(found[:-1]), bool(found[-1])
+        signin_memory.remember(
+            public_id, sid, user_pk=row[_PK_INDEX], row=row, live=live, since=since
+        )
+    return User.from_db(connection.alias, list(fields), row), live

@@ -306,6 +306,10 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "sub",
     "AUTH_TOKEN_CLASSES": ("accounts.jwt.AccessToken",),
 }
+# How long a process may answer an access token from memory (accounts.signin_memory) before
+# asking the database again; revocations and user changes reach it at once over Redis pub/sub.
+# Used only with a Redis cache; 0 turns it off.
+ACCESS_TOKEN_MEMORY_SECONDS = env.float("ACCESS_TOKEN_MEMORY_SECONDS", default=10.0)
 
 # ---------------------------------------------------------------------------
 # OAuth 2.0 / OpenID Connect (django-oauth-toolkit)

@@ -11,6 +11,7 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import signin_memory
 from accounts.devices import MAX_USER_AGENT, device_label
 from accounts.errors import SessionNotFound
 from accounts.models import Channel, User, UserSession
@@ -121,6 +122,8 @@ def sids_mark_revoked(sids: list[str]) -> None:
     timeout = int(lifetime.total_seconds()) + 60 if lifetime else 3600
     # When the cache is down, revoked_at on the rows is the record sid_is_revoked falls back to.
     safe_set_many({REVOKED_SID_PREFIX + sid: True for sid in sids}, timeout=timeout)
+    # Processes that remember these sign-ins for access tokens forget them.
+    signin_memory.forget(sids=sids)
 
 
 def _end_browser_sessions(session_keys: list[str]) -> None:

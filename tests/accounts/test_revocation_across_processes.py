@@ -49,3 +49,17 @@ def test_revoked_sign_in_is_refused_by_another_process_on_its_next_request(tmp_p
             f"{second}/api/v1/auth/refresh/", json={"refresh_token": revoked["refresh_token"]}
         )
         assert refresh.status_code == 401
+
+        # Each process remembers the tokens it has seen (accounts.signin_memory); a change to
+        # the user through one process is still seen by the other on its next request.
+        auth = {"Authorization": f"Bearer {kept['access_token']}"}
+        assert httpx.get(f"{second}/api/v1/me/", headers=auth).json()["username"] == user.username
+        renamed = httpx.patch(f"{first}/api/v1/me/", json={"username": "renamed"}, headers=auth)
+        assert renamed.status_code == 200, renamed.text
+        assert httpx.get(f"{second}/api/v1/me/", headers=auth).json()["username"] == "renamed"
+        third = _login(first, user.email)
+        assert _me(second, third["access_token"]) == 200
+        everywhere = httpx.post(f"{first}/api/v1/me/sessions/revoke-others/", headers=auth)
+        assert everywhere.status_code in {200, 204}, everywhere.text
+        assert _me(second, third["access_token"]) == 401
+        assert _me(second, kept["access_token"]) == 200  # the current sign-in is kept
