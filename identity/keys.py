@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -32,6 +32,9 @@ ALLOWED_KEY_SIZES = frozenset({2048, 3072})
 # Directory changes closer than this to the snapshot may share its mtime tick: reload again
 # until the snapshot is safely newer (the "racy git" problem).
 _RACY_WINDOW_NS = 2_000_000_000
+# A process looks at the key directory at most this often: a key another process writes or
+# prunes is seen within this time, the process's own writes at once.
+RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class _Snapshot:
     mtime_ns: int
     loaded_ns: int
     key_set: KeySet
+    configured: object = None  # the SIGNING_KEYS_DIR setting it was read for
+    checked_at: float = 0.0  # time.monotonic() of the last look at the directory
 
 
 _lock = threading.Lock()
@@ -97,18 +102,36 @@ def keys_dir() -> Path:
 
 
 def signing_keys() -> KeySet:
-    """The current key set; one stat per call, a reload only when the directory changed."""
+    """The current key set: at most one stat per RECHECK_SECONDS, a reload only when the
+    directory changed (every verified request asks, so the common case is one comparison)."""
     global _snapshot
+    snapshot = _snapshot
+    configured = settings.SIGNING_KEYS_DIR
+    now = time.monotonic()
+    if (
+        snapshot
+        and snapshot.configured is configured
+        and now - snapshot.checked_at < RECHECK_SECONDS
+    ):
+        return snapshot.key_set
     directory = keys_dir()
     mtime_ns = _dir_mtime_ns(directory)
-    snapshot = _snapshot
     if snapshot and _is_fresh(snapshot, directory, mtime_ns):
+        _snapshot = replace(snapshot, configured=configured, checked_at=now)
         return snapshot.key_set
     with _lock:
         key_set = _load_or_create(directory)
         # Stat again after loading: a key written while we read is seen on the next call.
-        _snapshot = _Snapshot(directory, _dir_mtime_ns(directory), time.time_ns(), key_set)
+        _snapshot = _Snapshot(
+            directory, _dir_mtime_ns(directory), time.time_ns(), key_set, configured, now
+        )
         return key_set
+
+
+def forget_snapshot() -> None:
+    """This process changed the directory: the next call looks at it again."""
+    global _snapshot
+    _snapshot = None
 
 
 def _is_fresh(snapshot: _Snapshot, directory: Path, mtime_ns: int) -> bool:
@@ -188,6 +211,7 @@ def _directory_lock(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+        forget_snapshot()  # whatever this process changed there, it sees at once
 
 
 def ensure_signing_key() -> SigningKey | None:

@@ -172,6 +172,8 @@ def test_rotation_by_another_process_is_seen_without_restart(keys_dir: Path) -> 
 
     time.sleep(0.01)
     _write_foreign_key(keys_dir, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    # Requests look at the directory at most once per RECHECK_SECONDS, then see the new key.
+    time.sleep(keys.RECHECK_SECONDS)
 
     reloaded = keys.signing_keys()
     assert reloaded is not cached
