@@ -42,6 +42,20 @@ class OutputSerializer(serializers.Serializer):
             for name, field in self._declared_fields.items()
         }
 
+    @classmethod
+    def represent(cls, instance: Any) -> dict[str, Any]:
+        """``cls(instance).data``, without building the serializer and its fields each time.
+
+        DRF's own ``to_representation`` runs on one unbound instance of the class kept per
+        process; it reads its fields and keeps no state, so hot read endpoints may share it.
+        """
+        prototype = cls.__dict__.get("_prototype")
+        if prototype is None:
+            prototype = cls()
+            prototype.fields  # noqa: B018 - bind the fields once, here
+            cls._prototype = prototype
+        return prototype.to_representation(instance)
+
 
 class _StrictString:
     """Only a JSON string is a string: DRF would otherwise turn 42 into "42"."""

@@ -55,7 +55,7 @@ class MeApi(APIView):
 
     @extend_schema(operation_id="me_retrieve", responses={200: MeOutputSerializer})
     def get(self, request: Request) -> Response:
-        return Response(MeOutputSerializer(request.user).data)
+        return Response(MeOutputSerializer.represent(request.user))
 
     @extend_schema(
         operation_id="me_update",
