@@ -24,6 +24,16 @@ def test_me_get(user_api, user):
     assert data["email_verified"] is True
 
 
+def test_me_get_renders_exactly_what_its_serializer_documents(user_api, user, settings):
+    from accounts.api.serializers import MeOutputSerializer
+
+    settings.TIME_ZONE = "Europe/Paris"  # a time zone is applied the same way on both paths
+    data = user_api.get(url("me")).json()
+    assert data == MeOutputSerializer(user).data
+    assert data == MeOutputSerializer.represent(user)
+    assert set(data) == set(MeOutputSerializer().fields)
+
+
 def test_me_patch_username_and_email_waits(user_api, user, mailoutbox):
     response = user_api.patch(
         url("me"),
