@@ -9,6 +9,8 @@ from accounts.api.views import auth, me, sessions, users
 app_name = "accounts"
 
 urlpatterns = [
+    # The most requested endpoint first (patterns are tried in order).
+    path("me/", me.MeApi.as_view(), name="me"),
     path("auth/signup/", auth.SignUpApi.as_view(), name="signup"),
     path("auth/verify-email/", auth.VerifyEmailApi.as_view(), name="verify_email"),
     path(
@@ -27,7 +29,6 @@ urlpatterns = [
         auth.PasswordResetConfirmApi.as_view(),
         name="password_reset_confirm",
     ),
-    path("me/", me.MeApi.as_view(), name="me"),
     path("me/profile/", me.MeProfileApi.as_view(), name="me_profile"),
     path("me/password/", me.MePasswordApi.as_view(), name="me_password"),
     path("me/sessions/", sessions.MeSessionListApi.as_view(), name="me_sessions"),
