@@ -8,7 +8,9 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.base import ModelState
 from django.db.models.functions import Lower
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from accounts import signin_memory
@@ -151,4 +153,17 @@ def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[
         signin_memory.remember(
             public_id, sid, user_pk=row[_PK_INDEX], row=row, live=live, since=since
         )
-    return User.from_db(connection.alias, list(fields), row), live
+    return _user_from_row(fields, row), live
+
+
+def _user_from_row(fields: tuple[str, ...], row: tuple) -> User:
+    """``User.from_db`` for a full row, without running ``Model.__init__`` field by field
+    (a tenth of a remembered-token request) when no init signal listens; the values are all
+    immutable, so instances built from one remembered row share nothing mutable."""
+    if pre_init.has_listeners(User) or post_init.has_listeners(User):
+        return User.from_db(connection.alias, list(fields), row)
+    user = User.__new__(User)
+    user.__dict__.update(zip(fields, row, strict=True))
+    user._state = ModelState()
+    user._state.adding, user._state.db = False, connection.alias
+    return user

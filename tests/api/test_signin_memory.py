@@ -151,3 +151,21 @@ def test_without_a_redis_cache_every_request_asks_the_database(user) -> None:
     client, _ = _signed_in(user)
     assert _queries(client) == (200, 1)
     assert _queries(client) == (200, 1)
+
+
+def test_a_remembered_user_is_a_whole_fresh_instance(memory, user) -> None:
+    from accounts.selectors import user_get_for_access_token
+
+    client, sid = _signed_in(user)
+    assert client.get(ME).status_code == 200  # remembered now
+    first, live = user_get_for_access_token(public_id=user.public_id, sid=sid)
+    second, _ = user_get_for_access_token(public_id=user.public_id, sid=sid)
+    fresh = User.objects.get(pk=user.pk)
+    assert live is True
+    assert first is not second
+    for field in User._meta.concrete_fields:
+        assert getattr(first, field.attname) == getattr(fresh, field.attname)
+    assert first._state.adding is False and first._state.db == "default"
+    first.username = "changed-in-memory-only"
+    assert second.username == user.username  # nothing shared between requests
+    assert first.has_perm("users.read") is fresh.has_perm("users.read")
