@@ -16,6 +16,8 @@ from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
 from django.db import IntegrityError, router, transaction
 from django.utils.crypto import get_random_string
 
+from identity.postgres import rows_insert
+
 
 class SessionStore(db.SessionStore):
     _unsaved = False  # a key made in this request and not yet written
@@ -54,7 +56,7 @@ class SessionStore(db.SessionStore):
         in_block = transaction.get_connection(using).in_atomic_block
         try:
             with transaction.atomic(using=using) if in_block else nullcontext():
-                obj.save(force_insert=True, using=using)
+                rows_insert(obj)
         except IntegrityError as error:
             # The key may already be recorded elsewhere (a UserSession row): no silent re-key.
             raise CreateError from error

@@ -23,6 +23,7 @@ from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_for_access_token
 from accounts.services.sessions import session_revoke
 from authz import selectors as authz_selectors
+from identity.postgres import rows_insert
 
 __all__ = ["session_revoke"]  # re-exported: callers of tokens use it
 
@@ -73,7 +74,7 @@ def api_session_start(
     )
     pair, jti = _pair_issue(user=user, session=session)
     session.refresh_jti = jti
-    session.save(force_insert=True)
+    rows_insert(session)
     return pair
 
 

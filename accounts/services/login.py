@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.backends import RESOLVED_LOGIN_ATTR
+from accounts.backends import RESOLVED_LOGIN_ATTR, user_for_login
 from accounts.errors import (
     AccountInactive,
     AccountLocked,
@@ -19,9 +19,9 @@ from accounts.errors import (
 )
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, LoginEvent, LoginOutcome, User
-from accounts.selectors import user_get_by_login
 from accounts.services.history import new_device_alert
-from accounts.services.sessions import browser_session_start, request_client
+from accounts.services.sessions import SESSION_ID_KEY, browser_session_row, request_client
+from identity.postgres import rows_insert
 
 
 def user_authenticate(
@@ -51,9 +51,9 @@ def user_authenticate(
 def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
     """The sign-in page: checks the credentials, then signs the browser in.
 
-    The success event and the UserSession row are written in one transaction (one commit,
-    so one WAL flush instead of two); refusals are committed on their own before the error
-    is raised, so that a rollback can never erase what lockout counts.
+    The success event and the UserSession row are written by one statement (atomic, one
+    commit); refusals are committed on their own before the error is raised, so that a
+    rollback can never erase what lockout counts.
     """
     user = _credentials_check(
         request=request,
@@ -62,9 +62,12 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
         channel=Channel.BROWSER,
         allow_password_change=True,
     )
-    with transaction.atomic():
-        _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
-        browser_session_start(request=request, user=user)
+    event = _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
+    auth_login(request, user)  # a fresh session key; sends user_logged_in (axes resets)
+    # browser_session_start's row, written in the same statement as the event.
+    session = browser_session_row(request=request, user=user)
+    rows_insert(event, session)
+    request.session[SESSION_ID_KEY] = str(session.id)
     return user
 
 
@@ -78,7 +81,7 @@ def _credentials_check(
 ) -> User:
     """The user behind valid credentials; a refusal is recorded (login history, axes) first."""
     login = _normalised(login)
-    account = user_get_by_login(login=login)
+    account = user_for_login(login=login)
     setattr(request, LOCKOUT_KEY_ATTR, lockout_key(login=login, user=account))
     setattr(request, RESOLVED_LOGIN_ATTR, (login, account))  # the backend needs no 2nd query
     user = authenticate(request, username=login, password=password or "")
@@ -97,21 +100,24 @@ def _credentials_check(
     return user
 
 
-def _login_succeeded(*, request: HttpRequest, user: User, login: str, channel: str) -> None:
+def _login_succeeded(*, request: HttpRequest, user: User, login: str, channel: str) -> LoginEvent:
+    """The success event, written here on every channel but the browser's, whose event goes
+    in with its UserSession row (browser_sign_in)."""
     client = request_client(request)
     new_device_alert(user=user, device_label=client["device_label"], ip=client["ip"])
-    login_record(
-        request=request,
+    event = LoginEvent(
         user=user,
         identifier=_normalised(login),
         outcome=LoginOutcome.SUCCESS,
         channel=channel,
-        client=client,
+        **client,
     )
     if channel != Channel.BROWSER:
+        rows_insert(event)
         # django.contrib.auth.login() sends this for pages; other channels send it here so
         # that axes resets the failure count on every kind of success.
         user_logged_in.send(sender=type(user), request=request, user=user)
+    return event
 
 
 def _normalised(login: str) -> str:
@@ -143,7 +149,7 @@ def login_record(
 
     ``client`` is ``request_client(request)`` when the caller has already worked it out.
     """
-    return LoginEvent.objects.create(
+    event = LoginEvent(
         user=user,
         identifier=identifier[:254],
         outcome=outcome,
@@ -151,6 +157,8 @@ def login_record(
         channel=channel,
         **(client or request_client(request)),
     )
+    rows_insert(event)
+    return event
 
 
 def user_password_verify(

@@ -44,15 +44,22 @@ def request_client(request: HttpRequest) -> dict[str, str]:
 def browser_session_start(*, request: HttpRequest, user: User) -> UserSession:
     """Signs the browser in (a fresh session key) and records the sign-in."""
     login(request, user)
-    session = UserSession.objects.create(
+    session = browser_session_row(request=request, user=user)
+    session.save(force_insert=True)
+    request.session[SESSION_ID_KEY] = str(session.id)
+    return session
+
+
+def browser_session_row(*, request: HttpRequest, user: User) -> UserSession:
+    """The unsaved UserSession of a browser just signed in by ``login()``; the caller saves
+    it (the sign-in page writes it with its login event) and stores its id in the session."""
+    return UserSession(
         user=user,
         channel=Channel.BROWSER,
         session_key=request.session.session_key or "",
         expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),
         **request_client(request),
     )
-    request.session[SESSION_ID_KEY] = str(session.id)
-    return session
 
 
 def browser_session_adopt(*, request: HttpRequest) -> UserSession:
