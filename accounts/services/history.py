@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import threading
+import time
+from collections import OrderedDict
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,6 +23,12 @@ KNOWN_DEVICES_WINDOW = 200
 # usual sign-in (same browser, same place) skips the history query. A miss, an eviction or a
 # cache outage only falls back to the query: the answer is the same either way.
 KNOWN_DEVICE_SECONDS = 7 * 24 * 3600
+# Each process also remembers the devices it saw known, for as long as the cache would: a
+# device never becomes unknown again before that, so the usual repeat sign-in on this worker
+# skips the cache round trip as well. Bounded; the oldest entries go first.
+KNOWN_DEVICES_REMEMBERED = 4096
+_remembered: OrderedDict[str, float] = OrderedDict()
+_remembered_lock = threading.Lock()
 
 
 def ip_network(ip: str | None) -> str:
@@ -45,11 +54,30 @@ def is_new_device(*, user: User, device_label: str, ip: str | None) -> bool:
     """
     network = ip_network(ip)
     key = _known_device_key(user, device_label, network)
-    if safe_get(key) is True:
+    if _recalled(key) or safe_get(key) is True:
+        _remember(key)
         return False
     new = _is_new_in_history(user=user, device_label=device_label, network=network)
     safe_set(key, True, timeout=KNOWN_DEVICE_SECONDS)
+    _remember(key)
     return new
+
+
+def _recalled(key: str) -> bool:
+    with _remembered_lock:
+        until = _remembered.get(key)
+        return until is not None and until > time.monotonic()
+
+
+def _remember(key: str) -> None:
+    # Counted from now even when the cache entry is older: the history query would still
+    # answer "known" then (the device stays among the recent sign-ins), which is what counts.
+    with _remembered_lock:
+        if key not in _remembered:
+            _remembered[key] = time.monotonic() + KNOWN_DEVICE_SECONDS
+        _remembered.move_to_end(key)
+        while len(_remembered) > KNOWN_DEVICES_REMEMBERED:
+            _remembered.popitem(last=False)
 
 
 def _is_new_in_history(*, user: User, device_label: str, network: str) -> bool:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test import RequestFactory
@@ -17,6 +18,7 @@ from accounts import services
 from accounts.errors import AccountLocked, ApplicationError, InvalidCredentials
 from accounts.models import LoginEvent
 from accounts.selectors import login_history_list
+from accounts.services import history
 from accounts.services.history import ip_network
 from tests.factories import DEFAULT_PASSWORD, LoginEventFactory, UserSessionFactory
 
@@ -54,6 +56,21 @@ def test_new_device_alert_sent_once_for_a_new_device_not_for_a_known_one(
     assert "/accounts/sessions/" in body
     _sign_in(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
     assert len(mailoutbox) == 1
+
+
+def test_known_device_is_remembered_by_the_process(
+    user_factory, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    user = user_factory()
+    capture = django_capture_on_commit_callbacks
+    _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+    cache.clear()  # evicted or flushed: this process still knows the device...
+    with django_assert_num_queries(3):  # ...so no history query: user, lockout check, event
+        _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+    history._remembered.clear()  # another process, an empty cache: the history answers
+    _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+    _sign_in(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
+    assert len(mailoutbox) == 1  # only the really new device
 
 
 def test_new_device_alert_can_be_turned_off(
