@@ -165,7 +165,8 @@ def test_a_remembered_user_is_a_whole_fresh_instance(memory, user) -> None:
     assert first is not second
     for field in User._meta.concrete_fields:
         assert getattr(first, field.attname) == getattr(fresh, field.attname)
-    assert first._state.adding is False and first._state.db == "default"
+    assert first._state.adding is False
+    assert first._state.db == "default"
     first.username = "changed-in-memory-only"
     assert second.username == user.username  # nothing shared between requests
     assert first.has_perm("users.read") is fresh.has_perm("users.read")
