@@ -8,6 +8,7 @@ table alone cannot be checked offline; SECRET_KEY_FALLBACKS keep verifying after
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -20,7 +21,9 @@ ALGORITHM = "hmac_sha256"
 _KEY_SALT = b"sso.hashers.ClientSecretHasher"
 
 
+@functools.lru_cache(maxsize=8)
 def _key(secret_key: str) -> bytes:
+    # Keyed by the SECRET_KEY value itself, so a rotated key derives a new one.
     return hashlib.sha256(_KEY_SALT + secret_key.encode()).digest()
 
 

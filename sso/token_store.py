@@ -26,7 +26,7 @@ from oauth2_provider.models import (
 
 from accounts.models import Profile, User, UserSession
 from identity.postgres import prepared_cursor
-from sso.models import SignIn
+from sso.models import Application, SignIn
 
 AccessToken = get_access_token_model()
 IDToken = get_id_token_model()
@@ -38,13 +38,15 @@ _LOADED: tuple[tuple[type[Model], str], ...] = (
     (AccessToken, "at"),
     (User, "u"),
     (Profile, "p"),
+    (Application, "app"),
 )
 
 
 # -- refresh-token lookup -------------------------------------------------------------------
 def refresh_token_load(*, checksum: str, now: datetime) -> Any:
-    """The refresh token with its access token, user and profile attached, and two flags:
-    ``sso_session_live`` (its UserSession is neither revoked nor expired) and
+    """The refresh token with its access token, user, profile and application attached (the
+    token endpoint authenticates the client from this row: no separate client lookup), and
+    two flags: ``sso_session_live`` (its UserSession is neither revoked nor expired) and
     ``sso_auth_time`` (of its sign-in). None when no token has this checksum."""
     alias = router.db_for_read(RefreshToken)
     connection = connections[alias]
@@ -59,9 +61,10 @@ def refresh_token_load(*, checksum: str, now: datetime) -> Any:
         end = start + len(model._meta.concrete_fields)
         instances.append(_instance(model, table_alias, list(row[start:end]), connection))
         start = end
-    refresh, access, user, profile = instances
+    refresh, access, user, profile, application = instances
     RefreshToken._meta.get_field("access_token").set_cached_value(refresh, access)
     RefreshToken._meta.get_field("user").set_cached_value(refresh, user)
+    RefreshToken._meta.get_field("application").set_cached_value(refresh, application)
     Profile._meta.get_field("user").remote_field.set_cached_value(user, profile)
     refresh.sso_session_live = bool(row[start])
     refresh.sso_auth_time = _auth_time(row[start + 1], connection)
@@ -86,6 +89,7 @@ def _load_sql(alias: str) -> str:
         f" (SELECT si.auth_time FROM {sign_ins} si WHERE si.id = rt.token_family)"
         f" FROM {table[RefreshToken]} rt"
         f" INNER JOIN {table[User]} u ON u.id = rt.user_id"
+        f" INNER JOIN {table[Application]} app ON app.id = rt.application_id"
         f" LEFT OUTER JOIN {table[Profile]} p ON p.user_id = u.id"
         f" LEFT OUTER JOIN {table[AccessToken]} at ON at.id = rt.access_token_id"
         # A revoked row may share the checksum of a live one (DOT #1816): the live one wins.

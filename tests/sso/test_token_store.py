@@ -79,6 +79,8 @@ def _rotate(previous, id_token, access, refresh) -> bool:
 def test_load_attaches_what_the_grant_checks(issued, rp, user):
     loaded = _load(issued["refresh_token"])
     assert loaded.application_id == rp.app.pk
+    assert loaded.application == rp.app
+    assert loaded.application.client_secret == rp.app.client_secret  # client authentication
     assert loaded.revoked is None
     assert loaded.sso_session_live is True
     assert loaded.sso_auth_time is not None
@@ -87,6 +89,12 @@ def test_load_attaches_what_the_grant_checks(issued, rp, user):
     assert loaded.access_token.token_checksum == token_checksum(issued["access_token"])
     assert loaded.resource == []
     assert loaded.token_family == UserSession.objects.get(user=user, channel=Channel.OAUTH).pk
+
+
+def test_load_brings_the_client_without_another_query(issued, rp, django_assert_num_queries):
+    loaded = _load(issued["refresh_token"])
+    with django_assert_num_queries(0):
+        assert loaded.application.client_id == rp.client_id
 
 
 def test_load_knows_nothing_of_an_unknown_token(issued):
