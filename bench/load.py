@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -111,19 +112,30 @@ def run(base_url: str, case: Case, *, connections: int, seconds: float) -> dict[
             script.name,
             base_url + case.path,
         ]
+        started = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+        ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         os.unlink(script.name)
     line = next(row for row in out.splitlines() if row.startswith("BENCH "))
     data = json.loads(line.removeprefix("BENCH "))
-    ok = data["requests"] - data["status_errors"] - data["rejected"]
+    # A script with a response hook counts every unexpected status, 4xx and 5xx included, as
+    # rejected; wrk counts those as status errors too: the same failure, counted once.
+    failed = max(data["status_errors"], data["rejected"])
+    ok = data["requests"] - failed
     return {
         "connections": connections,
         "rps": ok / data["seconds"],
+        "ok": ok,
+        "seconds": data["seconds"],
         "requests": data["requests"],
-        "failed": data["status_errors"] + data["rejected"],
+        "failed": failed,
         "errors": data["errors"],
         **{k: data[k] / 1000 for k in ("p50", "p90", "p99", "max")},  # milliseconds
+        # wrk's own user + system CPU: the share of the cores the load generator took.
+        "load_cpu_s": round(
+            ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime, 3
+        ),
     }
 
 

@@ -5,8 +5,10 @@
     BENCH_SCALE=full python -m bench.run  # the scale figure with the real 10M sign-in events
 
 Finds Postgres the way `make test` does (tests.run), creates and drops its own database
-``identity_bench``, uses Redis database 11 (flushed), and writes bench/results/<date>.json,
-.md and PNG charts (bench.report).
+``identity_bench`` (BENCH_DATABASE names another), uses Redis database 11 (flushed;
+BENCH_REDIS_URL names another), and writes bench/results/<date>.json, .md and PNG charts
+(bench.report). Every wrk measurement also records the CPU seconds the portal's workers and
+the Postgres processes serving its database spent in it (CpuMeter).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,8 +37,8 @@ from tests.run import choose_database, free_port, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
-BENCH_DB = "identity_bench"
-REDIS_URL = "redis://127.0.0.1:6379/11"
+BENCH_DB = os.environ.get("BENCH_DATABASE") or "identity_bench"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/11"
 CORES = os.cpu_count() or 1
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 QUICK = SECONDS <= 3
@@ -183,10 +186,13 @@ def gunicorn(
             process.kill()
 
 
+def worker_pids(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
 def worker_rss_mib(master: int) -> list[float]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     sizes = []
-    for pid in children:
+    for pid in worker_pids(master):
         status = Path(f"/proc/{pid}/status").read_text()
         kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
         sizes.append(round(kib / 1024, 1))
@@ -198,6 +204,111 @@ def warm(url: str, case: load.Case, count: int = 20) -> None:
     with httpx.Client(base_url=url, timeout=30) as client:
         for _ in range(count):
             client.request(case.method, case.path, headers=case.headers, content=case.body)
+
+
+# --- CPU accounting --------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A client backend's process title names its peer: "postgres: [cluster: ]user db host(port) ...".
+CLIENT_BACKEND = re.compile(r"\(\d+\)|\[local\]")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (proc(5): fields 14 and 15 of /proc/<pid>/stat); None when
+    it is gone or unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The Postgres server processes on this machine that work for ``database``: the
+    postmaster, its background processes and the client backends connected to ``database``
+    (another database's connections belong to other work sharing the server)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if serves(title, database):
+            pids.append(int(entry.name))
+    return pids
+
+
+def serves(title: str, database: str) -> bool:
+    """Whether the Postgres process with this title works for ``database``: any server-wide
+    process, but of the client backends only those connected to it."""
+    return not CLIENT_BACKEND.search(title) or database in title.split()
+
+
+class CpuMeter:
+    """CPU seconds (user + system) that one gunicorn's workers and the Postgres processes
+    serving its database spend during a block. The processes seen at the start are read again
+    every POLL_SECONDS, so one that ends meanwhile (Django closes a connection older than
+    CONN_MAX_AGE) keeps all but its last moments; one that starts meanwhile counts whole."""
+
+    POLL_SECONDS = 0.1
+
+    def __init__(self, master: int, database: str) -> None:
+        self.master, self.database = master, database
+
+    def _pids(self) -> tuple[list[int], list[int]]:
+        try:
+            db = postgres_pids(self.database)
+        except OSError:  # no /proc to scan: unknown, not zero
+            db = []
+        return worker_pids(self.master), db
+
+    @contextmanager
+    def measuring(self) -> Iterator[dict]:
+        """Yields a dict that holds ``worker_cpu_s`` and ``db_cpu_s`` (None when no Postgres
+        process of the database is visible here) once the block has run."""
+        start = tuple(_times(pids) for pids in self._pids())
+        seen = tuple(dict(times) for times in start)
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(self.POLL_SECONDS):
+                for times in seen:
+                    _update(times, list(times))
+
+        watcher = threading.Thread(target=poll, name="cpu-meter", daemon=True)
+        watcher.start()
+        spent: dict = {}
+        try:
+            yield spent
+        finally:
+            stop.set()
+            watcher.join()
+            for times, pids in zip(seen, self._pids(), strict=True):
+                _update(times, pids)
+            workers, db = (_spent(before, after) for before, after in zip(start, seen, strict=True))
+            spent["worker_cpu_s"] = workers
+            spent["db_cpu_s"] = db if start[1] or seen[1] else None
+
+
+def _update(times: dict[int, float], pids: list[int]) -> None:
+    for pid in pids:
+        value = cpu_seconds(pid)
+        # A lower value is another process that took a reused pid: keep the last true one.
+        if value is not None and value >= times.get(pid, 0.0):
+            times[pid] = value
+
+
+def _times(pids: list[int]) -> dict[int, float]:
+    times = {pid: cpu_seconds(pid) for pid in pids}
+    return {pid: value for pid, value in times.items() if value is not None}
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return round(sum(value - before.get(pid, 0.0) for pid, value in after.items()), 3)
 
 
 # --- HTTP helpers ----------------------------------------------------------------------------
@@ -253,6 +364,8 @@ class Bench:
         self.url, self.env, self.cast, self.tmp = url, env, cast, tmp
         self.results: dict = {}
         self.smallest: dict[str, list[dict]] = {}
+        # The CPU meter of each server measured, by URL (figures() registers them).
+        self.meters: dict[str, CpuMeter] = {}
         password = cast["password"]
         self.member = api_login(url, cast["member"]["username"], password)
         self.admin = api_login(url, cast["admin"]["username"], password)
@@ -268,10 +381,15 @@ class Bench:
         target = url or self.url
         if warm_up and not case.tokens_file:
             warm(target, case)
-        result = load.run(target, case, connections=connections, seconds=seconds)
+        meter = self.meters.get(target)
+        with meter.measuring() if meter else nullcontext({}) as cpu:
+            result = load.run(target, case, connections=connections, seconds=seconds)
+        result.update(cpu)
         if result["failed"] or result["errors"]:
             say(f"  {case.method} {case.path}: {result['failed']} failed, {result['errors']} err")
-        say(f"  {case.method} {case.path} c={connections}: {result['rps']:.0f}/s")
+        say(
+            f"  {case.method} {case.path} c={connections}: {result['rps']:.0f}/s{_per_core(result)}"
+        )
         return result
 
     def hash_limit_sample(self) -> float:
@@ -403,6 +521,16 @@ class Bench:
         return row
 
 
+def _per_core(result: dict) -> str:
+    worker = result.get("worker_cpu_s")
+    if not worker:
+        return ""
+    text = f", {result['ok'] / worker:.0f} per portal core-second"
+    if result.get("db_cpu_s") is not None:
+        text += f", {result['ok'] / (worker + result['db_cpu_s']):.0f} incl. DB"
+    return text
+
+
 def median_sample(runs: list[dict]) -> dict:
     """The run with the median p50 (its rate and percentiles belong together)."""
     return sorted(runs, key=lambda run: run["p50"])[len(runs) // 2]
@@ -484,6 +612,7 @@ def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
         gunicorn(env, tmp, workers=1, name="other") as (other_url, _),
     ):
         bench = Bench(url, env, cast, tmp)
+        bench.meters[url] = CpuMeter(master, BENCH_DB)
         timed("login", bench.login)
         timed("api", bench.api)
         timed("oauth", bench.oauth)
@@ -491,7 +620,8 @@ def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
         timed("revocation", lambda: bench.revocation(other_url))
         bench.results["rss_mib"] = worker_rss_mib(master)
         rows = []
-        with gunicorn(small_env, tmp, workers=CORES, name="small") as (small_url, _):
+        with gunicorn(small_env, tmp, workers=CORES, name="small") as (small_url, small_master):
+            bench.meters[small_url] = CpuMeter(small_master, SMALL_DB)
             for users, events in LEVELS[1:]:
                 timed(
                     "seed",
@@ -506,7 +636,8 @@ def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
                     )
                 )
         bench.results["scale"] = [bench.smallest_row(*grow_first), *rows]
-    with gunicorn(cold_env, tmp, workers=CORES, name="cold") as (cold_url, _):
+    with gunicorn(cold_env, tmp, workers=CORES, name="cold") as (cold_url, cold_master):
+        bench.meters[cold_url] = CpuMeter(cold_master, BENCH_DB)
         bench.results["authz"]["cold"] = timed("authz cold", lambda: bench.authz_check(cold_url))
     queries_env = {**env, "CACHE_URL": "locmemcache://bench-queries"}
     bench.results["queries"] = json.loads(

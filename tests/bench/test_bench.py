@@ -1,16 +1,19 @@
-"""The bench harness: its bare view is never routed by default, and its report renders."""
+"""The bench harness: its bare view is never routed by default, its report renders, and its
+CPU accounting reads the workers and the database it measures."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from django.urls import Resolver404, resolve
 
-from bench import report
+from bench import load, report, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +42,18 @@ def test_production_refuses_bench_urls_on_a_real_host():
 
 
 def _point(rps: float, connections: int = 1) -> dict:
-    return {"connections": connections, "rps": rps, "p50": 1.0, "p90": 2.0, "p99": 3.0}
+    return {
+        "connections": connections,
+        "rps": rps,
+        "ok": rps * 2,
+        "seconds": 2.0,
+        "p50": 1.0,
+        "p90": 2.0,
+        "p99": 3.0,
+        "worker_cpu_s": 1.0,
+        "db_cpu_s": 0.25,
+        "load_cpu_s": 0.5,
+    }
 
 
 def _results() -> dict:
@@ -105,3 +119,133 @@ def test_hash_limit_counts_one_window_per_process():
     result = hashlimit.main(2, 0.2)
     assert result["processes"] == 2
     assert result["verifies_per_second"] > 0
+
+
+def test_report_gives_oauth_per_core_figures_next_to_the_whole_machine(tmp_path):
+    results = _results()
+    results["oauth"]["refresh_token"] = {**_point(300), "ok": 800, "worker_cpu_s": 2.0}
+    results["oauth"]["introspection"]["db_cpu_s"] = None  # Postgres on another machine
+    rows = {row["figure"]: row for row in report.summary(results)}
+    refresh = rows["refresh grant: requests per portal core-second"]
+    assert (refresh["value"], refresh["ratio"], refresh["met"]) == (400.0, "3.33", True)
+    assert refresh["goal"] == "≥ 300 /s per core"
+    assert rows["refresh grant: per core incl. DB"]["value"] == 355.6  # 800 / (2.0 + 0.25)
+    whole = rows["refresh grant /s, whole machine (2 cores shared with wrk and Postgres)"]
+    assert (whole["value"], whole["baseline"], whole["met"]) == (
+        300,
+        "Keycloak /s x 2 vCPU 240.0",
+        None,
+    )
+    credentials = rows["client credentials: requests per portal core-second"]
+    assert (credentials["value"], credentials["met"]) == (600.0, True)
+    assert rows["introspection: per core incl. DB"]["value"] == "n/a"
+    assert rows["GET /api/v1/me/ (JWT): requests per portal core-second"]["value"] == 400.0
+    markdown = report.markdown(results, "stem")
+    assert "| refresh grant | 800 | 2.0 | 2.00 | 0.25 | 0.50 | 400 | 356 |" in markdown
+
+
+def test_report_marks_per_core_goals_unknown_without_cpu_figures():
+    results = _results()
+    for point in results["oauth"].values():
+        del point["worker_cpu_s"]
+    rows = {row["figure"]: row for row in report.summary(results)}
+    row = rows["client credentials: requests per portal core-second"]
+    assert (row["value"], row["met"]) == ("n/a", None)
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main", True),
+        ("postgres: 15/main: checkpointer ", True),
+        ("postgres: 15/main: postgres identity_bench 127.0.0.1(33108) idle", True),
+        ("postgres: postgres identity_bench [local] SELECT", True),
+        ("postgres: 15/main: postgres identity_other 127.0.0.1(33108) idle", False),
+        ("postgres: 15/main: postgres identity_bench_small 127.0.0.1(1) idle", False),
+    ],
+)
+def test_cpu_meter_counts_only_the_postgres_processes_of_its_database(title, expected):
+    assert run.serves(title, "identity_bench") is expected
+
+
+@pytest.mark.django_db
+def test_measure_records_worker_and_database_cpu(monkeypatch):
+    """The meter reads the children of a master (here this process) and the Postgres
+    backends of the database: both burn CPU during the fake wrk run."""
+    from django.db import connection
+
+    def wrk(url: str, case: load.Case, *, connections: int, seconds: float) -> dict:
+        burner = subprocess.Popen(  # a "worker" started during the run counts whole
+            [sys.executable, "-c", BURN], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        burner.stdout.readline()
+        burners.append(burner)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM generate_series(1, 2000000)")
+        return {"connections": connections, "rps": 5.0, "ok": 10, "failed": 0, "errors": 0}
+
+    burners: list[subprocess.Popen] = []
+    monkeypatch.setattr(load, "run", wrk)
+    bench = run.Bench.__new__(run.Bench)
+    bench.url = "http://127.0.0.1:1"
+    bench.meters = {bench.url: run.CpuMeter(os.getpid(), connection.settings_dict["NAME"])}
+    try:
+        result = bench.measure(load.Case("/healthz"), 1, warm_up=False)
+    finally:
+        for burner in burners:
+            burner.stdin.close()
+            burner.wait()
+    assert result["worker_cpu_s"] >= 0.1
+    if connection.vendor != "postgresql":
+        pytest.skip("the database CPU is read from Postgres processes")
+    assert result["db_cpu_s"] > 0
+
+
+def test_cpu_meter_keeps_the_cpu_of_a_process_that_ends_during_the_block():
+    """Django closes a connection older than CONN_MAX_AGE: its backend's CPU must not vanish
+    from the figure. Here a "worker" that burns CPU and exits before the block ends."""
+    meter = run.CpuMeter(os.getpid(), "no_such_database")
+    burner = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.readline()\n" + BURN], stdin=subprocess.PIPE
+    )
+    with meter.measuring() as cpu:
+        burner.communicate(b"go\n")  # burns 0.2 s, then reads stdin to its end and exits
+        time.sleep(3 * meter.POLL_SECONDS)
+    assert cpu["worker_cpu_s"] >= 0.1
+
+
+BURN = """
+import sys, time
+start = time.process_time()
+while time.process_time() - start < 0.2:
+    pass
+print("burnt", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not load.wrk_path(), reason="wrk is not installed")
+def test_load_counts_a_refused_request_once():
+    """wrk counts a 4xx as a status error and the script counts it as rejected: one failure."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(400)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = load.run(url, load.Case("/", check_status=True), connections=1, seconds=1)
+    finally:
+        server.shutdown()
+    assert result["requests"] > 0
+    assert (result["ok"], result["rps"]) == (0, 0.0)
+    assert result["failed"] == result["requests"]
