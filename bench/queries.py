@@ -9,6 +9,7 @@ minimum is written by hand: the rows the request must read or write, nothing els
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,11 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-# The bench's own Redis database (bench.run.REDIS_URL); its servers have stopped by now.
+# The bench's own Redis database (bench.run.REDIS_URL, same override); its servers have
+# stopped by now.
 REDIS_CACHE = {
     "BACKEND": "identity.redis_cache.RedisCache",
-    "LOCATION": "redis://127.0.0.1:6379/11",
+    "LOCATION": os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/11",
     "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
 }
 

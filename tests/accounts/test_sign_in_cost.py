@@ -132,19 +132,19 @@ def _axes_request(ip: str = "203.0.113.9"):
     return request
 
 
+def _wrong_password(login: str, ip: str = "203.0.113.9") -> None:
+    Client(REMOTE_ADDR=ip).post(
+        reverse("api:accounts:login"),
+        {"login": login, "password": "wrong"},
+        content_type="application/json",
+    )
+
+
 def test_failure_count_matches_axes_own(user_factory):
     user = user_factory()
     for _ in range(3):
-        Client(REMOTE_ADDR="203.0.113.9").post(
-            reverse("api:accounts:login"),
-            {"login": user.username, "password": "wrong"},
-            content_type="application/json",
-        )
-    Client(REMOTE_ADDR="198.51.100.2").post(
-        reverse("api:accounts:login"),
-        {"login": user.username, "password": "wrong"},
-        content_type="application/json",
-    )
+        _wrong_password(user.username)
+    _wrong_password(user.username, ip="198.51.100.2")
     for ip, login, expected in [
         ("203.0.113.9", user.username, 3),
         ("198.51.100.2", user.username, 1),
@@ -160,11 +160,7 @@ def test_failure_count_forgets_attempts_past_the_cool_off(user_factory, settings
     user = user_factory()
     request = _axes_request()
     for _ in range(2):
-        Client(REMOTE_ADDR="203.0.113.9").post(
-            reverse("api:accounts:login"),
-            {"login": user.username, "password": "wrong"},
-            content_type="application/json",
-        )
+        _wrong_password(user.username)
     request.axes_attempt_time = timezone.now() + settings.AXES_COOLOFF_TIME + timedelta(1)
     assert LockoutHandler().get_failures(request, {"username": user.username}) == 0
 
