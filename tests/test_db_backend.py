@@ -5,6 +5,8 @@ Real Postgres, real terminated server processes: what a worker sees when Postgre
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg
 import pytest
 from django.db import OperationalError, connection, connections
@@ -100,3 +102,87 @@ def test_prepared_statements_show_in_the_query_log(user_factory) -> None:
     assert len(queries) == 1
     assert "EXISTS (SELECT 1 FROM" in queries[0]["sql"]
     assert pair.session.pk.hex in queries[0]["sql"].replace("-", "")
+
+
+# -- timestamps parsed by psycopg's compiled loader ------------------------------------------
+SAMPLES = [
+    "2026-11-21 19:00:00.123456+00",
+    "1999-12-31 23:59:59.999999-08",  # another offset: the same instant in UTC
+    "2000-02-29 00:00:00+05:30",
+    "0001-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+]
+
+
+def _read(cursor, literals: list[str]) -> list:
+    cursor.execute(
+        "SELECT " + ", ".join(f"%s::timestamptz AS t{i}" for i in range(len(literals))),
+        literals,
+    )
+    return list(cursor.fetchone())
+
+
+def test_timestamps_load_as_django_loads_them() -> None:
+    """Each value equals, in instant and in type, what Django's own loader makes of it."""
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+    from identity.postgres.base import COMPILED_TIMESTAMPTZ, UTCTimestamptzLoader
+
+    with connection.cursor() as cursor:
+        fast = _read(cursor, SAMPLES)
+        loader = connection.connection.adapters.get_loader(1184, psycopg.pq.Format.TEXT)
+    with connection.cursor() as cursor:
+        register_tzloader(connection.timezone, cursor)  # Django's Python loader
+        django_values = _read(cursor, SAMPLES)
+
+    assert fast == django_values
+    assert all(value.tzinfo is UTC for value in fast)
+    assert [value.isoformat() for value in fast] == [v.isoformat() for v in django_values]
+    if COMPILED_TIMESTAMPTZ:
+        assert loader is UTCTimestamptzLoader
+
+
+def test_a_session_in_another_time_zone_still_reads_utc() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'America/New_York'")
+        try:
+            values = _read(cursor, SAMPLES[:3])
+        finally:
+            cursor.execute("SET TIME ZONE 'UTC'")
+    assert all(value.tzinfo is UTC for value in values)
+    assert values[1] == datetime(2000, 1, 1, 7, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_model_timestamps_round_trip(user_factory) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=UTC)
+    user = user_factory()
+    type(user).objects.filter(pk=user.pk).update(date_joined=moment)
+    user.refresh_from_db()
+    assert user.date_joined == moment
+    assert user.date_joined.tzinfo is UTC
+
+
+def test_instance_from_row_runs_init_signals_when_they_listen(user_factory) -> None:
+    """With an init receiver connected, rows are built through Model.__init__ as the ORM does."""
+    from django.db.models.signals import post_init
+
+    from accounts.models import User
+    from identity.postgres import instance_from_row
+
+    user = user_factory()
+    attnames = [field.attname for field in User._meta.concrete_fields]
+    values = [getattr(user, name) for name in attnames]
+    seen = []
+
+    def receiver(sender, instance, **kwargs) -> None:
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=User)
+    try:
+        built = instance_from_row(User, attnames, values, "default")
+    finally:
+        post_init.disconnect(receiver, sender=User)
+    quiet = instance_from_row(User, attnames, values, "default")
+    assert seen == [built]
+    assert quiet.username == built.username == user.username
+    assert quiet._state.adding is built._state.adding is False
