@@ -8,14 +8,12 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.db.models.base import ModelState
 from django.db.models.functions import Lower
-from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from accounts import signin_memory
 from accounts.models import EmailDomainRule, LoginEvent, User, UserSession, ci_equals
-from identity.postgres import prepared_cursor
+from identity.postgres import instance_from_row, prepared_cursor
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -157,13 +155,7 @@ def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[
 
 
 def _user_from_row(fields: tuple[str, ...], row: tuple) -> User:
-    """``User.from_db`` for a full row, without running ``Model.__init__`` field by field
-    (a tenth of a remembered-token request) when no init signal listens; the values are all
-    immutable, so instances built from one remembered row share nothing mutable."""
-    if pre_init.has_listeners(User) or post_init.has_listeners(User):
-        return User.from_db(connection.alias, list(fields), row)
-    user = User.__new__(User)
-    user.__dict__.update(zip(fields, row, strict=True))
-    user._state = ModelState()
-    user._state.adding, user._state.db = False, connection.alias
-    return user
+    """``User.from_db`` for a full row (identity.postgres.instance_from_row: a tenth of a
+    remembered-token request); the values are all immutable, so instances built from one
+    remembered row share nothing mutable."""
+    return instance_from_row(User, list(fields), row, connection.alias)

@@ -25,7 +25,7 @@ from oauth2_provider.models import (
 )
 
 from accounts.models import Profile, User, UserSession
-from identity.postgres import prepared_cursor
+from identity.postgres import instance_from_row, prepared_cursor
 from sso.models import Application, SignIn
 
 AccessToken = get_access_token_model()
@@ -105,7 +105,7 @@ def _instance(model: type[Model], table_alias: str, values: list[Any], connectio
     for index, col, converters in _converters(model, table_alias, connection.alias):
         for convert in converters:
             values[index] = convert(values[index], col, connection)
-    return model.from_db(connection.alias, _attnames(model), values)
+    return instance_from_row(model, _attnames(model), values, connection.alias)
 
 
 @functools.cache

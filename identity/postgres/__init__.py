@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import Model, signals
+from django.db.models.base import ModelState
 
 
 def prepared_cursor(connection: Any) -> Any:
@@ -70,3 +71,17 @@ def _insert_statement(models: tuple[type[Model], ...], alias: str) -> tuple[str,
     ctes = ", ".join(f"row{n} AS ({insert})" for n, insert in enumerate(inserts))
     keys = ", ".join(f"(SELECT * FROM row{n})" for n in range(len(inserts)))  # noqa: S608
     return f"WITH {ctes} SELECT {keys}", field_lists
+
+
+def instance_from_row(model: type[Model], attnames: list[str], values: Any, alias: str) -> Any:
+    """``model.from_db(alias, attnames, values)`` for a full row, without ``Model.__init__``'s
+    field-by-field loop and its two signal sends (about 15 µs a model), when no init signal
+    listens. The values must not be shared with another instance (a row read once, or
+    immutable values)."""
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return model.from_db(alias, attnames, values)
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(attnames, values, strict=True))
+    state = instance._state = ModelState()
+    state.adding, state.db = False, alias
+    return instance

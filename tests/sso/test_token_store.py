@@ -97,6 +97,31 @@ def test_load_brings_the_client_without_another_query(issued, rp, django_assert_
         assert loaded.application.client_id == rp.client_id
 
 
+def test_loaded_rows_equal_the_orms_field_by_field(issued, user):
+    """Built without Model.__init__ (identity.postgres.instance_from_row): every column, the
+    saved state, and no value shared with another load."""
+    first, second = _load(issued["refresh_token"]), _load(issued["refresh_token"])
+    fresh = RefreshToken.objects.select_related("access_token", "user", "application").get(
+        pk=first.pk
+    )
+    pairs = [
+        (first, fresh),
+        (first.access_token, fresh.access_token),
+        (first.user, fresh.user),
+        (first.application, fresh.application),
+        (first.user.profile, type(first.user.profile).objects.get(user=user)),
+    ]
+    for loaded, orm in pairs:
+        assert type(loaded) is type(orm)
+        for field in type(orm)._meta.concrete_fields:
+            assert getattr(loaded, field.attname) == getattr(orm, field.attname), field.name
+        assert loaded._state.adding is False
+        assert loaded._state.db == "default"
+    assert first.created.tzinfo is not None
+    first.resource.append("changed")
+    assert second.resource == []
+
+
 def test_load_knows_nothing_of_an_unknown_token(issued):
     assert _load("not-a-token") is None
 
