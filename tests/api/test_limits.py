@@ -63,6 +63,75 @@ def test_throttle_per_ip(api, user, tight_rates):
     assert int(response["Retry-After"]) > 0
 
 
+def _rates(settings, **rates):
+    merged = {**api_settings.DEFAULT_THROTTLE_RATES, **rates}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged}
+
+
+def test_a_call_refused_by_one_limit_still_counts_for_the_other(api, user, settings):
+    """DRF's check_throttles semantics, kept by the combined throttle: the IP limit counts a
+    call the identifier limit refuses, so rotating identifiers from one address is stopped."""
+    _rates(settings, password_reset="3/hour", password_reset_identifier="1/hour")
+    try:
+        assert api.post(url("password_reset"), {"login": "a"}, format="json").status_code == 202
+        refused = api.post(url("password_reset"), {"login": "a"}, format="json")
+        assert_problem(refused, 429, "throttled")  # the identifier's limit
+        assert api.post(url("password_reset"), {"login": "b"}, format="json").status_code == 202
+        # Three calls from this address so far, one of them refused: the IP limit is spent.
+        response = api.post(url("password_reset"), {"login": "c"}, format="json")
+        assert_problem(response, 429, "throttled")
+    finally:
+        api_settings.reload()
+
+
+def test_retry_after_is_the_longer_wait_of_the_two_limits(api, user, settings):
+    _rates(settings, login="1/min", login_identifier="1/hour")
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    try:
+        assert api.post(url("login"), body, format="json").status_code == 200
+        response = api.post(url("login"), body, format="json")
+        assert_problem(response, 429, "throttled")
+        assert int(response["Retry-After"]) > 60 * 59  # the hour, not the minute
+    finally:
+        api_settings.reload()
+
+
+def test_both_limits_take_one_cache_read_and_one_write(api, user, tight_rates, monkeypatch):
+    """Two round trips to Redis for the two limits of a sign-in, not four."""
+    from django.core.cache import cache
+
+    calls: list[str] = []
+    depth = [0]  # the local-memory cache's get_many calls its own get: count the outer call
+    for name in ("get", "get_many", "set", "set_many"):
+        method = getattr(cache, name)
+
+        def spy(*args, _name=name, _method=method, **kwargs):
+            if "throttle" in str(args[0]) and not depth[0]:
+                calls.append(_name)
+            depth[0] += 1
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(cache, name, spy)
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    assert api.post(url("login"), body, format="json").status_code == 200
+    assert calls == ["get_many", "set_many"]
+
+
+def test_throttles_let_calls_through_while_the_cache_is_down(api, user, tight_rates, monkeypatch):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    monkeypatch.setattr(cache, "get_many", down)
+    for _ in range(3):  # more than the IP limit of 2
+        assert api.post(url("login"), body, format="json").status_code == 200
+
+
 def test_throttle_per_identifier(api, user, settings):
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, "password_reset_identifier": "2/hour"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
