@@ -119,6 +119,22 @@ def test_hash_limit_counts_one_window_per_process():
     result = hashlimit.main(2, 0.2)
     assert result["processes"] == 2
     assert result["verifies_per_second"] > 0
+    # An RS256 signature costs far less than an Argon2id verify, and three of them still cap
+    # an API login below the hash limit.
+    assert result["rs256_signs_per_second"] > result["verifies_per_second"]
+    expected = result["ms_per_verify"] / (result["ms_per_verify"] + 3 * result["ms_per_rs256_sign"])
+    assert result["api_login_ceiling"] == pytest.approx(expected)
+    assert 0 < result["api_login_ceiling"] < 1
+
+
+def test_report_shows_what_three_signatures_leave_of_the_hash_limit(tmp_path):
+    results = _results()
+    results["hash_limit"].update(api_login_ceiling=0.9, api_login_ceiling_samples=[0.88, 0.92])
+    rows = {row["figure"]: row for row in report.summary(results)}
+    ceiling = rows["Login API ceiling: Argon2id + its 3 RS256 signatures only"]
+    assert (ceiling["ratio"], ceiling["met"]) == ("0.90 [0.88 to 0.92]", None)
+    older = {row["figure"] for row in report.summary(_results())}
+    assert "Login API ceiling: Argon2id + its 3 RS256 signatures only" not in older
 
 
 def test_report_gives_oauth_per_core_figures_next_to_the_whole_machine(tmp_path):
