@@ -185,15 +185,3 @@ def safe_delete_many(keys: list[str]) -> None:
     if keys and guarded("delete_many", lambda: cache.delete_many(keys)) is CACHE_DOWN:
         for key in keys:
             _keep(key, lambda key=key: cache.delete(key))
-
-
-class FailOpenCache:
-    """The two calls DRF's throttles make; an unreachable cache lets the request through
-    (lockout, which counts in the database, still guards passwords)."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        found = safe_get(key, default)
-        return default if found is CACHE_DOWN else found
-
-    def set(self, key: str, value: Any, timeout: int | None = None) -> None:
-        safe_set(key, value, timeout)

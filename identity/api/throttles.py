@@ -16,30 +16,33 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from identity.cache import CACHE_DOWN, FailOpenCache, guarded, safe_get_many
+from identity.cache import CACHE_DOWN, guarded, safe_get_many
 from identity.net import client_ip
 
 
 class _ScopedThrottle(SimpleRateThrottle):
-    suffix = ""
-    cache = FailOpenCache()  # a cache outage must not turn sign-in into a 500
+    """One limit of ScopedAuthThrottle: DRF's rate parsing, cache key format and wait()."""
 
-    def __init__(self) -> None:  # the base class reads the rate here; allow_request does
+    suffix = ""
+
+    def __init__(self) -> None:  # the base class reads the rate here; prepare does
         pass
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
-    def allow_request(self, request: Request, view: Any) -> bool:
+    def prepare(self, request: Request, view: Any) -> bool:
+        """Sets this limit's scope, rate and cache key; False when it does not apply."""
         base = getattr(view, "throttle_scope", None)
         if not base:
-            return True
+            return False
         self.scope = base + self.suffix
         self.rate = self.get_rate()
         if self.rate is None:
-            return True
+            return False
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        self.key = self.get_cache_key(request, view)
+        return self.key is not None
 
 
 class ScopedIPThrottle(_ScopedThrottle):
@@ -72,8 +75,9 @@ class ScopedAuthThrottle(BaseThrottle):
     both histories and one write, where the two throttles one after the other take four.
 
     As DRF's check_throttles does for two throttles, a request is counted by each limit that
-    lets it through, even when the other refuses it; Retry-After is the longer wait. A cache
-    outage lets the request through (FailOpenCache)."""
+    lets it through, even when the other refuses it; Retry-After is the longer wait. An
+    unreachable cache lets the request through, not a 500 (lockout, which counts in the
+    database, still guards passwords)."""
 
     parts = (ScopedIPThrottle, ScopedIdentifierThrottle)
 
@@ -81,7 +85,7 @@ class ScopedAuthThrottle(BaseThrottle):
         self.refused: list[SimpleRateThrottle] = []
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        active = [part for part in (cls() for cls in self.parts) if _ready(part, request, view)]
+        active = [part for part in (cls() for cls in self.parts) if part.prepare(request, view)]
         if not active:
             return True
         histories = safe_get_many([part.key for part in active])
@@ -104,20 +108,6 @@ class ScopedAuthThrottle(BaseThrottle):
     def wait(self) -> float | None:
         waits = [wait for wait in (part.wait() for part in self.refused) if wait is not None]
         return max(waits, default=None)
-
-
-def _ready(part: _ScopedThrottle, request: Request, view: Any) -> bool:
-    """Sets the scope, rate and cache key of one limit; False when it does not apply."""
-    base = getattr(view, "throttle_scope", None)
-    if not base:
-        return False
-    part.scope = base + part.suffix
-    part.rate = part.get_rate()
-    if part.rate is None:
-        return False
-    part.num_requests, part.duration = part.parse_rate(part.rate)
-    part.key = part.get_cache_key(request, view)
-    return part.key is not None
 
 
 AUTH_THROTTLES = [ScopedAuthThrottle]
