@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 from bench import load, report
-from tests.processes import wait_ready
+from tests.processes import gunicorn_command, wait_ready
 from tests.run import choose_database, free_port, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,22 +156,9 @@ def gunicorn(
     """A gunicorn of the portal on a free loopback port; yields its URL and master pid."""
     port = free_port()
     log = tmp / f"{name}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:identity.gunicorn_conf",
-        "identity.wsgi",
-        "-b",
-        f"127.0.0.1:{port}",
-        "-w",
-        str(workers),
-        "--backlog",
-        "2048",
-        "--access-logfile",
-        "/dev/null",
-    ]
+    command = gunicorn_command(
+        port, "-w", str(workers), "--backlog", "2048", "--access-logfile", "/dev/null"
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)  # noqa: S603
     url = f"http://127.0.0.1:{port}"

@@ -64,6 +64,22 @@ def wait_ready(
     raise RuntimeError(f"server did not start: {log.read_text()[-3000:]}")
 
 
+def gunicorn_command(port: int, *options: str) -> list[str]:
+    """The portal as production starts it (gunicorn with identity.gunicorn_conf) on a
+    loopback port, with further gunicorn ``options``."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:identity.gunicorn_conf",
+        "identity.wsgi",
+        "-b",
+        f"127.0.0.1:{port}",
+        *options,
+    ]
+
+
 @contextmanager
 def portal_processes(count: int, *, env: dict[str, str], tmp: Path) -> Iterator[list[str]]:
     """Starts ``count`` gunicorn processes of the portal; yields their base URLs."""
@@ -74,20 +90,7 @@ def portal_processes(count: int, *, env: dict[str, str], tmp: Path) -> Iterator[
             port = _free_port()
             log = tmp / f"server-{index}.log"
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    "python:identity.gunicorn_conf",
-                    "identity.wsgi",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "-w",
-                    "1",
-                    "--access-logfile",
-                    "-",
-                ],
+                gunicorn_command(port, "-w", "1", "--access-logfile", "-"),
                 env={**base_env, **env},
                 stdout=log.open("wb"),
                 stderr=subprocess.STDOUT,

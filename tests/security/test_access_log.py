@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,7 +19,7 @@ from accounts.models import OneTimeToken
 from accounts.services.secrets import secret_issue
 from identity.keys import ensure_signing_key
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.processes import database_url, wait_ready
+from tests.processes import database_url, gunicorn_command, wait_ready
 from tests.run import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,18 +38,7 @@ def production_gunicorn(tmp: Path, access_log_format: str | None) -> Iterator[st
     with override_settings(SIGNING_KEYS_DIR=keys):
         ensure_signing_key()
     port, log = free_port(), tmp / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:identity.gunicorn_conf",
-        "identity.wsgi",
-        "-b",
-        f"127.0.0.1:{port}",
-        "--access-logfile",
-        str(tmp / "access.log"),
-    ]
+    command = gunicorn_command(port, "--access-logfile", str(tmp / "access.log"))
     if access_log_format:
         command += ["--access-logformat", access_log_format]
     env = {
