@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection, connections, transaction
 
 from identity.postgres.base import HEALTH_CHECK_BYPASS_SECONDS
 
@@ -186,3 +186,24 @@ def test_instance_from_row_runs_init_signals_when_they_listen(user_factory) -> N
     assert seen == [built]
     assert quiet.username == built.username == user.username
     assert quiet._state.adding is built._state.adding is False
+
+
+def test_a_request_query_never_forks_parallel_workers():
+    """A misestimated prefix search on a large users table made the planner fork two workers
+    for ten rows (7 ms instead of 0.3 ms). Even with parallel plans made to look free, the
+    portal's connections plan the admin user search serially (DB_PARALLEL_WORKERS=0)."""
+    from accounts.selectors import user_list
+    from tests.factories import UserFactory
+
+    UserFactory.create_batch(3)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for knob in ("parallel_setup_cost", "parallel_tuple_cost"):
+            cursor.execute(f"SET LOCAL {knob} = 0")
+        for knob in ("min_parallel_table_scan_size", "min_parallel_index_scan_size"):
+            cursor.execute(f"SET LOCAL {knob} = 0")
+        plan = user_list(search="user").explain()
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        workers = cursor.fetchone()[0]
+    assert workers == "0"
+    assert "Gather" not in plan
+    assert "Parallel" not in plan
