@@ -356,6 +356,7 @@ class Bench:
         password = cast["password"]
         self.member = api_login(url, cast["member"]["username"], password)
         self.admin = api_login(url, cast["admin"]["username"], password)
+        self.reader: dict | None = None  # signed in by the first scale row
 
     def measure(
         self,
@@ -468,10 +469,10 @@ class Bench:
             self.url, other_url, self.cast["member"]["username"], self.cast["password"]
         )
 
-    def scale_cases(self, member: str, admin: str) -> dict[str, tuple[load.Case, int]]:
+    def scale_cases(self, member: str, admin: str, reader: str) -> dict[str, tuple[load.Case, int]]:
         check = json_post("/api/v1/authz/check/", {"permission": "bench.check"}, member)
         return {
-            "login_history": (bearer("/api/v1/me/login-history/", member), 8),
+            "login_history": (bearer("/api/v1/me/login-history/", reader), 8),
             "users_search": (bearer("/api/v1/users/?search=u000001", admin), 8),
             "authz_check": (check, 16),
         }
@@ -484,9 +485,13 @@ class Bench:
         # Each server checks a token's sign-in in its own database: one sign-in per server.
         tokens = [
             api_login(small_url, self.cast[who]["username"], password)["access_token"]
-            for who in ("member", "admin")
+            for who in ("member", "admin", "reader")
         ]
-        cases = self.scale_cases(self.member_token, self.admin["access_token"])
+        if self.reader is None:
+            self.reader = api_login(self.url, self.cast["reader"]["username"], password)
+        cases = self.scale_cases(
+            self.member_token, self.admin["access_token"], self.reader["access_token"]
+        )
         small_cases = self.scale_cases(*tokens)
         row: dict = {"users": users, "events": events}
         for name, (case, connections) in cases.items():
