@@ -145,6 +145,9 @@ def _oauth_rows(label: str, point: dict[str, Any], keycloak: int, cores: int) ->
         ),
     ]
     goal = GOALS["oauth_per_core"]
+    samples = point.get("per_core_samples")
+    if portal is not None and samples and len(samples) > 1:
+        rows[0]["value"] = f"{portal:.1f} [{min(samples):.0f} to {max(samples):.0f}]"
     rows[0]["goal"] = f"≥ {goal} /s per core"
     rows[0]["met"] = portal >= goal if portal is not None else None
     return rows
