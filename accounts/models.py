@@ -171,7 +171,10 @@ class OneTimeToken(models.Model):
         VERIFY_EMAIL = "verify_email", "Verify email"
         PASSWORD_RESET = "password_reset", "Password reset"
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_tokens")
+    # db_index=False: the (user, purpose) index serves lookups by user.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="one_time_tokens", db_index=False
+    )
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     # SHA-256 of a 256-bit random link token: fast hashing is safe for secrets this long.
     token_hash = models.CharField(max_length=64, unique=True)
@@ -203,7 +206,10 @@ class UserSession(models.Model):
     """One sign-in on any channel; its id is the `sid` claim of the tokens it issues."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    # db_index=False: the (user, created_at) index serves lookups by user.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="sessions", db_index=False
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
@@ -243,8 +249,15 @@ class LoginOutcome(models.TextChoices):
 class LoginEvent(models.Model):
     """Every sign-in attempt, kept for LOGIN_HISTORY_RETENTION_DAYS."""
 
+    # db_index=False: the (user, -created_at) index serves lookups by user; one index fewer to
+    # update on every sign-in.
     user = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="login_events"
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="login_events",
+        db_index=False,
     )
     identifier = models.CharField(max_length=254, blank=True)
     outcome = models.CharField(max_length=32, choices=LoginOutcome.choices)

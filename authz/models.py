@@ -83,7 +83,10 @@ class Role(models.Model):
 
 
 class RolePermission(models.Model):
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="role_permissions")
+    # db_index=False here and below: the unique (role, ...) index serves lookups by role.
+    role = models.ForeignKey(
+        Role, on_delete=models.CASCADE, related_name="role_permissions", db_index=False
+    )
     permission = models.ForeignKey(
         Permission, on_delete=models.CASCADE, related_name="role_permissions"
     )
@@ -102,7 +105,9 @@ class RolePermission(models.Model):
 
 
 class RoleInclusion(models.Model):
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="inclusions")
+    role = models.ForeignKey(
+        Role, on_delete=models.CASCADE, related_name="inclusions", db_index=False
+    )
     included = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="inclusions_in")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -123,8 +128,12 @@ class RoleInclusion(models.Model):
 
 
 class RoleAssignment(models.Model):
+    # db_index=False: the unique (user, role) index serves lookups by user.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="role_assignments",
+        db_index=False,
     )
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="assignments")
     granted_by = models.ForeignKey(

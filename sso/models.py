@@ -131,8 +131,9 @@ class Application(AbstractApplication):
 class ApplicationMember(models.Model):
     """A user allowed to sign in to a restricted application."""
 
+    # db_index=False: the unique (application, user) index serves lookups by application.
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="memberships"
+        Application, on_delete=models.CASCADE, related_name="memberships", db_index=False
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="application_memberships"
@@ -152,8 +153,12 @@ class ApplicationMember(models.Model):
 class Consent(models.Model):
     """The scopes a user allowed an application; asked again only when the request grows."""
 
+    # db_index=False: the unique (user, application) index serves lookups by user.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_consents"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="oauth_consents",
+        db_index=False,
     )
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consents")
     scope = models.TextField(blank=True)
