@@ -433,7 +433,9 @@ class Bench:
         basic = {"Content-Type": "application/x-www-form-urlencoded"}
         # The last token is kept back for bench.queries (rotation kills the ones used here).
         pools = refresh_pools(self.cast["refresh_tokens"][:-1], ROUNDS)
-        c = min(8, min(len(pool) for pool in pools))
+        # A spare token per connection: a chain that one failed answer breaks would leave its
+        # connection to spin on "pool-exhausted" refusals (quick mode did, with no spares).
+        c = min(8, min(len(pool) for pool in pools) // 2)
         credentials = load.Case(
             "/o/token/",
             method="POST",
@@ -611,7 +613,8 @@ def prepare(env: dict[str, str], tmp: Path) -> dict:
     manage(env, "ensure_signing_key")
     timed("collectstatic", lambda: manage(env, "collectstatic", "--noinput", "-v0"))
     flush_redis()
-    pool = "16" if QUICK else "40"
+    # ROUNDS pools of refresh tokens, each twice the connections that use it (8 at most).
+    pool = "32" if QUICK else "52"
     cast_env = {**env, "BENCH_REFRESH_POOL": pool}
     timed("cast", lambda: python(cast_env, "-m", "bench.seed", "cast", str(tmp / "cast.json")))
     return json.loads((tmp / "cast.json").read_text())
