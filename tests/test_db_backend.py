@@ -188,6 +188,15 @@ def test_instance_from_row_runs_init_signals_when_they_listen(user_factory) -> N
     assert quiet._state.adding is built._state.adding is False
 
 
+# Zero makes a parallel plan look free to the planner.
+PARALLEL_COSTS = (
+    "parallel_setup_cost",
+    "parallel_tuple_cost",
+    "min_parallel_table_scan_size",
+    "min_parallel_index_scan_size",
+)
+
+
 def test_a_request_query_never_forks_parallel_workers():
     """A misestimated prefix search on a large users table made the planner fork two workers
     for ten rows (7 ms instead of 0.3 ms). Even with parallel plans made to look free, the
@@ -197,9 +206,7 @@ def test_a_request_query_never_forks_parallel_workers():
 
     UserFactory.create_batch(3)
     with transaction.atomic(), connection.cursor() as cursor:
-        for knob in ("parallel_setup_cost", "parallel_tuple_cost"):
-            cursor.execute(f"SET LOCAL {knob} = 0")
-        for knob in ("min_parallel_table_scan_size", "min_parallel_index_scan_size"):
+        for knob in PARALLEL_COSTS:
             cursor.execute(f"SET LOCAL {knob} = 0")
         plan = user_list(search="user").explain()
         cursor.execute("SHOW max_parallel_workers_per_gather")

@@ -69,13 +69,19 @@ def test_refresh_grant_takes_its_client_from_the_token_lookup(client, rp, user) 
     assert cache.get(APPLICATION_CACHE_PREFIX + rp.client_id) is None
 
 
+def _refresh_with_a_wrong_secret(client, rp, refresh_token):
+    """The refresh grant with the client authenticating badly; the right secret is back after."""
+    right, rp.secret = rp.secret, "not-the-secret"
+    try:
+        return refresh(client, rp, refresh_token)
+    finally:
+        rp.secret = right
+
+
 def test_refresh_with_a_wrong_secret_is_invalid_client_and_spends_nothing(client, rp, user):
     tokens = sign_in(client, rp, user)
-    right = rp.secret
-    rp.secret = "not-the-secret"
-    response = refresh(client, rp, tokens["refresh_token"])
+    response = _refresh_with_a_wrong_secret(client, rp, tokens["refresh_token"])
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
-    rp.secret = right
     assert refresh(client, rp, tokens["refresh_token"]).status_code == 200
 
 
@@ -84,11 +90,8 @@ def test_replayed_refresh_token_with_a_wrong_secret_revokes_nothing(client, rp, 
     acts only for the authenticated client (RFC 9700 §4.14.2 applies to its own tokens)."""
     tokens = sign_in(client, rp, user)
     rotated = refresh(client, rp, tokens["refresh_token"]).json()
-    right = rp.secret
-    rp.secret = "not-the-secret"
-    response = refresh(client, rp, tokens["refresh_token"])
+    response = _refresh_with_a_wrong_secret(client, rp, tokens["refresh_token"])
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
-    rp.secret = right
     assert refresh(client, rp, rotated["refresh_token"]).status_code == 200
 
 
