@@ -94,6 +94,15 @@ def test_history_and_sessions_query_counts_do_not_grow(
         assert client.get(url("me_sessions")).status_code == 200
 
 
+def test_revoking_an_api_sign_in_costs_three_queries(api, user, django_assert_num_queries):
+    """The caller's user with its sign-in's state, the session to end, and its update."""
+    client, other = bearer(login(api, user)), login(api, user)
+    other_sid = bearer(other).get(url("token")).json()["sid"]
+    with django_assert_num_queries(3):
+        assert client.delete(url("me_session", other_sid)).status_code == 204
+    assert bearer(other).get(url("me")).status_code == 401
+
+
 def test_admin_sees_and_revokes_another_users_sessions(api, user, user_factory):
     target = user_factory()
     target_tokens = login(api, target)

@@ -289,3 +289,26 @@ def test_load_counts_a_refused_request_once():
     assert result["requests"] > 0
     assert (result["ok"], result["rps"]) == (0, 0.0)
     assert result["failed"] == result["requests"]
+
+
+@pytest.mark.django_db
+def test_query_count_leaves_out_what_the_call_needed_first(user):
+    """The revocation row counted the sign-in it revoked (7 queries): only the DELETE counts."""
+    from rest_framework.test import APIClient
+
+    from bench import queries
+    from tests.api.conftest import login
+
+    api = APIClient()
+
+    def sign_in() -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {login(api, user)['access_token']}"}
+
+    def revoke(headers: dict[str, str]):
+        token = headers["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+        sid = run.jwt_claims(token)["sid"]
+        return api.delete(f"/api/v1/me/sessions/{sid}/", **headers)
+
+    counted = queries.count(revoke, prepare=sign_in)
+    assert counted == queries.MINIMUM["DELETE /api/v1/me/sessions/{id}/"][0]
+    assert queries.count(lambda: revoke(sign_in())) > counted
