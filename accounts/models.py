@@ -79,6 +79,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped by authz in the transaction of every change to what the user holds: cached
+    # permission answers are keyed by it, so a cache restored from an older snapshot cannot
+    # bring a revoked grant back. On the row every request loads anyway: free to read.
+    authz_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     # Sign-ins are recorded as UserSession and LoginEvent rows; a last_login column would
     # cost a write on every sign-in and say less.

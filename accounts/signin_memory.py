@@ -19,8 +19,10 @@ fails or Redis closes it (a restart, an output-buffer overflow), everything reme
 dropped and every request asks the database until a new subscription is confirmed: a message
 missed while unsubscribed cannot leave a stale answer behind. A database answer read before a
 change and stored after its message arrived is not stored (the generation check). Entries
-also expire after ``ACCESS_TOKEN_MEMORY_SECONDS`` whatever happens, which bounds the damage of
-a message lost while the socket looked healthy (a silent network partition).
+also expire after ``ACCESS_TOKEN_MEMORY_SECONDS`` whatever happens. A connection that silently
+stops delivering (a network partition: the socket looks healthy) is found by a heartbeat: a PING
+after a second without news, whose PONG must come within two more, else the memory is dropped
+and the process resubscribes; requests ask the database while the news is older than that.
 
 Without a Redis cache (development on locmem, ``dummycache``), or with the setting at 0, the
 memory is off and every request asks the database.
@@ -52,6 +54,10 @@ MAX_ENTRIES = 4096
 # After a failed subscription, requests ask the database and try again this much later.
 RESUBSCRIBE_SECONDS = 1.0
 SUBSCRIBE_TIMEOUT_SECONDS = 0.5
+# The subscription's heartbeat (see _heartbeat): a PING after this long without news...
+PING_INTERVAL_SECONDS = 1.0
+# ...whose PONG must arrive within this, else the memory is dropped and we resubscribe.
+PING_DEADLINE_SECONDS = 2.0
 _EVERYTHING = b"*"
 
 
@@ -71,6 +77,9 @@ class _Memory:
         self.connection: Any = None  # a subscribed redis.Connection, or None
         self.poller: select.poll | None = None  # polls its socket
         self.retry_at = 0.0
+        # Monotonic times: the last reply read from the subscription, the PING awaiting one.
+        self.heard_at = 0.0
+        self.ping_sent_at = 0.0
         self.entries: OrderedDict[uuid.UUID, Entry] = OrderedDict()
         # Bumped by every forget: an answer read before one is not stored after it.
         self.generation = 0
@@ -184,20 +193,49 @@ def _sync() -> bool:
     if _memory.connection is None and not _subscribe():
         return False
     connection = _memory.connection
-    # The common case, nothing arrived: one poll of the socket. redis-py's can_read costs ten
-    # times more; it also sees data its parser holds, but the loop below leaves none there.
-    if _memory.poller is not None and not _memory.poller.poll(0):
-        return True
     try:
-        while connection.can_read(timeout=0):
-            message = connection.read_response(push_request=True)
-            if isinstance(message, list) and len(message) == 3 and message[0] == b"message":
-                _drop([message[2]])
+        # The common case, nothing arrived: one poll of the socket. redis-py's can_read costs
+        # ten times more; it also sees data its parser holds, but the loop leaves none there.
+        if _memory.poller is None or _memory.poller.poll(0):
+            _read(connection)
+        return _heartbeat(connection)
     except CACHE_ERRORS as error:
         logger.warning("sign-in memory: subscription lost (%s)", type(error).__name__)
         _unsubscribe()
         return False
-    return True
+
+
+def _read(connection: Any) -> None:
+    while connection.can_read(timeout=0):
+        message = connection.read_response(push_request=True)
+        _memory.heard_at = time.monotonic()  # any reply proves the connection delivers
+        if isinstance(message, list) and len(message) == 3 and message[0] == b"message":
+            _drop([message[2]])
+        elif _is_pong(message):
+            _memory.ping_sent_at = 0.0
+
+
+def _is_pong(message: Any) -> bool:
+    if isinstance(message, list) and message:
+        message = message[0]
+    return isinstance(message, bytes) and message.lower() == b"pong"
+
+
+def _heartbeat(connection: Any) -> bool:
+    """True while the subscription proved itself recently. A connection that silently stops
+    delivering (a dropped NAT entry, a dead peer; TCP says nothing for minutes) would lose
+    revocation messages unnoticed: so a PING goes out after PING_INTERVAL_SECONDS without
+    news, and its PONG not arriving within PING_DEADLINE_SECONDS drops the memory and the
+    subscription. Meanwhile, news older than both together makes requests ask the database."""
+    now = time.monotonic()
+    if _memory.ping_sent_at and now - _memory.ping_sent_at > PING_DEADLINE_SECONDS:
+        logger.warning("sign-in memory: no reply to PING within %ss", PING_DEADLINE_SECONDS)
+        _unsubscribe()
+        return False
+    if not _memory.ping_sent_at and now - _memory.heard_at >= PING_INTERVAL_SECONDS:
+        connection.send_command("PING")  # one send, at most once a second; no wait
+        _memory.ping_sent_at = now
+    return now - _memory.heard_at <= PING_INTERVAL_SECONDS + PING_DEADLINE_SECONDS
 
 
 def _subscribe() -> bool:
@@ -227,6 +265,7 @@ def _subscribe() -> bool:
     _memory.entries.clear()
     _memory.generation += 1
     _memory.connection, _memory.retry_at = connection, 0.0
+    _memory.heard_at, _memory.ping_sent_at = time.monotonic(), 0.0
     sock = getattr(connection, "_sock", None)
     _memory.poller = None
     if sock is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -204,3 +206,16 @@ class AuthzAuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"
+
+
+class GraphStamp(models.Model):
+    """One row: a random stamp renewed in the transaction of every change to roles, grants,
+    inclusions or codes. The cached role graph is keyed by it, so a cache restored from an
+    older snapshot (or kept over a restored database) can never serve a graph the database
+    no longer holds; random rather than counted, so a recreated database never repeats one."""
+
+    stamp = models.UUIDField(default=uuid.uuid4)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return str(self.stamp)

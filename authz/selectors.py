@@ -8,12 +8,23 @@ entry is read, so an assignment stops granting at its expiry without any invalid
 
 from __future__ import annotations
 
+import threading
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BigIntegerField, CharField, Q, QuerySet, Value
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    Q,
+    QuerySet,
+    UUIDField,
+    Value,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -21,15 +32,21 @@ from authz import cache as authz_cache
 from authz.errors import PermissionNotFound, RoleNotFound
 from authz.models import (
     AuthzAuditEvent,
+    GraphStamp,
     Permission,
     Role,
     RoleAssignment,
     RoleInclusion,
     RolePermission,
 )
-from identity.cache import safe_get, safe_get_many, safe_set
+from identity.cache import safe_get, safe_set
 
 MEMO_ATTRIBUTE = "_authz_state"
+# Graphs by the stamp the database gave them (immutable): the last few, per process.
+GRAPHS_REMEMBERED = 8
+NO_STAMP = uuid.UUID(int=0)
+_graphs: OrderedDict[tuple[uuid.UUID, int | None], RoleGraph] = OrderedDict()
+_graphs_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -110,37 +127,69 @@ def role_graph_load() -> RoleGraph:
     )
 
 
-def _assignments_load(user_id: int) -> tuple[tuple[int, float | None], ...]:
-    rows = RoleAssignment.objects.filter(
+def _assignments_load(user_id: int) -> tuple[uuid.UUID, tuple[tuple[int, float | None], ...]]:
+    """The user's live assignments and the graph stamp, in one query (UNION ALL): the stamp
+    is read before the graph, so a graph cached under it is never older than it names."""
+    role = Cast(Value(None), output_field=BigIntegerField())
+    expiry = Cast(Value(None), output_field=DateTimeField())
+    assignments = RoleAssignment.objects.filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), user_id=user_id
-    ).values_list("role_id", "expires_at")
-    return tuple((rid, exp.timestamp() if exp else None) for rid, exp in rows)
+    ).values_list("role_id", "expires_at", Cast(Value(None), output_field=UUIDField()))
+    stamp_row = GraphStamp.objects.filter(pk=1).values_list(role, expiry, "stamp")
+    stamp, found = None, []
+    for rid, exp, row_stamp in assignments.order_by().union(stamp_row, all=True):
+        if row_stamp is not None:
+            stamp = row_stamp
+        else:
+            found.append((rid, exp.timestamp() if exp else None))
+    # The row is made by a migration and renewed by every graph change; a flushed database
+    # (tests) lacks it until the first change, and then every graph is "the unchanged one".
+    return stamp or NO_STAMP, tuple(found)
+
+
+def _graph_for(stamp: uuid.UUID, version: int | None = None) -> RoleGraph:
+    """The graph the database named ``stamp``: from this process, the cache or the database.
+    What a stamp names never changes, so each process keeps the few latest graphs (also by the
+    cache's graph version, so that emptying the cache empties this too)."""
+    memo_key = (stamp, version)
+    graph = _graphs.get(memo_key)
+    if graph is None:
+        key = authz_cache.graph_key(stamp)
+        graph = safe_get(key) or None
+        if graph is None:
+            graph = role_graph_load()
+            safe_set(key, graph, _timeout())
+        with _graphs_lock:
+            _graphs[memo_key] = graph
+            while len(_graphs) > GRAPHS_REMEMBERED:
+                _graphs.popitem(last=False)
+    return graph
 
 
 def _state(user: Any) -> _State:
     """The user's graph and assignments: from the per-request memo if the versions still
-    match, else from the cache, else from the database (one query each)."""
+    match, else from the cache, else from the database (one query, two with a new graph).
+
+    Cached under the user's public_id and database version as well as the cache's versions:
+    an entry restored from an older snapshot of the cache names a database version that is
+    gone, and an account that reuses an old bigint id has a public_id of its own."""
     current = authz_cache.versions(
-        [authz_cache.GRAPH_VERSION_KEY, authz_cache.user_version_key(user.pk)]
+        [authz_cache.GRAPH_VERSION_KEY, authz_cache.user_version_key(user)]
     )
     if current is None:  # cache down: the database answers, and nothing is memoised
-        return _State(graph=role_graph_load(), assignments=_assignments_load(user.pk))
-    graph_version, user_version = current
+        return _State(graph=role_graph_load(), assignments=_assignments_load(user.pk)[1])
+    stamp_versions = (getattr(user, "authz_version", 0), *current)
     memo = getattr(user, MEMO_ATTRIBUTE, None)
-    if memo is not None and memo[0] == (graph_version, user_version):
+    if memo is not None and memo[0] == stamp_versions:
         return memo[1]
-    keys = [authz_cache.graph_key(graph_version), authz_cache.user_key(user.pk, user_version)]
-    found = safe_get_many(keys) or {}
-    graph = found.get(keys[0])
-    if graph is None:
-        graph = role_graph_load()
-        safe_set(keys[0], graph, _timeout())
-    assignments = found.get(keys[1])
-    if assignments is None:
-        assignments = _assignments_load(user.pk)
-        safe_set(keys[1], assignments, _timeout())
-    state = _State(graph=graph, assignments=assignments)
-    setattr(user, MEMO_ATTRIBUTE, ((graph_version, user_version), state))
+    key = authz_cache.user_key(user, tuple(current))
+    found = safe_get(key) or None
+    if found is None:
+        found = _assignments_load(user.pk)
+        safe_set(key, found, _timeout())
+    stamp, assignments = found
+    state = _State(graph=_graph_for(stamp, current[0]), assignments=assignments)
+    setattr(user, MEMO_ATTRIBUTE, (stamp_versions, state))
     return state
 
 
@@ -149,16 +198,12 @@ def _may_hold(user: Any) -> bool:
 
 
 def role_graph() -> RoleGraph:
-    """The current role graph, cached like a user's check."""
+    """The current role graph (one query for its stamp, then cached like a user's check)."""
     current = authz_cache.versions([authz_cache.GRAPH_VERSION_KEY])
+    stamp = GraphStamp.objects.filter(pk=1).values_list("stamp", flat=True).first()
     if current is None:
         return role_graph_load()
-    key = authz_cache.graph_key(current[0])
-    graph = safe_get(key) or None
-    if graph is None:
-        graph = role_graph_load()
-        safe_set(key, graph, _timeout())
-    return graph
+    return _graph_for(stamp or NO_STAMP, current[0])
 
 
 def user_effective_permissions(*, user: Any) -> frozenset[str]:

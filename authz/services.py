@@ -138,8 +138,9 @@ def permission_delete(*, permission: Permission, actor: Any = None) -> None:
     _audit(
         actor=actor, action=AuditAction.PERMISSION_DELETE, obj=permission, before=before, after=None
     )
+    granting = list(permission.roles.values_list("pk", flat=True))
+    authz_cache.graph_changed(holders_of=granting)  # before the delete: who held it through them
     permission.delete()
-    authz_cache.graph_changed()
 
 
 # --- roles -------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def role_update(
         before=before,
         after=_role_snapshot(role),
     )
-    authz_cache.graph_changed()
+    authz_cache.graph_changed(holders_of=[role.pk])
     return role
 
 
@@ -278,8 +279,8 @@ def role_delete(*, role: Role, actor: Any = None) -> None:
         str(public_id) for public_id in role.assignments.values_list("user__public_id", flat=True)
     )
     _audit(actor=actor, action=AuditAction.ROLE_DELETE, obj=role, before=before, after=None)
+    authz_cache.graph_changed(holders_of=[role.pk])  # before the delete: its holders lose it
     role.delete()
-    authz_cache.graph_changed()
 
 
 # --- assignments -------------------------------------------------------------------------
@@ -318,7 +319,7 @@ def role_assign(
         before=before,
         after=_assignment_snapshot(assignment),
     )
-    authz_cache.user_changed(user.pk)
+    authz_cache.user_changed(user)
     return assignment
 
 
@@ -338,7 +339,7 @@ def role_assignment_update(
         before=before,
         after=_assignment_snapshot(assignment),
     )
-    authz_cache.user_changed(assignment.user_id)
+    authz_cache.user_changed(assignment.user)
     return assignment
 
 
@@ -361,7 +362,7 @@ def role_unassign(*, user: Any, role: Role, actor: Any = None) -> None:
         after=None,
     )
     assignment.delete()
-    authz_cache.user_changed(user.pk)
+    authz_cache.user_changed(user)
 
 
 def signup_roles_grant(*, user: Any) -> None:

@@ -427,7 +427,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "identity.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": None,
-    # Per client IP (<scope>) and per login identifier (<scope>_identifier); see
+    # Per client IP (<scope>) and per login identifier and client IP (<scope>_identifier; sign-up
+    # counts the address alone), so that no stranger can lock an owner out; see
     # identity/api/throttles.py.
     "DEFAULT_THROTTLE_RATES": {
         "signup": env.str("API_THROTTLE_SIGNUP", default="20/hour"),

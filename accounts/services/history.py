@@ -43,7 +43,9 @@ def ip_network(ip: str | None) -> str:
 
 def _known_device_key(user: User, device_label: str, network: str) -> str:
     digest = hashlib.sha256(f"{device_label}|{network}".encode()).hexdigest()[:32]
-    return f"known-device:{user.pk}:{digest}"
+    # public_id, never the bigint: a database restored or recreated under a kept Redis hands
+    # old ids to new accounts, which must not inherit another person's devices.
+    return f"known-device:{user.public_id.hex}:{digest}"
 
 
 def is_new_device(*, user: User, device_label: str, ip: str | None) -> bool:

@@ -1,8 +1,13 @@
-"""Rate limits for the unauthenticated entry points: per client IP and per login identifier.
+"""Rate limits for the unauthenticated entry points: per client IP and per (identifier, IP).
 
 Views name a ``throttle_scope``; the IP limit uses that scope's rate and the identifier limit
 the ``<scope>_identifier`` rate. Rates are read on every call (not cached on the class), so
 settings overrides apply at once.
+
+The identifier limit counts the pair of the login identifier and the client IP, as django-axes
+counts username+IP: counted per identifier alone, it would be a switch any stranger could flip
+to lock the owner out of sign-in or reset from everywhere (issue 16, item 10). Guessing one
+account from many addresses is bounded by axes' lockout and the reset code's attempt counter.
 """
 
 from __future__ import annotations
@@ -53,8 +58,10 @@ class ScopedIPThrottle(_ScopedThrottle):
 
 
 class ScopedIdentifierThrottle(_ScopedThrottle):
-    """Counts calls per account identifier (the view's ``throttle_identifier_field``), so that
-    one account cannot be hammered from many addresses."""
+    """Counts calls per account identifier (the view's ``throttle_identifier_field``) and
+    client IP, so that one address cannot hammer one account. A view whose identifier limit
+    can lock no existing account out sets ``throttle_identifier_per_ip = False`` to count the
+    identifier alone."""
 
     suffix = "_identifier"
 
@@ -64,8 +71,11 @@ class ScopedIdentifierThrottle(_ScopedThrottle):
         value = data.get(field) if field and isinstance(data, dict) else None
         if not isinstance(value, str) or not value.strip():
             return None
+        material = value.strip().lower()
+        if getattr(view, "throttle_identifier_per_ip", True):
+            material = f"{material}|{client_ip(request._request)}"
         # Hashed: cache keys must not hold addresses, and keep a bounded length.
-        ident = hashlib.sha256(value.strip().lower().encode()).hexdigest()
+        ident = hashlib.sha256(material.encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 

@@ -132,19 +132,74 @@ def test_throttles_let_calls_through_while_the_cache_is_down(api, user, tight_ra
         assert api.post(url("login"), body, format="json").status_code == 200
 
 
-def test_throttle_per_identifier(api, user, settings):
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "password_reset_identifier": "2/hour"}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    for ip in ("10.0.0.1", "10.0.0.2"):
+def test_throttle_per_identifier_counts_per_address(api, user, settings):
+    """The identifier limit counts the (login, IP) pair, as axes does: one address cannot
+    hammer one account, and strangers cannot spend the owner's allowance (issue 16, item 10)."""
+    _rates(settings, password_reset_identifier="2/hour")
+    try:
+        for _ in range(2):
+            response = api.post(
+                url("password_reset"), {"login": "victim"}, format="json", REMOTE_ADDR="10.0.0.1"
+            )
+            assert response.status_code == 202
         response = api.post(
-            url("password_reset"), {"login": "victim"}, format="json", REMOTE_ADDR=ip
+            url("password_reset"), {"login": "VICTIM"}, format="json", REMOTE_ADDR="10.0.0.1"
+        )
+        assert_problem(response, 429, "throttled")
+        response = api.post(
+            url("password_reset"), {"login": "victim"}, format="json", REMOTE_ADDR="10.0.0.2"
         )
         assert response.status_code == 202
-    response = api.post(
-        url("password_reset"), {"login": "VICTIM"}, format="json", REMOTE_ADDR="10.0.0.3"
+    finally:
+        api_settings.reload()
+
+
+STRANGER, OWNER = "198.51.100.1", "203.0.113.2"
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out_of_api_sign_in(api, user):
+    wrong = {"login": user.username, "password": "wrong"}
+    for _ in range(11):  # past the per-login limit (10/min) and axes' five failures
+        api.post(url("login"), wrong, format="json", REMOTE_ADDR=STRANGER)
+    right = {"login": user.username, "password": DEFAULT_PASSWORD}
+
+    assert_problem(
+        api.post(url("login"), right, format="json", REMOTE_ADDR=STRANGER), 429, "throttled"
     )
-    assert_problem(response, 429, "throttled")
-    api_settings.reload()
+    response = api.post(url("login"), right, format="json", REMOTE_ADDR=OWNER)
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    ("name", "scope", "body", "owner_status"),
+    [
+        ("password_reset", "password_reset", {"login": "{username}"}, 202),
+        (
+            "password_reset_confirm",
+            "password_reset_confirm",
+            {"login": "{username}", "code": "000000", "new_password": NEW_PASSWORD},
+            400,
+        ),
+        ("verify_email_resend", "verify_resend", {"email": "{email}"}, 202),
+        (
+            "confirm_account",
+            "login",
+            {"login": "{username}", "old_password": "x", "new_password": NEW_PASSWORD},
+            401,
+        ),
+    ],
+)
+def test_a_stranger_cannot_spend_the_owners_allowance(api, user, name, scope, body, owner_status):
+    """Every per-identifier limit where a stranger could lock the owner out counts per address."""
+    body = {k: v.format(username=user.username, email=user.email) for k, v in body.items()}
+    limit = int(api_settings.DEFAULT_THROTTLE_RATES[f"{scope}_identifier"].split("/")[0])
+    for _ in range(limit):
+        api.post(url(name), body, format="json", REMOTE_ADDR=STRANGER)
+    refused = api.post(url(name), body, format="json", REMOTE_ADDR=STRANGER)
+    assert_problem(refused, 429, "throttled")
+
+    response = api.post(url(name), body, format="json", REMOTE_ADDR=OWNER)
+    assert response.status_code == owner_status, response.content
 
 
 def _reset_code(api, user, mailoutbox) -> str:

@@ -29,11 +29,13 @@ class PublicApi(APIView):
 
 
 class ThrottledPublicApi(PublicApi):
-    """Limited per IP (``throttle_scope``) and per account (``throttle_identifier_field``)."""
+    """Limited per IP (``throttle_scope``) and per account and IP (``throttle_identifier_field``;
+    per account alone with ``throttle_identifier_per_ip = False``)."""
 
     throttle_classes = AUTH_THROTTLES
     throttle_scope = ""
     throttle_identifier_field: str | None = None
+    throttle_identifier_per_ip = True
 
 
 def api_authenticate(
