@@ -9,6 +9,7 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -58,6 +59,16 @@ class UserCreateForm(forms.ModelForm):
         fields = ("username", "email", "user_type", "is_staff")
 
 
+class AdminPasswordSetForm(AdminPasswordChangeForm):
+    """Django's admin password form, saved through the service that ends every sign-in."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data["password1"] if usable else None
+        services.password_set_by_admin(user=self.user, password=password)
+        return self.user
+
+
 # Admin sign-ins go through the sign-in service: lockout, login history and session rows.
 admin.site.login_form = AdminLoginForm
 
@@ -65,6 +76,7 @@ admin.site.login_form = AdminLoginForm
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     add_form = UserCreateForm
+    change_password_form = AdminPasswordSetForm
     add_fieldsets = (
         (
             None,
@@ -110,7 +122,7 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            services.user_update_from_admin_form(user=obj, changed=form.changed_data)
             return
         data = form.cleaned_data
         created = services.user_create(

@@ -102,6 +102,20 @@ def account_confirm(
     _password_set(user=user, password=new_password)
 
 
+@transaction.atomic
+def password_set_by_admin(*, user: User, password: str | None) -> None:
+    """An administrator sets the password (None: disables password sign-in). Whoever held the
+    account until now is signed out on every channel, as after a reset; the admin's form has
+    applied the password rules already."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    _secrets_revoke(user=user, purpose=RESET)
+    user_sessions_revoke(user=user, reason="password_set_by_admin")
+
+
 def _password_set(*, user: User, password: str) -> None:
     user.set_password(password)
     user.must_change_password = False

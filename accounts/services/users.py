@@ -146,6 +146,32 @@ def user_update_by_admin(*, user: User, data: dict[str, Any]) -> User:
     return user_update(user=user, data=data)
 
 
+# Account switches with consequences beyond their column: each goes through its service.
+_ADMIN_FORM_SWITCHES = ("is_active", "must_change_password", "password")
+
+
+@transaction.atomic
+def user_update_from_admin_form(*, user: User, changed: list[str]) -> User:
+    """Saves the admin change form: only the columns it changed (a full-row save would write
+    back a stale copy of every other column), deactivation through ``user_deactivate`` so that
+    every sign-in ends, a forced password change through its service."""
+    columns = {field.name for field in User._meta.concrete_fields}
+    plain = [name for name in changed if name in columns and name not in _ADMIN_FORM_SWITCHES]
+    if plain:
+        _save_unique(user, update_fields=[*plain, "updated_at"])
+    if "is_active" in changed:
+        if user.is_active:
+            user.save(update_fields=["is_active", "updated_at"])
+        else:
+            user_deactivate(user=user)
+    if "must_change_password" in changed:
+        if user.must_change_password:
+            user_require_password_change(user=user)
+        else:
+            user.save(update_fields=["must_change_password", "updated_at"])
+    return user
+
+
 def user_delete_by_admin(*, user: User) -> None:
     """Deletes an account; its profile, sessions and secrets go with it, login history stays."""
     logger.info("user %s deleted by an administrator", user.public_id)
@@ -285,11 +311,14 @@ def _user_insert(*, user: User, password: str | None) -> User:
     return user
 
 
-def _save_unique(user: User) -> None:
-    """Saves, turning a lost race on the case-insensitive unique indexes into a clear error."""
+def _save_unique(user: User, *, update_fields: list[str] | None = None) -> None:
+    """Saves, turning a lost race on the case-insensitive unique indexes into a clear error.
+
+    An existing row names its ``update_fields``: a full-row save would write this process's
+    stale copy of every other column over a concurrent change (a deactivation reverted)."""
     try:
         with transaction.atomic():
-            user.save()
+            user.save(update_fields=update_fields)
     except IntegrityError as error:
         if "email" in str(error):
             raise EmailExists() from error
