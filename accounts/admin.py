@@ -21,8 +21,18 @@ from accounts.services.lockouts import lockout_lift
 from identity.admin import ReadOnlyAdmin
 
 
+class ProfileFormSet(forms.BaseInlineFormSet):
+    def save_existing(self, form: forms.ModelForm, obj: Profile, commit: bool = True) -> Profile:
+        # Only what the admin changed: the user may be editing other fields of their profile.
+        columns = {field.name for field in Profile._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in columns]
+        obj.save(update_fields=[*changed, "updated_at"])
+        return obj
+
+
 class ProfileInline(admin.StackedInline):
     model = Profile
+    formset = ProfileFormSet
     can_delete = False
     fields = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
 

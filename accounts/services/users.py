@@ -103,20 +103,24 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
             raise UsernameExists()
         user.username = username
         user.full_clean(exclude=["password", "email"], validate_unique=False)
-        _save_unique(user)
+        _save_unique(user, update_fields=["username", "updated_at"])
     email = data.get("email")
     if email is not None and normalise_email(email) != user.email:
         email_change_request(user=user, new_email=email)
     return user
 
 
+_PROFILE_FIELDS = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
+
+
 def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
-    for field in ("first_name", "last_name", "phone_number", "address", "date_of_birth"):
-        if field in data:
-            setattr(profile, field, data[field])
+    given = [field for field in _PROFILE_FIELDS if field in data]
+    for field in given:
+        setattr(profile, field, data[field])
     profile.full_clean(exclude=["user"])
-    profile.save()
+    # Only the fields given: an administrator may be editing the others at the same time.
+    profile.save(update_fields=[*given, "updated_at"])
     return profile
 
 
@@ -236,7 +240,7 @@ def email_verify(*, token: str) -> User:
             raise EmailExists()
         user.email = secret.email
     user.email_verified_at = timezone.now()
-    _save_unique(user)
+    _save_unique(user, update_fields=["email", "email_verified_at", "updated_at"])
     if user.email != old_email:
         transaction.on_commit(
             lambda: emails.send_email_changed(

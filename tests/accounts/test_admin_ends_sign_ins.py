@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from django import forms
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserSession
+from tests.admin_forms import admin_change_form_post
 from tests.api.conftest import login
 from tests.factories import DEFAULT_PASSWORD
 from tests.sso.conftest import Registered, refresh, register, sign_in
@@ -79,52 +78,9 @@ def _refreshes(signins: SignIns) -> set[str]:
     return working
 
 
-def _form_data(form: forms.BaseForm) -> dict[str, Any]:
-    """What a browser posts back for ``form`` as the page rendered it."""
-    data: dict[str, Any] = {}
-    for field in form:
-        if field.field.disabled:
-            continue
-        widget, value = field.field.widget, field.value()
-        if isinstance(widget, forms.CheckboxInput):
-            if widget.check_test(value):
-                data[field.html_name] = "on"
-        elif isinstance(widget, forms.MultiWidget):
-            parts = value if isinstance(value, list | tuple) else widget.decompress(value)
-            for suffix, part_widget, part in zip(
-                widget.widgets_names, widget.widgets, parts, strict=True
-            ):
-                data[field.html_name + suffix] = part_widget.format_value(part) or ""
-        elif value is not None:
-            formatted = widget.format_value(value)
-            formatted = formatted[0] if isinstance(formatted, list) else formatted
-            data[field.html_name] = "" if formatted is None else formatted
-    return data
-
-
-def _change_form_post(admin_client: Client, user: User, **changes: Any):
-    """Submits the admin's change form of ``user`` as rendered, with ``changes`` applied."""
-    url = reverse("admin:accounts_user_change", args=[user.pk])
-    page = admin_client.get(url)
-    data = _form_data(page.context["adminform"].form)
-    for inline in page.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data.update(_form_data(formset.management_form))
-        for form in formset.forms:
-            data.update(_form_data(form))
-    for name, value in changes.items():
-        if value is False:
-            data.pop(name, None)
-        else:
-            data[name] = "on" if value is True else value
-    response = admin_client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-    return response
-
-
 def test_admin_change_form_deactivation_ends_every_sign_in(admin_client, user, owner):
     signins = _sign_in_everywhere(user, owner)
-    _change_form_post(admin_client, user, is_active=False)
+    admin_change_form_post(admin_client, "admin:accounts_user_change", user, is_active=False)
     assert not User.objects.get(pk=user.pk).is_active
     assert _live(signins) == set()
     assert _refreshes(signins) == set()
@@ -145,7 +101,7 @@ def test_admin_password_page_ends_every_sign_in(admin_client, user, owner):
 
 
 def test_admin_change_form_saves_what_it_changed(admin_client, user):
-    _change_form_post(admin_client, user, user_type="partner")
+    admin_change_form_post(admin_client, "admin:accounts_user_change", user, user_type="partner")
     user.refresh_from_db()
     assert user.user_type == "partner"
     assert user.is_active
