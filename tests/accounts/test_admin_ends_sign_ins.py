@@ -106,3 +106,16 @@ def test_admin_change_form_saves_what_it_changed(admin_client, user):
     assert user.user_type == "partner"
     assert user.is_active
     assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_admin_setting_their_own_password_in_the_admin_signs_them_out_too(client, user_factory):
+    admin = user_factory(superuser=True)
+    client.force_login(admin)
+    assert client.get(reverse("admin:index")).status_code == 200  # adopts a UserSession
+    response = client.post(
+        reverse("admin:auth_user_password_change", args=[admin.pk]),
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 302  # to the sign-in page
+    assert not UserSession.objects.filter(user=admin, revoked_at__isnull=True).exists()
