@@ -9,6 +9,7 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -20,8 +21,18 @@ from accounts.services.lockouts import lockout_lift
 from identity.admin import ReadOnlyAdmin
 
 
+class ProfileFormSet(forms.BaseInlineFormSet):
+    def save_existing(self, form: forms.ModelForm, obj: Profile, commit: bool = True) -> Profile:
+        # Only what the admin changed: the user may be editing other fields of their profile.
+        columns = {field.name for field in Profile._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in columns]
+        obj.save(update_fields=[*changed, "updated_at"])
+        return obj
+
+
 class ProfileInline(admin.StackedInline):
     model = Profile
+    formset = ProfileFormSet
     can_delete = False
     fields = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
 
@@ -58,6 +69,16 @@ class UserCreateForm(forms.ModelForm):
         fields = ("username", "email", "user_type", "is_staff")
 
 
+class AdminPasswordSetForm(AdminPasswordChangeForm):
+    """Django's admin password form, saved through the service that ends every sign-in."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data["password1"] if usable else None
+        services.password_set_by_admin(user=self.user, password=password)
+        return self.user
+
+
 # Admin sign-ins go through the sign-in service: lockout, login history and session rows.
 admin.site.login_form = AdminLoginForm
 
@@ -65,6 +86,7 @@ admin.site.login_form = AdminLoginForm
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     add_form = UserCreateForm
+    change_password_form = AdminPasswordSetForm
     add_fieldsets = (
         (
             None,
@@ -110,7 +132,7 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            services.user_update_from_admin_form(user=obj, changed=form.changed_data)
             return
         data = form.cleaned_data
         created = services.user_create(

@@ -26,8 +26,9 @@ class AdminLoginForm(AdminAuthenticationForm):
                 password=password,
                 channel=Channel.ADMIN,
                 allow_password_change=True,
+                staff_only=True,  # checked before any success is recorded or lockout reset
             )
         except ApplicationError as error:
             raise ValidationError(error.message, code=error.code) from error
-        self.confirm_login_allowed(self.user_cache)  # staff only
+        self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data

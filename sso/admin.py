@@ -48,7 +48,12 @@ class ApplicationAdmin(admin.ModelAdmin):
     actions = ("delete_and_revoke",)
 
     def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        if change:
+            # Only the columns the form changed: a full-row save would write back, among
+            # others, a client secret hash the owner has rotated meanwhile.
+            obj.save(update_fields=[*form.changed_data, "updated"])
+        else:
+            super().save_model(request, obj, form, change)
         if "is_first_party" in form.changed_data:
             services.application_first_party_set(application=obj, is_first_party=obj.is_first_party)
 

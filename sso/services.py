@@ -53,7 +53,9 @@ def client_secret_generate() -> str:
 
 
 # -- applications -------------------------------------------------------------------------
-def _save(application: Application) -> None:
+def _save(application: Application, *, update_fields: list[str] | None = None) -> None:
+    """Validates and saves; an update names its columns, so that the owner's copy of the row
+    never writes back flags an administrator changed meanwhile (is_first_party, restricted)."""
     if (
         Application.objects.filter(user=application.user, name=application.name)
         .exclude(pk=application.pk)
@@ -61,7 +63,7 @@ def _save(application: Application) -> None:
     ):
         raise ApplicationNameTaken()
     application.full_clean(exclude=["client_secret"])
-    application.save()
+    application.save(update_fields=update_fields)
     application_cache_forget(application=application)
 
 
@@ -107,10 +109,10 @@ def application_create(
 
 @transaction.atomic
 def application_update(*, application: Application, **fields: Any) -> Application:
-    for key, value in fields.items():
-        if key in EDITABLE_FIELDS:
-            setattr(application, key, value)
-    _save(application)
+    changed = [key for key in fields if key in EDITABLE_FIELDS]
+    for key in changed:
+        setattr(application, key, fields[key])
+    _save(application, update_fields=[*changed, "updated"])
     if not application.restricted:
         return application
     # Only members may stay signed in to a restricted application.

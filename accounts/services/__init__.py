@@ -14,6 +14,7 @@ from accounts.services.passwords import (
     password_reset_confirm,
     password_reset_link_check,
     password_reset_request,
+    password_set_by_admin,
 )
 from accounts.services.sessions import (
     browser_session_end,
@@ -39,6 +40,7 @@ from accounts.services.users import (
     user_sign_up,
     user_update,
     user_update_by_admin,
+    user_update_from_admin_form,
 )
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "password_reset_confirm",
     "password_reset_link_check",
     "password_reset_request",
+    "password_set_by_admin",
     "profile_update",
     "request_client",
     "session_revoke",
@@ -74,4 +77,5 @@ __all__ = [
     "user_sign_up",
     "user_update",
     "user_update_by_admin",
+    "user_update_from_admin_form",
 ]

@@ -37,7 +37,8 @@ def email_domain_rule_update(*, rule: EmailDomainRule, data: dict[str, Any]) -> 
     for field in ("action", "note"):
         if field in data:
             setattr(rule, field, data[field])
-    _save(rule)
+    changed = [field for field in ("domain", "action", "note") if field in data]
+    _save(rule, update_fields=[*changed, "updated_at"])
     return rule
 
 
@@ -52,12 +53,13 @@ def _checked(domain: str) -> str:
         raise ValidationError({"domain": error.error_list}) from error
 
 
-def _save(rule: EmailDomainRule) -> None:
+def _save(rule: EmailDomainRule, *, update_fields: list[str] | None = None) -> None:
+    """An update names its columns: a stale copy must not revert a concurrent edit."""
     rule.full_clean(validate_unique=False)
     if EmailDomainRule.objects.filter(domain=rule.domain).exclude(pk=rule.pk).exists():
         raise DomainRuleExists()
     try:
         with transaction.atomic():
-            rule.save()
+            rule.save(update_fields=update_fields)
     except IntegrityError as error:  # a concurrent insert won the unique index
         raise DomainRuleExists() from error

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.http import HttpRequest
 
 from accounts.backends import RESOLVED_LOGIN_ATTR, user_for_login
@@ -31,11 +31,13 @@ def user_authenticate(
     password: str,
     channel: str,
     allow_password_change: bool = False,
+    staff_only: bool = False,
 ) -> User:
     """Returns the user behind valid credentials, or records why not and raises.
 
     ``request`` must be Django's HttpRequest (for DRF, ``request._request``): django-axes
-    reads the client from it and flags a locked username+IP pair on it.
+    reads the client from it and flags a locked username+IP pair on it. With ``staff_only``
+    (the admin), an account that may not use the admin is refused like a wrong password.
     """
     user = _credentials_check(
         request=request,
@@ -44,6 +46,8 @@ def user_authenticate(
         channel=channel,
         allow_password_change=allow_password_change,
     )
+    if staff_only and not (user.is_active and user.is_staff):
+        _staff_refusal(request=request, user=user, login=login, channel=channel)
     _login_succeeded(request=request, user=user, login=login, channel=channel)
     return user
 
@@ -98,6 +102,24 @@ def _credentials_check(
         login_record(request=request, user=user, identifier=login, outcome=outcome, channel=channel)
         raise error
     return user
+
+
+def _staff_refusal(*, request: HttpRequest, user: User, login: str, channel: str) -> None:
+    """A right password for an account the admin does not serve is still a failed sign-in:
+    it is recorded as one, counts towards lockout (no reset of the count), and answers like a
+    wrong password, so the admin form neither signs in nor confirms the password."""
+    login = _normalised(login)
+    # axes counts failures from this signal; authenticate() sent none since the password fit.
+    user_login_failed.send(sender=__name__, credentials={"username": login}, request=request)
+    login_record(
+        request=request,
+        user=user,
+        identifier=login,
+        outcome=LoginOutcome.BAD_CREDENTIALS,
+        channel=channel,
+        reason="not staff",
+    )
+    raise InvalidCredentials()
 
 
 def _login_succeeded(*, request: HttpRequest, user: User, login: str, channel: str) -> LoginEvent:

@@ -61,9 +61,11 @@ def password_reset_confirm(
     # Not one transaction with the code check: a wrong try must stay counted.
     with transaction.atomic():
         user = secret.user
+        proven: list[str] = []
         if user.email_verified_at is None and secret.email.lower() == user.email.lower():
             user.email_verified_at = timezone.now()  # the link or code proves the address
-        _password_set(user=user, password=new_password)
+            proven = ["email_verified_at"]
+        _password_set(user=user, password=new_password, also=proven)
         user_sessions_revoke(user=user, reason="password_reset")
     return user
 
@@ -102,10 +104,26 @@ def account_confirm(
     _password_set(user=user, password=new_password)
 
 
-def _password_set(*, user: User, password: str) -> None:
+@transaction.atomic
+def password_set_by_admin(*, user: User, password: str | None) -> None:
+    """An administrator sets the password (None: disables password sign-in). Whoever held the
+    account until now is signed out on every channel, as after a reset; the admin's form has
+    applied the password rules already."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    _secrets_revoke(user=user, purpose=RESET)
+    user_sessions_revoke(user=user, reason="password_set_by_admin")
+
+
+def _password_set(*, user: User, password: str, also: list[str] | None = None) -> None:
     user.set_password(password)
     user.must_change_password = False
-    user.save()
+    # Only these columns: the caller's copy of the row may predate a concurrent change (an
+    # administrator's deactivation), which a full-row save would silently revert.
+    user.save(update_fields=["password", "must_change_password", "updated_at", *(also or [])])
     # A reset link dies once the password it would replace has changed.
     _secrets_revoke(user=user, purpose=RESET)
 

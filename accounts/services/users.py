@@ -103,20 +103,24 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
             raise UsernameExists()
         user.username = username
         user.full_clean(exclude=["password", "email"], validate_unique=False)
-        _save_unique(user)
+        _save_unique(user, update_fields=["username", "updated_at"])
     email = data.get("email")
     if email is not None and normalise_email(email) != user.email:
         email_change_request(user=user, new_email=email)
     return user
 
 
+_PROFILE_FIELDS = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
+
+
 def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
-    for field in ("first_name", "last_name", "phone_number", "address", "date_of_birth"):
-        if field in data:
-            setattr(profile, field, data[field])
+    given = [field for field in _PROFILE_FIELDS if field in data]
+    for field in given:
+        setattr(profile, field, data[field])
     profile.full_clean(exclude=["user"])
-    profile.save()
+    # Only the fields given: an administrator may be editing the others at the same time.
+    profile.save(update_fields=[*given, "updated_at"])
     return profile
 
 
@@ -144,6 +148,32 @@ def user_update_by_admin(*, user: User, data: dict[str, Any]) -> User:
         profile_update(user=user, data=data["profile"])
     # Last, because a new email address sends its verification link at once.
     return user_update(user=user, data=data)
+
+
+# Account switches with consequences beyond their column: each goes through its service.
+_ADMIN_FORM_SWITCHES = ("is_active", "must_change_password", "password")
+
+
+@transaction.atomic
+def user_update_from_admin_form(*, user: User, changed: list[str]) -> User:
+    """Saves the admin change form: only the columns it changed (a full-row save would write
+    back a stale copy of every other column), deactivation through ``user_deactivate`` so that
+    every sign-in ends, a forced password change through its service."""
+    columns = {field.name for field in User._meta.concrete_fields}
+    plain = [name for name in changed if name in columns and name not in _ADMIN_FORM_SWITCHES]
+    if plain:
+        _save_unique(user, update_fields=[*plain, "updated_at"])
+    if "is_active" in changed:
+        if user.is_active:
+            user.save(update_fields=["is_active", "updated_at"])
+        else:
+            user_deactivate(user=user)
+    if "must_change_password" in changed:
+        if user.must_change_password:
+            user_require_password_change(user=user)
+        else:
+            user.save(update_fields=["must_change_password", "updated_at"])
+    return user
 
 
 def user_delete_by_admin(*, user: User) -> None:
@@ -210,7 +240,7 @@ def email_verify(*, token: str) -> User:
             raise EmailExists()
         user.email = secret.email
     user.email_verified_at = timezone.now()
-    _save_unique(user)
+    _save_unique(user, update_fields=["email", "email_verified_at", "updated_at"])
     if user.email != old_email:
         transaction.on_commit(
             lambda: emails.send_email_changed(
@@ -285,11 +315,14 @@ def _user_insert(*, user: User, password: str | None) -> User:
     return user
 
 
-def _save_unique(user: User) -> None:
-    """Saves, turning a lost race on the case-insensitive unique indexes into a clear error."""
+def _save_unique(user: User, *, update_fields: list[str] | None = None) -> None:
+    """Saves, turning a lost race on the case-insensitive unique indexes into a clear error.
+
+    An existing row names its ``update_fields``: a full-row save would write this process's
+    stale copy of every other column over a concurrent change (a deactivation reverted)."""
     try:
         with transaction.atomic():
-            user.save()
+            user.save(update_fields=update_fields)
     except IntegrityError as error:
         if "email" in str(error):
             raise EmailExists() from error

@@ -153,3 +153,33 @@ def test_admin_login_refuses_non_staff_and_records_it(client, user_factory):
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
     assert LoginEvent.objects.get().outcome == "bad_credentials"
+
+
+def test_admin_login_with_the_right_password_of_a_non_staff_user_is_a_failure(client, user_factory):
+    user = user_factory()
+    url = reverse("admin:login")
+    wrong = client.post(url, {"username": user.username, "password": "wrong password"})
+    right = client.post(url, {"username": user.username, "password": DEFAULT_PASSWORD})
+    assert right.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert not UserSession.objects.filter(user=user).exists()
+    assert not LoginEvent.objects.filter(user=user, outcome="success").exists()
+    # Same answer as a wrong password: the form does not tell that the password was right.
+    assert right.context["form"].errors == wrong.context["form"].errors
+
+
+def test_admin_login_by_a_non_staff_user_counts_towards_lockout_and_resets_nothing(
+    client, user_factory
+):
+    from axes.models import AccessAttempt
+
+    user = user_factory()
+    url = reverse("admin:login")
+    for _ in range(4):
+        client.post(url, {"username": user.username, "password": "wrong password"})
+    client.post(url, {"username": user.username, "password": DEFAULT_PASSWORD})
+    assert AccessAttempt.objects.get(username=user.username).failures_since_start == 5
+    page = client.post(
+        reverse("accounts:login"), {"username": user.username, "password": DEFAULT_PASSWORD}
+    )
+    assert page.status_code == 429
