@@ -14,7 +14,6 @@ from jwcrypto import jwk
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
-from identity.api.scopes import ADMIN_SCOPES
 from identity.keys import SigningKey, signing_keys
 
 DEFAULT_ALLOWED_SCOPES = "openid profile email"
@@ -130,10 +129,6 @@ class Application(AbstractApplication):
         unknown = set(self.allowed_scopes.split()) - set(oauth2_settings.SCOPES)
         if unknown:
             errors["allowed_scopes"] = [f"Unknown scopes: {', '.join(sorted(unknown))}."]
-        elif not self.is_trusted and ADMIN_SCOPES & set(self.scope_list):
-            errors["allowed_scopes"] = [
-                "The administration scopes are for applications an administrator trusts."
-            ]
         try:
             super().clean()
         except ValidationError as exc:

@@ -94,6 +94,8 @@ def application_create(
     ``service`` registers a confidential machine client (client credentials, no user)."""
     if not owner.email_verified:
         raise NotVerified()
+    if "allowed_scopes" in fields:
+        fields["allowed_scopes"] = _owner_scopes(Application(), fields["allowed_scopes"])
     confidential = client_type == AbstractApplication.CLIENT_CONFIDENTIAL
     secret = client_secret_generate()
     application = Application(

@@ -317,3 +317,127 @@ def test_a_view_without_a_declaration_refuses_oauth_tokens(client, rp, user):
     response = Undeclared.as_view()(request)
     assert response.status_code == 403
     assert response.data["code"] == "insufficient_scope"
+
+
+# -- who sets trust and admin scopes --------------------------------------------------------
+
+
+def test_developer_page_offers_no_admin_scope_and_no_trust(client, owner):
+    client.force_login(owner)
+    response = client.post(
+        reverse("sso:app_create"),
+        {
+            "name": "Page app",
+            "kind": "confidential",
+            "redirect_uris": "https://shop.example.com/cb",
+            "allowed_scopes": ["openid", "write", "admin.write"],
+            "is_trusted": "on",
+        },
+    )
+    assert response.status_code == 200  # the form refuses the unknown choice
+    assert "admin.write" in str(response.context["form"].errors["allowed_scopes"])
+    assert b"admin.read" not in client.get(reverse("sso:app_create")).content
+
+
+def test_owner_edit_keeps_admin_scopes_but_cannot_add_them(owner):
+    trusted = _trusted(owner)
+    api = authed(owner)
+    url = reverse("api:sso:application", args=[trusted.client_id])
+    kept = api.patch(url, {"allowed_scopes": ["openid", "read"]}, format="json")
+    assert kept.status_code == 200, kept.content
+    assert set(kept.json()["allowed_scopes"]) == {"openid", "read", "admin.read", "admin.write"}
+    services.application_trust_set(
+        application=trusted.app, is_trusted=True, admin_scopes=["admin.read"]
+    )
+    grown = api.patch(url, {"allowed_scopes": ["openid", "admin.write"]}, format="json")
+    assert_problem(grown, 400, "validation_error")
+
+
+def _admin_change(admin_client, app, **changes):
+    page = admin_client.get(reverse("admin:sso_application_change", args=[app.pk]))
+    form = page.context["adminform"].form
+    data = {
+        name: form.initial.get(name) or ""
+        for name in form.fields
+        if name not in {"is_first_party", "restricted", "is_trusted", "allowed_scopes"}
+    }
+    data["allowed_scopes"] = app.allowed_scopes
+    data.update({"memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    data.update(changes)
+    return admin_client.post(reverse("admin:sso_application_change", args=[app.pk]), data)
+
+
+def test_admin_trusts_an_app_and_withdrawing_trust_ends_its_admin_tokens(
+    admin_client, client, owner
+):
+    registered = register(owner)
+    response = _admin_change(
+        admin_client,
+        registered.app,
+        is_trusted="on",
+        allowed_scopes=f"{registered.app.allowed_scopes} admin.read",
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    registered.app.refresh_from_db()
+    assert registered.app.is_trusted
+    tokens = sign_in(client, registered, _user_manager(), scope="openid admin.read")
+    api = _bearer(tokens["access_token"])
+    assert api.get(reverse("api:accounts:users")).status_code == 200
+
+    assert _admin_change(admin_client, registered.app).status_code == 302  # trust unticked
+    registered.app.refresh_from_db()
+    assert not registered.app.is_trusted
+    assert "admin.read" not in registered.app.scope_list
+    assert api.get(reverse("api:accounts:users")).status_code == 401
+
+
+def test_admin_creates_the_service_account(admin_client, owner):
+    service = _trusted(owner, service=True, redirect_uris="", post_logout_redirect_uris="")
+    response = admin_client.post(
+        reverse("admin:sso_application_changelist"),
+        {"action": "service_account_create", "_selected_action": [service.app.pk]},
+    )
+    assert response.status_code == 302
+    service.app.refresh_from_db()
+    account = service.app.service_account
+    assert account is not None
+    assert account.is_service_account
+    listed = admin_client.get(reverse("admin:accounts_user_changelist"), {"is_service_account": 1})
+    assert account.username.encode() in listed.content
+
+
+def test_service_account_goes_with_its_application(owner):
+    service, account = _service_with_account(owner)
+    services.application_delete(application=service.app)
+    assert not User.objects.filter(pk=account.pk).exists()
+
+
+# -- asking about someone else is administration --------------------------------------------
+
+
+def test_check_api_about_another_user_needs_admin_read(client, rp):
+    checker = UserFactory()
+    role = Role.objects.get(name="admin")
+    authz_services.role_assign(user=checker, role=role, granted_by=None)
+    other = UserFactory()
+    api = _bearer(sign_in(client, rp, checker, scope="openid read")["access_token"])
+    url = reverse("api:authz:check")
+    assert api.post(url, {"permission": "users.read"}, format="json").status_code == 200
+    about_other = api.post(
+        url, {"permission": "users.read", "user": str(other.public_id)}, format="json"
+    )
+    assert_problem(about_other, 403, "insufficient_scope")
+
+
+def test_schema_lists_the_scopes_of_each_operation(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get(reverse("api_schema")).content)
+    users = schema["paths"]["/api/v1/users/"]
+    assert {"oauth2": ["admin.read"]} in users["get"]["security"]
+    assert {"oauth2": ["admin.write"]} in users["post"]["security"]
+    assert not any(
+        "oauth2" in item for item in schema["paths"]["/api/v1/me/password/"]["post"]["security"]
+    )
+    flows = schema["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert "admin.write" in flows["clientCredentials"]["scopes"]
