@@ -36,10 +36,6 @@ class OAuthScopes:
     def required(self, method: str) -> frozenset[str] | None:
         return self.by_method.get(method.lower())
 
-    @property
-    def scopes(self) -> frozenset[str]:
-        return frozenset().union(*self.by_method.values())
-
 
 def oauth_scopes(
     *, read: str | None = None, write: str | None = None, **methods: str
