@@ -197,14 +197,21 @@ def test_client_credentials_token_without_a_role_is_denied(owner):
     assert_problem(_bearer(token).get(reverse("api:accounts:users")), 403, "permission_denied")
 
 
-def test_service_account_cannot_sign_in(owner):
+def test_service_account_cannot_sign_in(client, owner):
     _, account = _service_with_account(owner)
     assert account.is_service_account
     assert not account.has_usable_password()
+    # Even with a password set behind the services' back, no channel signs it in.
+    account.set_password("a long enough password 123")
+    account.save(update_fields=["password"])
     response = APIClient().post(
-        reverse("api:accounts:login"), {"login": account.username, "password": ""}, format="json"
+        reverse("api:accounts:login"),
+        {"login": account.username, "password": "a long enough password 123"},
+        format="json",
     )
-    assert response.status_code == 400
+    assert_problem(response, 401, "invalid_credentials")
+    client.force_login(account)  # a browser session made by other means is not honoured
+    assert client.get(reverse("accounts:profile")).status_code == 302
 
 
 def test_service_account_needs_a_trusted_confidential_app(owner):
