@@ -105,12 +105,12 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("public_id", "username", "email", "user_type", "password")}),
         ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
-        ("Permissions", {"fields": ("is_staff", "is_superuser")}),
+        ("Permissions", {"fields": ("is_staff", "is_superuser", "is_service_account")}),
         ("Dates", {"fields": ("date_joined", "updated_at")}),
     )
-    readonly_fields = ("public_id", "date_joined", "updated_at")
+    readonly_fields = ("public_id", "date_joined", "updated_at", "is_service_account")
     list_display = ("username", "email", "user_type", "is_active", "email_verified", "date_joined")
-    list_filter = ("user_type", "is_active", EmailVerifiedFilter, "is_staff")
+    list_filter = ("user_type", "is_active", EmailVerifiedFilter, "is_staff", "is_service_account")
     search_fields = ("username", "email")
     ordering = ("username",)
     filter_horizontal = ()

@@ -36,9 +36,19 @@ class LoginBackend(ModelBackend):
             # Hash anyway so that an unknown login takes as long as a wrong password.
             User().set_password(password)
             return None
+        if user.is_service_account:
+            # An application's service account signs in through no channel.
+            User().set_password(password)
+            return None
         # An inactive user with the right password is returned so that the sign-in service
         # can say so and record it; sessions of inactive users still fail in get_user().
         return user if user.check_password(password) else None
+
+    def user_can_authenticate(self, user: Any) -> bool:
+        # Also what get_user() asks of a browser session: a service account has none.
+        return super().user_can_authenticate(user) and not getattr(
+            user, "is_service_account", False
+        )
 
 
 def user_for_login(*, login: str) -> User | None:

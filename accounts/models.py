@@ -77,6 +77,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
+    is_service_account = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="An OAuth application's own account (client credentials); cannot sign in.",
+    )
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Bumped by authz in the transaction of every change to what the user holds: cached

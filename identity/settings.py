@@ -370,6 +370,10 @@ OAUTH2_PROVIDER = {
         "roles": "See the roles you hold in the portal",
         "read": "Read your portal account through its API",
         "write": "Change your portal account through its API",
+        # Only applications an administrator trusts may hold these (sso.scopes); the user's
+        # (or service account's) own permissions still decide each request.
+        "admin.read": "See the portal's users, roles and applications, as far as you may",
+        "admin.write": "Administer the portal's users, roles and applications, as far as you may",
     },
     "DEFAULT_SCOPES": ["openid"],
     "SCOPES_BACKEND_CLASS": "sso.scopes.ApplicationScopes",

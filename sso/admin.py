@@ -1,4 +1,5 @@
-"""Admin for OAuth applications: never shows a client secret; is_first_party is set only here."""
+"""Admin for OAuth applications: never shows a client secret; is_first_party, is_trusted and
+the service account are set only here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from sso import services
+from sso.errors import NotTrusted
 from sso.models import Application, ApplicationMember, Consent
 
 admin.site.unregister(Application)
@@ -21,8 +23,16 @@ class ApplicationMemberInline(admin.TabularInline):
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ("name", "client_id", "user", "client_type", "is_first_party", "restricted")
-    list_filter = ("client_type", "is_first_party", "restricted")
+    list_display = (
+        "name",
+        "client_id",
+        "user",
+        "client_type",
+        "is_first_party",
+        "is_trusted",
+        "restricted",
+    )
+    list_filter = ("client_type", "is_first_party", "is_trusted", "restricted")
     search_fields = ("name", "client_id")
     raw_id_fields = ("user",)
     inlines = (ApplicationMemberInline,)
@@ -42,10 +52,18 @@ class ApplicationAdmin(admin.ModelAdmin):
         "allowed_scopes",
         "restricted",
         "is_first_party",
+        "is_trusted",
+        "service_account",
         "algorithm",
     )
-    readonly_fields = ("client_id", "client_type", "authorization_grant_type", "algorithm")
-    actions = ("delete_and_revoke",)
+    readonly_fields = (
+        "client_id",
+        "client_type",
+        "authorization_grant_type",
+        "algorithm",
+        "service_account",
+    )
+    actions = ("delete_and_revoke", "service_account_create")
 
     def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
         if change:
@@ -56,6 +74,11 @@ class ApplicationAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
         if "is_first_party" in form.changed_data:
             services.application_first_party_set(application=obj, is_first_party=obj.is_first_party)
+        if "is_trusted" in form.changed_data:
+            # Withdrawing trust ends what the application holds under it.
+            services.application_trust_set(
+                application=obj, is_trusted=obj.is_trusted, admin_scopes=obj.scope_list
+            )
 
     def delete_model(self, request: HttpRequest, obj: Application) -> None:
         services.application_delete(application=obj)
@@ -70,6 +93,18 @@ class ApplicationAdmin(admin.ModelAdmin):
         for application in queryset:
             services.application_delete(application=application)
         messages.success(request, "Deleted; their tokens no longer work.")
+
+    @admin.action(description="Create a service account (trusted client-credentials apps)")
+    def service_account_create(self, request: HttpRequest, queryset: Any) -> None:
+        for application in queryset:
+            try:
+                account = services.application_service_account_create(application=application)
+            except NotTrusted as error:
+                messages.error(request, f"{application.name}: {error.message}")
+                continue
+            messages.success(
+                request, f"{application.name} acts as {account.username}: assign it roles."
+            )
 
 
 @admin.register(Consent)

@@ -29,3 +29,12 @@ class UnknownApplication(ApplicationError):
     status = 400
     message = "No application has this client_id."
     field = "client_id"
+
+
+class NotTrusted(ApplicationError):
+    code = "application_not_trusted"
+    status = 400
+    message = (
+        "Only a confidential client-credentials application an administrator trusts may "
+        "have a service account."
+    )

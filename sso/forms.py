@@ -6,11 +6,18 @@ from django import forms
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
+from identity.api.scopes import ADMIN_SCOPES
 from sso.models import DEFAULT_ALLOWED_SCOPES
 
 
 def _scope_choices() -> list[tuple[str, str]]:
-    return [(name, f"{name}: {text}") for name, text in oauth2_settings.SCOPES.items()]
+    # The administration scopes are granted by administrators only (sso.admin); an owner's
+    # edit keeps those the application holds (sso.services.application_update).
+    return [
+        (name, f"{name}: {text}")
+        for name, text in oauth2_settings.SCOPES.items()
+        if name not in ADMIN_SCOPES
+    ]
 
 
 class ApplicationForm(forms.Form):

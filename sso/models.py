@@ -52,6 +52,11 @@ class Application(AbstractApplication):
     is_first_party = models.BooleanField(
         default=False, help_text="Set by admins only: users are not asked for consent."
     )
+    is_trusted = models.BooleanField(
+        default=False,
+        help_text="Set by admins only: may be granted the administration scopes "
+        "(admin.read, admin.write) and have a service account.",
+    )
     restricted = models.BooleanField(
         default=False, help_text="Only members of this application may sign in to it."
     )
@@ -59,6 +64,15 @@ class Application(AbstractApplication):
         max_length=500,
         default=DEFAULT_ALLOWED_SCOPES,
         help_text="Space-separated scopes this application may request.",
+    )
+    # Keycloak's design: a client-credentials token acts as this user, with the roles assigned
+    # to it through authz; it has no usable password and signs in through no channel.
+    service_account = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="service_application",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,

@@ -40,6 +40,10 @@ class ResolvedAccessToken:
     expires: datetime
     created: datetime
     sid: str | None
+    # Whether an administrator trusts the application now: admin scopes count only then.
+    application_trusted: bool = False
+    # A client-credentials token (user None) acts as its trusted application's service account.
+    service_account: User | None = None
 
     @property
     def scopes(self) -> set[str]:
@@ -79,7 +83,9 @@ def access_token_resolve(*, raw_token: str) -> ResolvedAccessToken | None:
 def _access_token_load(checksum: str) -> ResolvedAccessToken | None:
     now = timezone.now()
     token = (
-        AccessToken.objects.select_related("user", "user__profile", "application", "refresh_token")
+        AccessToken.objects.select_related(
+            "user", "user__profile", "application__service_account", "refresh_token"
+        )
         .annotate(session_live=_session_live(now))
         .filter(token_checksum=checksum, expires__gt=now)
         .first()
@@ -92,17 +98,30 @@ def _access_token_load(checksum: str) -> ResolvedAccessToken | None:
         return None
     if token.user is not None and not token.user.is_active:
         return None
+    application = token.application
     return ResolvedAccessToken(
         pk=token.pk,
         checksum=checksum,
         user=token.user,
         application_id=token.application_id,
-        client_id=token.application.client_id if token.application else None,
+        client_id=application.client_id if application else None,
         scope=token.scope,
         expires=token.expires,
         created=token.created,
         sid=sid,
+        application_trusted=bool(application and application.is_trusted),
+        service_account=_service_account(token) if token.user is None else None,
     )
+
+
+def _service_account(token: AccessToken) -> User | None:
+    """Only a trusted application's active service account: withdrawing trust or
+    deactivating the account ends what its tokens may do."""
+    application = token.application
+    if application is None or not application.is_trusted:
+        return None
+    account = application.service_account
+    return account if account is not None and account.is_active else None
 
 
 APPLICATION_CACHE_PREFIX = "sso-app:"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -19,9 +21,17 @@ from oauth2_provider.models import (
 
 from accounts import services as account_services
 from accounts.models import User, UserSession
+from accounts.services.service_accounts import service_account_create, service_account_delete
 from accounts.services.sessions import sids_mark_revoked
+from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete, safe_delete_many
-from sso.errors import ApplicationNameTaken, NotConfidential, NotVerified, UnknownApplication
+from sso.errors import (
+    ApplicationNameTaken,
+    NotConfidential,
+    NotTrusted,
+    NotVerified,
+    UnknownApplication,
+)
 from sso.models import Application, ApplicationMember, Consent, SignIn
 from sso.selectors import APPLICATION_CACHE_PREFIX, TOKEN_CACHE_PREFIX, token_checksum
 
@@ -86,6 +96,8 @@ def application_create(
     ``service`` registers a confidential machine client (client credentials, no user)."""
     if not owner.email_verified:
         raise NotVerified()
+    if "allowed_scopes" in fields:
+        fields["allowed_scopes"] = _owner_scopes(Application(), fields["allowed_scopes"])
     confidential = client_type == AbstractApplication.CLIENT_CONFIDENTIAL
     secret = client_secret_generate()
     application = Application(
@@ -109,6 +121,8 @@ def application_create(
 
 @transaction.atomic
 def application_update(*, application: Application, **fields: Any) -> Application:
+    if "allowed_scopes" in fields:
+        fields["allowed_scopes"] = _owner_scopes(application, fields["allowed_scopes"])
     changed = [key for key in fields if key in EDITABLE_FIELDS]
     for key in changed:
         setattr(application, key, fields[key])
@@ -121,6 +135,64 @@ def application_update(*, application: Application, **fields: Any) -> Applicatio
     )
     sign_ins_revoke(sids=[str(pk) for pk in outsiders.values_list("pk", flat=True)], reason="app")
     return application
+
+
+def _owner_scopes(application: Application, requested: str) -> str:
+    """Owners choose every scope but the administration ones, which only an administrator
+    grants (application_trust_set): those the application holds stay, new ones are refused."""
+    held = ADMIN_SCOPES & set(application.scope_list)
+    wanted = requested.split()
+    if (ADMIN_SCOPES & set(wanted)) - held:
+        raise ValidationError(
+            {"allowed_scopes": ["Only an administrator grants the administration scopes."]}
+        )
+    return " ".join([scope for scope in wanted if scope not in ADMIN_SCOPES] + sorted(held))
+
+
+@transaction.atomic
+def application_trust_set(
+    *, application: Application, is_trusted: bool, admin_scopes: Iterable[str] = ADMIN_SCOPES
+) -> None:
+    """Admins only (sso.admin). Trusting lets the application hold ``admin_scopes``; withdrawing
+    trust drops them and ends every sign-in and token it holds, so nothing issued under the
+    trust outlives it."""
+    scopes = [scope for scope in application.scope_list if scope not in ADMIN_SCOPES]
+    if is_trusted:
+        scopes += sorted(ADMIN_SCOPES & set(admin_scopes))
+    application.is_trusted = is_trusted
+    application.allowed_scopes = " ".join(scopes)
+    application.save(update_fields=["is_trusted", "allowed_scopes", "updated"])
+    application_cache_forget(application=application)
+    if not is_trusted:
+        application_tokens_revoke(application=application, reason="app_untrusted")
+
+
+def application_tokens_revoke(*, application: Application, reason: str) -> None:
+    """Every OAuth sign-in of the application, and its client-credentials tokens."""
+    sids = SignIn.objects.filter(application=application).values_list("pk", flat=True)
+    sign_ins_revoke(sids=[str(pk) for pk in sids], reason=reason)
+    own = AccessToken.objects.filter(application=application, user__isnull=True)
+    _token_cache_forget(own)
+    own.delete()
+
+
+@transaction.atomic
+def application_service_account_create(*, application: Application) -> User:
+    """Admins only: the user a trusted service's client-credentials tokens act as. Roles are
+    assigned to it through authz like to anyone; it signs in through no channel."""
+    if (
+        not application.is_trusted
+        or application.client_type != AbstractApplication.CLIENT_CONFIDENTIAL
+        or application.authorization_grant_type != AbstractApplication.GRANT_CLIENT_CREDENTIALS
+    ):
+        raise NotTrusted()
+    if application.service_account is not None:
+        return application.service_account
+    account = service_account_create(name=application.client_id)
+    application.service_account = account
+    application.save(update_fields=["service_account", "updated"])
+    application_cache_forget(application=application)
+    return account
 
 
 def application_first_party_set(*, application: Application, is_first_party: bool) -> None:
@@ -154,7 +226,10 @@ def application_delete(*, application: Application) -> None:
     ]
     sign_ins_revoke(sids=sids, reason="app_deleted")
     _token_cache_forget(AccessToken.objects.filter(application=application))
+    account = application.service_account
     application.delete()  # grants, tokens, consents, members and sign-ins cascade
+    if account is not None:
+        service_account_delete(user=account)
     application_cache_forget(application=application)
 
 

@@ -24,9 +24,19 @@ from authz.models import Permission, Role, RoleAssignment
 from identity.api.errors import PROBLEM_CONTENT_TYPE, problem_body
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
+from identity.api.scopes import (
+    ADMIN_READ,
+    ADMINISTRATION,
+    OWN_ACCOUNT_READ_ONLY,
+    READ,
+    oauth_scope_demand,
+    oauth_scopes,
+)
 
 ROLES_PERMISSION = HasPermission("roles.read", write="roles.write")
 CHECK_OTHERS = "authz.check"
+# A question asked by POST; asking about someone else also needs admin.read (CheckApi._target).
+CHECK_SCOPES = oauth_scopes(post=READ)
 PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -50,6 +60,7 @@ def user_or_404(public_id: str) -> User:
 class PermissionListApi(ListAPIView):
     """GET lists permissions; POST creates one."""
 
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ROLES_PERMISSION,)
     pagination_class = PageNumberPagination
     serializer_class = s.PermissionOutputSerializer
@@ -69,6 +80,7 @@ class PermissionListApi(ListAPIView):
 
 
 class PermissionDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ROLES_PERMISSION,)
 
     @extend_schema(
@@ -108,6 +120,7 @@ class PermissionDetailApi(APIView):
 class RoleListApi(ListAPIView):
     """GET lists roles with their permissions; POST creates one."""
 
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ROLES_PERMISSION,)
     pagination_class = PageNumberPagination
     serializer_class = s.RoleOutputSerializer
@@ -128,6 +141,7 @@ class RoleListApi(ListAPIView):
 
 
 class RoleDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ROLES_PERMISSION,)
 
     @extend_schema(
@@ -162,6 +176,7 @@ class RoleDetailApi(APIView):
 class UserRoleListApi(ListAPIView):
     """GET lists the user's role assignments, expired ones included; POST assigns a role."""
 
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ROLES_PERMISSION,)
     pagination_class = PageNumberPagination
     serializer_class = s.AssignmentOutputSerializer
@@ -188,6 +203,7 @@ class UserRoleListApi(ListAPIView):
 
 
 class UserRoleDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ROLES_PERMISSION,)
 
     @extend_schema(
@@ -209,6 +225,8 @@ class UserRoleDetailApi(APIView):
 class MyPermissionsApi(APIView):
     """The caller's roles (included ones expanded) and effective permissions."""
 
+    oauth_scopes = OWN_ACCOUNT_READ_ONLY
+
     @extend_schema(operation_id="me_permissions", responses={200: s.MyPermissionsOutputSerializer})
     def get(self, request: Request) -> Response:
         user = request.user
@@ -223,6 +241,8 @@ class CheckApi(APIView):
     """Does a user (the caller unless ``user`` is given) hold a permission? 200 if so, 403
     ``permission_denied`` if not. Checking someone else requires authz.check, and then a
     denial lists the roles that would grant the permission."""
+
+    oauth_scopes = CHECK_SCOPES
 
     @extend_schema(
         operation_id="authz_check",
@@ -246,6 +266,7 @@ class CheckApi(APIView):
     def _target(self, request: Request, public_id: Any) -> User:
         if public_id is None or public_id == request.user.public_id:
             return request.user
+        oauth_scope_demand(request, ADMIN_READ)
         if not selectors.user_has_permission(user=request.user, code=CHECK_OTHERS):
             self.permission_denied(
                 request, f"This requires the permission {CHECK_OTHERS}.", PERMISSION_DENIED

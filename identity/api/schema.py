@@ -18,7 +18,7 @@ from identity.api.serializers import InputSerializer
 _BUILTIN_CODES: dict[int, list[str]] = {
     400: [VALIDATION_ERROR, "parse_error"],
     401: ["not_authenticated", "authentication_failed", "token_not_valid", "user_inactive"],
-    403: ["permission_denied"],
+    403: ["permission_denied", "insufficient_scope"],
     404: ["not_found"],
     405: ["method_not_allowed"],
     406: ["not_acceptable"],

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from identity.api.schema import problems
+from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
 from sso import selectors, services
 from sso.api import serializers as s
 from sso.models import Application
@@ -40,6 +41,7 @@ def _application(request: Request, client_id: str) -> Application:
 # The create and rotate answers carry the client secret: never cached (ASVS V8.2.1).
 @method_decorator(never_cache, name="dispatch")
 class ApplicationListApi(ListAPIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (IsAuthenticated,)
     serializer_class = s.ApplicationOutputSerializer
 
@@ -59,6 +61,7 @@ class ApplicationListApi(ListAPIView):
 
 
 class ApplicationDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(
@@ -89,6 +92,7 @@ class ApplicationDetailApi(APIView):
 
 @method_decorator(never_cache, name="dispatch")
 class ApplicationSecretRotateApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(
@@ -104,6 +108,7 @@ class ApplicationSecretRotateApi(APIView):
 
 
 class ApplicationMemberListApi(ListAPIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (IsAuthenticated,)
     serializer_class = s.MemberOutputSerializer
 
@@ -127,6 +132,7 @@ class ApplicationMemberListApi(ListAPIView):
 
 
 class ApplicationMemberDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(
@@ -144,6 +150,7 @@ class ApplicationMemberDetailApi(APIView):
 
 
 class ConnectedAppListApi(ListAPIView):
+    oauth_scopes = OWN_ACCOUNT_READ_ONLY
     permission_classes = (IsAuthenticated,)
     serializer_class = s.ConnectedAppOutputSerializer
 
@@ -152,6 +159,7 @@ class ConnectedAppListApi(ListAPIView):
 
 
 class ConnectedAppDetailApi(APIView):
+    oauth_scopes = NO_OAUTH
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(

@@ -14,6 +14,7 @@ from accounts.errors import AccountLocked
 from accounts.lockout import retry_after_seconds
 from accounts.models import Channel, User
 from accounts.services import user_authenticate
+from identity.api.scopes import NO_OAUTH
 from identity.api.throttles import AUTH_THROTTLES
 
 # For responses that carry tokens or secrets: Cache-Control no-store (RFC 6749 §5.1,
@@ -24,6 +25,7 @@ no_store = method_decorator(never_cache, name="dispatch")
 class PublicApi(APIView):
     """An entry point for anonymous clients: a stale Authorization header must not block it."""
 
+    oauth_scopes = NO_OAUTH
     authentication_classes = ()
     permission_classes = (AllowAny,)
 

@@ -20,6 +20,7 @@ from accounts.models import Profile, User
 from accounts.services.sessions import SESSION_ID_KEY
 from identity.api import serializers as strict
 from identity.api.schema import problems
+from identity.api.scopes import NO_OAUTH, OWN_ACCOUNT, OWN_ACCOUNT_READ_ONLY
 
 
 def current_session_id(request: Request) -> str | None:
@@ -32,6 +33,7 @@ def current_session_id(request: Request) -> str | None:
 
 
 class MeApi(APIView):
+    oauth_scopes = OWN_ACCOUNT_READ_ONLY  # email, username and deletion: first-party only
     permission_classes = (IsAuthenticated,)
 
     class UpdateInputSerializer(strict.InputSerializer):
@@ -79,6 +81,7 @@ class MeApi(APIView):
 
 
 class MeProfileApi(APIView):
+    oauth_scopes = OWN_ACCOUNT
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(operation_id="me_profile_retrieve", responses={200: ProfileOutputSerializer})
@@ -110,6 +113,7 @@ class MeProfileApi(APIView):
 class MePasswordApi(APIView):
     """Changes the password; every other sign-in of the user ends, this one stays."""
 
+    oauth_scopes = NO_OAUTH
     permission_classes = (IsAuthenticated,)
 
     class InputSerializer(strict.InputSerializer):

@@ -22,6 +22,7 @@ from accounts.models import LoginEvent, UserSession
 from authz.api.permissions import HasPermission
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
+from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
 
 SESSION_ID = OpenApiParameter("session_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 # Reading another user's sessions and history needs users.read; ending them sessions.revoke.
@@ -82,6 +83,7 @@ class _SessionList(ListAPIView):
 class MeSessionListApi(_SessionList):
     """The caller's live sign-ins on every channel, newest activity first."""
 
+    oauth_scopes = OWN_ACCOUNT_READ_ONLY
     permission_classes = (IsAuthenticated,)
 
     def get_queryset(self) -> QuerySet[UserSession]:
@@ -89,6 +91,7 @@ class MeSessionListApi(_SessionList):
 
 
 class MeSessionRevokeApi(APIView):
+    oauth_scopes = NO_OAUTH
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(
@@ -105,6 +108,7 @@ class MeSessionRevokeApi(APIView):
 
 
 class MeSessionsRevokeOthersApi(APIView):
+    oauth_scopes = NO_OAUTH
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(
@@ -125,6 +129,7 @@ class MeSessionsRevokeOthersApi(APIView):
 class MeLoginHistoryApi(ListAPIView):
     """The caller's sign-in attempts, newest first."""
 
+    oauth_scopes = OWN_ACCOUNT_READ_ONLY
     permission_classes = (IsAuthenticated,)
     pagination_class = PageNumberPagination
     serializer_class = LoginEventOutputSerializer
@@ -141,6 +146,7 @@ class MeLoginHistoryApi(ListAPIView):
     )
 )
 class UserSessionListApi(_SessionList):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ADMIN_SESSIONS,)
 
     def get_queryset(self) -> QuerySet[UserSession]:
@@ -148,6 +154,7 @@ class UserSessionListApi(_SessionList):
 
 
 class UserSessionRevokeApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (ADMIN_SESSIONS,)
 
     @extend_schema(
@@ -171,6 +178,7 @@ class UserSessionRevokeApi(APIView):
     )
 )
 class UserLoginHistoryApi(ListAPIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (HasPermission("users.read"),)
     pagination_class = PageNumberPagination
     serializer_class = AdminLoginEventOutputSerializer

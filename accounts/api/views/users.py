@@ -26,6 +26,7 @@ from authz.api.permissions import HasPermission
 from identity.api import serializers as strict
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
+from identity.api.scopes import ADMINISTRATION
 
 USERS_PERMISSION = HasPermission("users.read", write="users.write")
 PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -62,6 +63,7 @@ class UserFilterSerializer(serializers.Serializer):
 class UserListApi(ListAPIView):
     """GET lists users; POST creates one with a temporary password, or invites by email."""
 
+    oauth_scopes = ADMINISTRATION
     permission_classes = (USERS_PERMISSION,)
     pagination_class = PageNumberPagination
     serializer_class = UserOutputSerializer
@@ -93,6 +95,7 @@ class UserListApi(ListAPIView):
 
 
 class UserDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (USERS_PERMISSION,)
 
     class UpdateInputSerializer(strict.InputSerializer):
@@ -137,6 +140,7 @@ class UserDetailApi(APIView):
 class UserPasswordResetApi(APIView):
     """Sends the user a password-reset email (link and code)."""
 
+    oauth_scopes = ADMINISTRATION
     permission_classes = (HasPermission("users.write"),)
 
     @extend_schema(
@@ -165,6 +169,7 @@ class EmailDomainRuleInputSerializer(strict.InputSerializer):
 
 @extend_schema_view(get=extend_schema(operation_id="email_domain_rules_list"))
 class EmailDomainRuleListApi(ListAPIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (USERS_PERMISSION,)
     pagination_class = PageNumberPagination
     serializer_class = EmailDomainRuleOutputSerializer
@@ -183,6 +188,7 @@ class EmailDomainRuleListApi(ListAPIView):
 
 
 class EmailDomainRuleDetailApi(APIView):
+    oauth_scopes = ADMINISTRATION
     permission_classes = (USERS_PERMISSION,)
 
     @extend_schema(
