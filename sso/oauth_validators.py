@@ -301,6 +301,9 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
             id_token=access_token.id_token,
             now=now,
         ):
+            # A concurrent rotation won: two holders presented one token, which is reuse
+            # (RFC 9700 §4.14.2) like a replay after the fact. End the family, winner included.
+            services.sign_ins_revoke(sids=[str(previous.token_family)], reason="refresh_reuse")
             raise errors.InvalidGrantError(
                 description="The refresh token was already used.", request=request
             )
