@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -115,19 +116,62 @@ class AuthorizationView(dot.AuthorizationView):
         return response
 
 
+class BackChannelEndpoint(View):
+    """The token, revocation and introspection endpoints answer machines: every answer is
+    ``Cache-Control: no-store`` (RFC 6749 §5.1) and every error a JSON object (§5.2), also the
+    ones Django or oauthlib would serve as an HTML page or an empty ``text/html`` body."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        if response.status_code >= 400 and not _is_json(response):
+            response = _as_json_error(response)
+        return response
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        response = _oauth_error("invalid_request", "This endpoint accepts POST only.", 405)
+        response["Allow"] = "POST"
+        return response
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+
+
+def _as_json_error(response: HttpResponse) -> HttpResponse:
+    """oauthlib writes its error bodies as JSON but leaves the content type to the caller."""
+    try:
+        body = json.loads(response.content or b"null")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "error" not in body:
+        error = "invalid_client" if response.status_code == 401 else "invalid_request"
+        body = {"error": error}
+    fixed = _oauth_error(body["error"], body.get("error_description", ""), response.status_code)
+    for header in ("WWW-Authenticate", "Allow"):
+        if header in response:
+            fixed[header] = response[header]
+    return fixed
+
+
 @method_decorator(csrf_exempt, name="dispatch")
-class TokenView(dot.TokenView):
+class TokenView(BackChannelEndpoint, dot.TokenView):
     """DOT's token endpoint without its post-issue lookup of the new token (one query)."""
 
     @method_decorator(sensitive_post_parameters("client_secret", "code", "code_verifier"))
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.POST.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
-            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+            return _oauth_error("unsupported_grant_type", "The device flow is not offered.", 400)
         _, headers, body, status = self.create_token_response(request)
         response = HttpResponse(content=body, status=status)
         for key, value in headers.items():
             response[key] = value
         return response
+
+
+class RevokeTokenView(BackChannelEndpoint, dot.RevokeTokenView):
+    """RFC 7009 on DOT's view, with the back channel's JSON errors and no-store."""
 
 
 def client_authenticate(request: HttpRequest) -> Application | None:
@@ -162,7 +206,8 @@ def _basic_credentials(request: HttpRequest) -> tuple[str | None, str | None]:
 
 
 def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    body = {"error": error, "error_description": description} if description else {"error": error}
+    response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="oauth"'
@@ -171,7 +216,7 @@ def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
-class IntrospectView(View):
+class IntrospectView(BackChannelEndpoint):
     """RFC 7662 for the client's own resource servers: a token issued to another client is
     reported inactive (§2.2), so a token for one application is refused by another."""
 

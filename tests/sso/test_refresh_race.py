@@ -6,7 +6,6 @@ still-live token before either may rotate it; the lock is released only once bot
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -78,7 +77,7 @@ def test_a_lost_oauth_rotation_race_revokes_the_family() -> None:
     statuses = sorted(response.status_code for response in results)
     assert statuses == [200, 400]
     loser = next(response for response in results if response.status_code == 400)
-    assert json.loads(loser.content)["error"] == "invalid_grant"
+    assert loser.json()["error"] == "invalid_grant"
     # The winner's new refresh token dies with the family: the race was a reuse.
     session = UserSession.objects.get(user=user, channel=Channel.OAUTH)
     assert session.revoked_at is not None
