@@ -302,15 +302,18 @@ def token_revoke(*, raw_token: str, application_id: int) -> None:
         refresh.revoke()
 
 
-def sign_ins_end_for_browser(*, browser_session_id: str | None, sid: str | None = None) -> None:
-    """RP-initiated logout: the sign-ins this browser session approved, and the RP's own."""
+def sign_ins_end_for_browser(
+    *, user: User, browser_session_id: str | None, sid: str | None = None
+) -> None:
+    """RP-initiated logout: the sign-ins this browser session approved, and the RP's own;
+    only ``user``'s, whatever sid a hint named."""
     sign_ins = SignIn.objects.none()
     if browser_session_id:
         sign_ins = SignIn.objects.filter(browser_session_id=browser_session_id)
     sids = {str(pk) for pk in sign_ins.values_list("pk", flat=True)}
     if sid:
         sids.add(sid)
-    live = UserSession.objects.filter(pk__in=sids, revoked_at__isnull=True)
+    live = UserSession.objects.filter(pk__in=sids, user=user, revoked_at__isnull=True)
     sign_ins_revoke(
         sids=[str(pk) for pk in live.values_list("pk", flat=True)], reason="end_session"
     )

@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -15,8 +16,13 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot
-from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
-from oauth2_provider.views.oidc import _load_id_token
+from oauth2_provider.exceptions import (
+    ClientIdMissmatch,
+    InvalidIDTokenError,
+    InvalidOIDCRedirectURIError,
+    OAuthToolkitError,
+)
+from oauth2_provider.views.oidc import _load_id_token, _validate_claims
 
 from accounts.models import UserSession
 from accounts.services.sessions import SESSION_ID_KEY, browser_session_end
@@ -285,17 +291,40 @@ def _bearer_error(error: str, description: str, status: int) -> JsonResponse:
 
 class LogoutView(dot.RPInitiatedLogoutView):
     """OIDC RP-Initiated Logout 1.0: ends the portal session, the OAuth sign-ins it approved
-    and the relying party's own sign-in (the id_token_hint's sid)."""
+    and the relying party's own sign-in (the id_token_hint's sid).
+
+    The hint only identifies (§2: an expired one is accepted for that); it ends nothing by
+    itself. A sign-in ends only from its own user's browser session, so an id_token that
+    leaked to a third party cannot sign its user out anywhere."""
+
+    hint_claims: dict[str, Any] | None = None
+
+    def validate_logout_request_user(self, id_token_hint, client_id):
+        self.hint_claims = None
+        if not id_token_hint:
+            return None
+        id_token, claims = _hint_load(id_token_hint)
+        if id_token is None or not _validate_claims(self.request, claims):
+            raise InvalidIDTokenError()
+        if client_id and getattr(id_token.application, "client_id", None) != client_id:
+            raise ClientIdMissmatch()
+        self.hint_claims = claims
+        return id_token
 
     def do_logout(
         self, application=None, post_logout_redirect_uri=None, state=None, token_user=None
     ):
-        services.sign_ins_end_for_browser(
-            browser_session_id=self.request.session.get(SESSION_ID_KEY), sid=self._hint_sid()
-        )
-        if self.request.user.is_authenticated:
+        user = self.request.user
+        if user.is_authenticated:
+            own = token_user is not None and token_user.pk == user.pk
+            services.sign_ins_end_for_browser(
+                user=user,
+                browser_session_id=self.request.session.get(SESSION_ID_KEY),
+                sid=(self.hint_claims or {}).get("sid") if own else None,
+            )
             browser_session_end(request=self.request)
-        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        # No token_user: DOT's token deletion (off here) must never reach the hint's user.
+        return super().do_logout(application, post_logout_redirect_uri, state, None)
 
     def get_request_application(self, id_token, client_id):
         # DOT uses .get(): an unknown client_id was a 500. None makes a redirect request fail
@@ -316,9 +345,12 @@ class LogoutView(dot.RPInitiatedLogoutView):
             return
         super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
 
-    def _hint_sid(self) -> str | None:
-        hint = self.request.POST.get("id_token_hint") or self.request.GET.get("id_token_hint")
-        if not hint:
-            return None
-        _, claims = _load_id_token(hint)
-        return (claims or {}).get("sid")
+
+def _hint_load(hint: str) -> tuple[Any, dict[str, Any] | None]:
+    """DOT's loader, but a token it cannot place is (None, None), never a 500: the portal's
+    first-party id_token (no ``jti``), a JWT whose ``jti`` is no UUID or whose payload is no
+    object."""
+    try:
+        return _load_id_token(hint)
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None, None
