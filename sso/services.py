@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -22,12 +23,16 @@ from accounts.models import User, UserSession
 from accounts.services.sessions import sids_mark_revoked
 from identity.cache import safe_delete, safe_delete_many
 from sso.errors import ApplicationNameTaken, NotConfidential, NotVerified, UnknownApplication
+from sso.hashers import ClientSecretHasher
 from sso.models import Application, ApplicationMember, Consent, SignIn
 from sso.selectors import APPLICATION_CACHE_PREFIX, TOKEN_CACHE_PREFIX, token_checksum
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
+
+logger = logging.getLogger(__name__)
+_secret_hasher = ClientSecretHasher()
 
 # 256 bits: far above the 112 bits ASVS 5.0 V6.5.2 asks of secrets stored with a fast hash.
 CLIENT_SECRET_BYTES = 32
@@ -68,6 +73,29 @@ def _save(application: Application) -> None:
 def application_cache_forget(*, application: Application) -> None:
     """The token endpoint's cached row (sso.selectors.application_cached) is stale now."""
     safe_delete(APPLICATION_CACHE_PREFIX + application.client_id)
+
+
+def client_secret_check(*, secret: str, stored: str) -> bool:
+    """A client's secret against its stored hash. One verified under a SECRET_KEY_FALLBACKS
+    key is re-keyed under SECRET_KEY at once, so a rotated-out key can be dropped once every
+    client has authenticated (README, "Rotating SECRET_KEY")."""
+    index = _secret_hasher.key_index(secret, stored)
+    if index is None:
+        return False
+    if index > 0:
+        _client_secret_rekey(stored=stored, encoded=_secret_hasher.rekey(secret, stored))
+    return True
+
+
+def _client_secret_rekey(*, stored: str, encoded: str) -> None:
+    # By the old hash itself: its random salt names one row, and a concurrent re-key or
+    # secret rotation makes this a no-op rather than an overwrite.
+    rows = Application.objects.filter(client_secret=stored)
+    client_ids = list(rows.values_list("client_id", flat=True))
+    rows.update(client_secret=encoded, updated=timezone.now())
+    for client_id in client_ids:
+        safe_delete(APPLICATION_CACHE_PREFIX + client_id)
+    logger.info("client secret re-keyed under the current SECRET_KEY")
 
 
 @transaction.atomic

@@ -30,10 +30,8 @@ from sso import selectors, services
 from sso.authentication import bearer_token
 from sso.claims import user_claims
 from sso.csp import form_action_allow
-from sso.hashers import ALGORITHM, ClientSecretHasher
+from sso.hashers import ALGORITHM
 from sso.models import Application, is_loopback_uri
-
-_hasher = ClientSecretHasher()
 
 
 class AuthorizationView(dot.AuthorizationView):
@@ -192,7 +190,9 @@ def client_authenticate(request: HttpRequest) -> Application | None:
     if application is None or application.client_type != Application.CLIENT_CONFIDENTIAL:
         return None
     stored = application.client_secret
-    if not stored.startswith(ALGORITHM + "$") or not _hasher.verify(secret, stored):
+    if not stored.startswith(ALGORITHM + "$") or not services.client_secret_check(
+        secret=secret, stored=stored
+    ):
         return None
     return application
 
