@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -25,7 +28,13 @@ from oauth2_provider.exceptions import (
 from oauth2_provider.views.oidc import _load_id_token, _validate_claims
 
 from accounts.models import UserSession
-from accounts.services.sessions import SESSION_ID_KEY, browser_session_end
+from accounts.services.sessions import (
+    REAUTH_KEY,
+    SESSION_ID_KEY,
+    browser_session_end,
+    reauthenticated_since_request,
+    reauthentication_request,
+)
 from sso import selectors, services
 from sso.authentication import bearer_token
 from sso.claims import user_claims
@@ -44,11 +53,19 @@ class AuthorizationView(dot.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         prompt = set(request.GET.get("prompt", "").split())
-        if "login" in prompt:
-            return self.handle_prompt_login()
         application = Application.objects.select_related("user").get(
             client_id=credentials["client_id"]
         )
+        if self._reauthentication_required(prompt):
+            if "none" in prompt:
+                # OIDC Core §3.1.2.6: a fresh sign-in is needed but no interaction allowed.
+                return self._error_redirect(credentials, "login_required", application)
+            reauthentication_request(request=request)
+            return redirect_to_login(
+                request.get_full_path(),
+                resolve_url(self.get_login_url()),
+                self.get_redirect_field_name(),
+            )
         if not services.application_user_may_sign_in(application=application, user=request.user):
             return render(request, "sso/not_member.html", {"application": application}, status=403)
         if "consent" not in prompt and self._consented(application, scopes):
@@ -58,6 +75,30 @@ class AuthorizationView(dot.AuthorizationView):
             return self._error_redirect(credentials, "consent_required", application)
         response = super().get(request, *args, **kwargs)
         return form_action_allow(response, redirect_uri=credentials.get("redirect_uri") or "")
+
+    def _reauthentication_required(self, prompt: set[str]) -> bool:
+        """OIDC Core §3.1.2.1: ``prompt=login`` always, ``max_age`` once the browser's sign-in
+        is older; either is met by a sign-in made after the portal asked for it."""
+        max_age = _max_age(self.request.GET.get("max_age"))
+        if "login" not in prompt and max_age is None and REAUTH_KEY not in self.request.session:
+            return False  # the common case costs no query
+        browser = self._browser_session()
+        auth_time = browser.created_at if browser else None
+        if reauthenticated_since_request(request=self.request, auth_time=auth_time):
+            return False
+        if "login" in prompt:
+            return True
+        if max_age is None:
+            return False
+        return auth_time is None or timezone.now() - auth_time > timedelta(seconds=max_age)
+
+    def _browser_session(self) -> UserSession | None:
+        if not hasattr(self, "_browser"):
+            session_id = self.request.session.get(SESSION_ID_KEY)
+            self._browser = (
+                UserSession.objects.filter(pk=session_id).first() if session_id else None
+            )
+        return self._browser
 
     def _consented(self, application: Application, scopes: list[str]) -> bool:
         if application.is_first_party:
@@ -96,8 +137,7 @@ class AuthorizationView(dot.AuthorizationView):
     def create_authorization_response(self, request, scopes, credentials, allow):
         # Carried to the validator (oauthlib copies credentials onto its request): the browser
         # sign-in that approved, whose end-session ends this sign-in, and its auth_time.
-        session_id = request.session.get(SESSION_ID_KEY)
-        browser = UserSession.objects.filter(pk=session_id).first() if session_id else None
+        browser = self._browser_session()
         credentials = {
             **credentials,
             "sso_browser_session_id": browser.pk if browser else None,
@@ -176,6 +216,11 @@ class TokenView(BackChannelEndpoint, dot.TokenView):
 
 class RevokeTokenView(BackChannelEndpoint, dot.RevokeTokenView):
     """RFC 7009 on DOT's view, with the back channel's JSON errors and no-store."""
+
+
+def _max_age(value: str | None) -> int | None:
+    """OIDC Core §3.1.2.1: a non-negative number of seconds; anything else is ignored."""
+    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def client_authenticate(request: HttpRequest) -> Application | None:
