@@ -214,6 +214,8 @@ class TokenView(BackChannelEndpoint, dot.TokenView):
         return response
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # as DOT's: the dispatch here is ours
+@method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
 class RevokeTokenView(BackChannelEndpoint, dot.RevokeTokenView):
     """RFC 7009 on DOT's view, with the back channel's JSON errors and no-store."""
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.sso.conftest import basic, exchange, pkce_pair, refresh, sign_in
@@ -77,3 +78,16 @@ def test_revocation_success_is_not_cached(client, rp, user):
     )
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("name", ["token", "revoke-token", "introspect"])
+def test_back_channel_needs_no_csrf_token(rp, name):
+    """Clients authenticate themselves; a CSRF 403 HTML page would break every one of them."""
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        reverse(f"oauth2_provider:{name}"),
+        {"token": "unknown", "grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+    )
+    assert response.status_code != 403, response.content
+    assert response["Content-Type"].split(";")[0] == "application/json" or name == "revoke-token"
