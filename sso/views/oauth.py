@@ -160,6 +160,11 @@ class AuthorizationView(dot.AuthorizationView):
         return response
 
 
+def _max_age(value: str | None) -> int | None:
+    """OIDC Core §3.1.2.1: a non-negative number of seconds; anything else is ignored."""
+    return int(value) if value and value.isascii() and value.isdigit() else None
+
+
 class BackChannelEndpoint(View):
     """The token, revocation and introspection endpoints answer machines: every answer is
     ``Cache-Control: no-store`` (RFC 6749 §5.1) and every error a JSON object (§5.2), also the
@@ -218,11 +223,6 @@ class TokenView(BackChannelEndpoint, dot.TokenView):
 @method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
 class RevokeTokenView(BackChannelEndpoint, dot.RevokeTokenView):
     """RFC 7009 on DOT's view, with the back channel's JSON errors and no-store."""
-
-
-def _max_age(value: str | None) -> int | None:
-    """OIDC Core §3.1.2.1: a non-negative number of seconds; anything else is ignored."""
-    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def client_authenticate(request: HttpRequest) -> Application | None:
