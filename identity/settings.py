@@ -57,6 +57,9 @@ if PRODUCTION:
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret_key()
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Previous keys, newest first, while a rotation settles (README, "Rotating SECRET_KEY"):
+# signed sessions and cookies, mailed reset codes and client secrets made under them verify.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 # Absolute base URL used in emails; never derived from the request's Host header.
 PORTAL_URL = env.str(

@@ -39,7 +39,7 @@ from identity.cache import safe_delete
 from identity.keys import signing_keys
 from sso import selectors, services, token_store
 from sso.claims import SUPPORTED_CLAIMS, user_claims
-from sso.hashers import ALGORITHM, ClientSecretHasher
+from sso.hashers import ALGORITHM
 from sso.models import Application, SignIn
 from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
 
@@ -52,7 +52,6 @@ RefreshToken = get_refresh_token_model()
 
 # A consumed code keeps its row (so that a replay can be recognised) with this expiry.
 CONSUMED = datetime(1970, 1, 1, tzinfo=UTC)
-_hasher = ClientSecretHasher()
 
 
 class OAuth2Validator(oauth2_validators.OAuth2Validator):
@@ -61,7 +60,7 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
     # -- client authentication ------------------------------------------------------------
     def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
         if stored_secret.startswith(ALGORITHM + "$"):
-            return _hasher.verify(provided_secret, stored_secret)
+            return services.client_secret_check(secret=provided_secret, stored=stored_secret)
         return super()._check_secret(provided_secret, stored_secret)
 
     def _load_application(self, client_id: str, request: Request) -> Any:
@@ -301,6 +300,9 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
             id_token=access_token.id_token,
             now=now,
         ):
+            # A concurrent rotation won: two holders presented one token, which is reuse
+            # (RFC 9700 §4.14.2) like a replay after the fact. End the family, winner included.
+            services.sign_ins_revoke(sids=[str(previous.token_family)], reason="refresh_reuse")
             raise errors.InvalidGrantError(
                 description="The refresh token was already used.", request=request
             )

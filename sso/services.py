@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -32,12 +33,16 @@ from sso.errors import (
     NotVerified,
     UnknownApplication,
 )
+from sso.hashers import ClientSecretHasher
 from sso.models import Application, ApplicationMember, Consent, SignIn
 from sso.selectors import APPLICATION_CACHE_PREFIX, TOKEN_CACHE_PREFIX, token_checksum
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
+
+logger = logging.getLogger(__name__)
+_secret_hasher = ClientSecretHasher()
 
 # 256 bits: far above the 112 bits ASVS 5.0 V6.5.2 asks of secrets stored with a fast hash.
 CLIENT_SECRET_BYTES = 32
@@ -80,6 +85,29 @@ def _save(application: Application, *, update_fields: list[str] | None = None) -
 def application_cache_forget(*, application: Application) -> None:
     """The token endpoint's cached row (sso.selectors.application_cached) is stale now."""
     safe_delete(APPLICATION_CACHE_PREFIX + application.client_id)
+
+
+def client_secret_check(*, secret: str, stored: str) -> bool:
+    """A client's secret against its stored hash. One verified under a SECRET_KEY_FALLBACKS
+    key is re-keyed under SECRET_KEY at once, so a rotated-out key can be dropped once every
+    client has authenticated (README, "Rotating SECRET_KEY")."""
+    index = _secret_hasher.key_index(secret, stored)
+    if index is None:
+        return False
+    if index > 0:
+        _client_secret_rekey(stored=stored, encoded=_secret_hasher.rekey(secret, stored))
+    return True
+
+
+def _client_secret_rekey(*, stored: str, encoded: str) -> None:
+    # By the old hash itself: its random salt names one row, and a concurrent re-key or
+    # secret rotation makes this a no-op rather than an overwrite.
+    rows = Application.objects.filter(client_secret=stored)
+    client_ids = list(rows.values_list("client_id", flat=True))
+    rows.update(client_secret=encoded, updated=timezone.now())
+    for client_id in client_ids:
+        safe_delete(APPLICATION_CACHE_PREFIX + client_id)
+    logger.info("client secret re-keyed under the current SECRET_KEY")
 
 
 @transaction.atomic
@@ -379,15 +407,18 @@ def token_revoke(*, raw_token: str, application_id: int) -> None:
         refresh.revoke()
 
 
-def sign_ins_end_for_browser(*, browser_session_id: str | None, sid: str | None = None) -> None:
-    """RP-initiated logout: the sign-ins this browser session approved, and the RP's own."""
+def sign_ins_end_for_browser(
+    *, user: User, browser_session_id: str | None, sid: str | None = None
+) -> None:
+    """RP-initiated logout: the sign-ins this browser session approved, and the RP's own;
+    only ``user``'s, whatever sid a hint named."""
     sign_ins = SignIn.objects.none()
     if browser_session_id:
         sign_ins = SignIn.objects.filter(browser_session_id=browser_session_id)
     sids = {str(pk) for pk in sign_ins.values_list("pk", flat=True)}
     if sid:
         sids.add(sid)
-    live = UserSession.objects.filter(pk__in=sids, revoked_at__isnull=True)
+    live = UserSession.objects.filter(pk__in=sids, user=user, revoked_at__isnull=True)
     sign_ins_revoke(
         sids=[str(pk) for pk in live.values_list("pk", flat=True)], reason="end_session"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import path
-from oauth2_provider import views as dot
 
 from sso.views import oauth
 
@@ -12,7 +11,7 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize/", oauth.AuthorizationView.as_view(), name="authorize"),
     path("token/", oauth.TokenView.as_view(), name="token"),
-    path("revoke/", dot.RevokeTokenView.as_view(), name="revoke-token"),
+    path("revoke/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", oauth.IntrospectView.as_view(), name="introspect"),
     path("userinfo/", oauth.UserInfoView.as_view(), name="user-info"),
     path("end-session/", oauth.LogoutView.as_view(), name="rp-initiated-logout"),

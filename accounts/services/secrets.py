@@ -24,10 +24,22 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def hash_code(code: str) -> str:
+def hash_code(code: str, *, key: str | None = None) -> str:
     """Keyed hash of a short code: without SECRET_KEY a stolen table cannot be brute-forced."""
     normalised = code.strip().upper().replace("-", "").replace(" ", "")
-    return hmac.new(settings.SECRET_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+    secret_key = (key if key is not None else settings.SECRET_KEY).encode()
+    return hmac.new(secret_key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def code_matches(*, code_hash: str, code: str) -> bool:
+    """SECRET_KEY first; a code mailed before a key rotation still matches under the key now in
+    SECRET_KEY_FALLBACKS. Codes are single use, so there is nothing to re-key."""
+    if hmac.compare_digest(code_hash, hash_code(code)):
+        return True
+    return any(
+        hmac.compare_digest(code_hash, hash_code(code, key=key))
+        for key in getattr(settings, "SECRET_KEY_FALLBACKS", [])
+    )
 
 
 def secret_issue(
@@ -78,7 +90,7 @@ def code_consume(*, user: User | None, code: str, purpose: str) -> OneTimeToken:
     token = _newest_live_code(user=user, purpose=purpose)
     if token is None:
         raise CodeInvalid()
-    if not hmac.compare_digest(token.code_hash, hash_code(code or "")):
+    if not code_matches(code_hash=token.code_hash, code=code or ""):
         _count_wrong_code(token)
         raise CodeInvalid()
     if not _mark_used(token):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -21,6 +21,9 @@ from identity.net import client_ip
 SESSION_ID_KEY = "_user_session_id"
 REVOKED_SID_PREFIX = "revoked-sid:"
 CLIENT_ATTR = "_request_client"
+REAUTH_KEY = "_reauthentication_requested_at"
+# A re-authentication asked for and abandoned stops showing the sign-in page after this.
+REAUTH_WINDOW = 600
 
 
 def request_client(request: HttpRequest) -> dict[str, str]:
@@ -77,6 +80,37 @@ def browser_session_adopt(*, request: HttpRequest) -> UserSession:
     )
     request.session[SESSION_ID_KEY] = str(session.id)
     return session
+
+
+def browser_session_supersede(*, session_id: str) -> None:
+    """A browser that signs in again (re-authentication, or another account) leaves its
+    earlier sign-in behind: that one ends, so it is neither listed nor usable as live."""
+    now = timezone.now()
+    UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_reason="signed_in_again", updated_at=now
+    )
+    sids_mark_revoked([str(session_id)])
+
+
+def reauthentication_request(*, request: HttpRequest) -> None:
+    """Asks the sign-in page to authenticate this browser again although it is signed in
+    (OIDC Core §3.1.2.1: ``prompt=login``, an exceeded ``max_age``)."""
+    request.session[REAUTH_KEY] = timezone.now().timestamp()
+
+
+def reauthentication_pending(*, request: HttpRequest) -> bool:
+    requested = request.session.get(REAUTH_KEY)
+    return requested is not None and timezone.now().timestamp() - requested < REAUTH_WINDOW
+
+
+def reauthenticated_since_request(*, request: HttpRequest, auth_time: datetime | None) -> bool:
+    """Whether the browser signed in after re-authentication was asked for; answers True once,
+    so a request that asks again (prompt=login, max_age=0) cannot loop."""
+    requested = request.session.get(REAUTH_KEY)
+    if requested is None or auth_time is None or auth_time.timestamp() < requested:
+        return False
+    del request.session[REAUTH_KEY]
+    return True
 
 
 def browser_session_end(*, request: HttpRequest) -> None:

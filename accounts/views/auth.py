@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 from accounts import forms, services
 from accounts.errors import ApplicationError, EmailNotVerified, LinkInvalid
 from accounts.selectors import user_get_by_login, user_get_by_public_id
+from accounts.services.sessions import reauthentication_pending
 
 # The account that gave the right password but has not verified its email yet: only that
 # visitor may ask for a new link to it, without learning or typing the address.
@@ -121,7 +122,9 @@ class LoginView(ServiceFormView):
     unverified = False
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated:
+        # A signed-in browser is asked again only when an authorization request needs a fresh
+        # sign-in (prompt=login, max_age); otherwise it goes straight on.
+        if request.user.is_authenticated and not reauthentication_pending(request=request):
             return redirect(safe_next(request) or "home")
         return super().dispatch(request, *args, **kwargs)
 

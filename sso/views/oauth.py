@@ -4,29 +4,43 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot
-from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
-from oauth2_provider.views.oidc import _load_id_token
+from oauth2_provider.exceptions import (
+    ClientIdMissmatch,
+    InvalidIDTokenError,
+    InvalidOIDCRedirectURIError,
+    OAuthToolkitError,
+)
+from oauth2_provider.views.oidc import _load_id_token, _validate_claims
 
 from accounts.models import UserSession
-from accounts.services.sessions import SESSION_ID_KEY, browser_session_end
+from accounts.services.sessions import (
+    REAUTH_KEY,
+    SESSION_ID_KEY,
+    browser_session_end,
+    reauthenticated_since_request,
+    reauthentication_request,
+)
 from sso import selectors, services
 from sso.authentication import bearer_token
 from sso.claims import user_claims
 from sso.csp import form_action_allow
-from sso.hashers import ALGORITHM, ClientSecretHasher
+from sso.hashers import ALGORITHM
 from sso.models import Application, is_loopback_uri
-
-_hasher = ClientSecretHasher()
 
 
 class AuthorizationView(dot.AuthorizationView):
@@ -39,11 +53,19 @@ class AuthorizationView(dot.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         prompt = set(request.GET.get("prompt", "").split())
-        if "login" in prompt:
-            return self.handle_prompt_login()
         application = Application.objects.select_related("user").get(
             client_id=credentials["client_id"]
         )
+        if self._reauthentication_required(prompt):
+            if "none" in prompt:
+                # OIDC Core §3.1.2.6: a fresh sign-in is needed but no interaction allowed.
+                return self._error_redirect(credentials, "login_required", application)
+            reauthentication_request(request=request)
+            return redirect_to_login(
+                request.get_full_path(),
+                resolve_url(self.get_login_url()),
+                self.get_redirect_field_name(),
+            )
         if not services.application_user_may_sign_in(application=application, user=request.user):
             return render(request, "sso/not_member.html", {"application": application}, status=403)
         if "consent" not in prompt and self._consented(application, scopes):
@@ -53,6 +75,30 @@ class AuthorizationView(dot.AuthorizationView):
             return self._error_redirect(credentials, "consent_required", application)
         response = super().get(request, *args, **kwargs)
         return form_action_allow(response, redirect_uri=credentials.get("redirect_uri") or "")
+
+    def _reauthentication_required(self, prompt: set[str]) -> bool:
+        """OIDC Core §3.1.2.1: ``prompt=login`` always, ``max_age`` once the browser's sign-in
+        is older; either is met by a sign-in made after the portal asked for it."""
+        max_age = _max_age(self.request.GET.get("max_age"))
+        if "login" not in prompt and max_age is None and REAUTH_KEY not in self.request.session:
+            return False  # the common case costs no query
+        browser = self._browser_session()
+        auth_time = browser.created_at if browser else None
+        if reauthenticated_since_request(request=self.request, auth_time=auth_time):
+            return False
+        if "login" in prompt:
+            return True
+        if max_age is None:
+            return False
+        return auth_time is None or timezone.now() - auth_time > timedelta(seconds=max_age)
+
+    def _browser_session(self) -> UserSession | None:
+        if not hasattr(self, "_browser"):
+            session_id = self.request.session.get(SESSION_ID_KEY)
+            self._browser = (
+                UserSession.objects.filter(pk=session_id).first() if session_id else None
+            )
+        return self._browser
 
     def _consented(self, application: Application, scopes: list[str]) -> bool:
         if application.is_first_party:
@@ -91,8 +137,7 @@ class AuthorizationView(dot.AuthorizationView):
     def create_authorization_response(self, request, scopes, credentials, allow):
         # Carried to the validator (oauthlib copies credentials onto its request): the browser
         # sign-in that approved, whose end-session ends this sign-in, and its auth_time.
-        session_id = request.session.get(SESSION_ID_KEY)
-        browser = UserSession.objects.filter(pk=session_id).first() if session_id else None
+        browser = self._browser_session()
         credentials = {
             **credentials,
             "sso_browser_session_id": browser.pk if browser else None,
@@ -115,19 +160,69 @@ class AuthorizationView(dot.AuthorizationView):
         return response
 
 
+def _max_age(value: str | None) -> int | None:
+    """OIDC Core §3.1.2.1: a non-negative number of seconds; anything else is ignored."""
+    return int(value) if value and value.isascii() and value.isdigit() else None
+
+
+class BackChannelEndpoint(View):
+    """The token, revocation and introspection endpoints answer machines: every answer is
+    ``Cache-Control: no-store`` (RFC 6749 §5.1) and every error a JSON object (§5.2), also the
+    ones Django or oauthlib would serve as an HTML page or an empty ``text/html`` body."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        if response.status_code >= 400 and not _is_json(response):
+            response = _as_json_error(response)
+        return response
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        response = _oauth_error("invalid_request", "This endpoint accepts POST only.", 405)
+        response["Allow"] = "POST"
+        return response
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+
+
+def _as_json_error(response: HttpResponse) -> HttpResponse:
+    """oauthlib writes its error bodies as JSON but leaves the content type to the caller."""
+    try:
+        body = json.loads(response.content or b"null")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "error" not in body:
+        error = "invalid_client" if response.status_code == 401 else "invalid_request"
+        body = {"error": error}
+    fixed = _oauth_error(body["error"], body.get("error_description", ""), response.status_code)
+    for header in ("WWW-Authenticate", "Allow"):
+        if header in response:
+            fixed[header] = response[header]
+    return fixed
+
+
 @method_decorator(csrf_exempt, name="dispatch")
-class TokenView(dot.TokenView):
+class TokenView(BackChannelEndpoint, dot.TokenView):
     """DOT's token endpoint without its post-issue lookup of the new token (one query)."""
 
     @method_decorator(sensitive_post_parameters("client_secret", "code", "code_verifier"))
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.POST.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
-            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+            return _oauth_error("unsupported_grant_type", "The device flow is not offered.", 400)
         _, headers, body, status = self.create_token_response(request)
         response = HttpResponse(content=body, status=status)
         for key, value in headers.items():
             response[key] = value
         return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # as DOT's: the dispatch here is ours
+@method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
+class RevokeTokenView(BackChannelEndpoint, dot.RevokeTokenView):
+    """RFC 7009 on DOT's view, with the back channel's JSON errors and no-store."""
 
 
 def client_authenticate(request: HttpRequest) -> Application | None:
@@ -142,7 +237,9 @@ def client_authenticate(request: HttpRequest) -> Application | None:
     if application is None or application.client_type != Application.CLIENT_CONFIDENTIAL:
         return None
     stored = application.client_secret
-    if not stored.startswith(ALGORITHM + "$") or not _hasher.verify(secret, stored):
+    if not stored.startswith(ALGORITHM + "$") or not services.client_secret_check(
+        secret=secret, stored=stored
+    ):
         return None
     return application
 
@@ -162,7 +259,8 @@ def _basic_credentials(request: HttpRequest) -> tuple[str | None, str | None]:
 
 
 def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    body = {"error": error, "error_description": description} if description else {"error": error}
+    response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="oauth"'
@@ -171,7 +269,7 @@ def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
-class IntrospectView(View):
+class IntrospectView(BackChannelEndpoint):
     """RFC 7662 for the client's own resource servers: a token issued to another client is
     reported inactive (§2.2), so a token for one application is refused by another."""
 
@@ -240,17 +338,40 @@ def _bearer_error(error: str, description: str, status: int) -> JsonResponse:
 
 class LogoutView(dot.RPInitiatedLogoutView):
     """OIDC RP-Initiated Logout 1.0: ends the portal session, the OAuth sign-ins it approved
-    and the relying party's own sign-in (the id_token_hint's sid)."""
+    and the relying party's own sign-in (the id_token_hint's sid).
+
+    The hint only identifies (§2: an expired one is accepted for that); it ends nothing by
+    itself. A sign-in ends only from its own user's browser session, so an id_token that
+    leaked to a third party cannot sign its user out anywhere."""
+
+    hint_claims: dict[str, Any] | None = None
+
+    def validate_logout_request_user(self, id_token_hint, client_id):
+        self.hint_claims = None
+        if not id_token_hint:
+            return None
+        id_token, claims = _hint_load(id_token_hint)
+        if id_token is None or not _validate_claims(self.request, claims):
+            raise InvalidIDTokenError()
+        if client_id and getattr(id_token.application, "client_id", None) != client_id:
+            raise ClientIdMissmatch()
+        self.hint_claims = claims
+        return id_token
 
     def do_logout(
         self, application=None, post_logout_redirect_uri=None, state=None, token_user=None
     ):
-        services.sign_ins_end_for_browser(
-            browser_session_id=self.request.session.get(SESSION_ID_KEY), sid=self._hint_sid()
-        )
-        if self.request.user.is_authenticated:
+        user = self.request.user
+        if user.is_authenticated:
+            own = token_user is not None and token_user.pk == user.pk
+            services.sign_ins_end_for_browser(
+                user=user,
+                browser_session_id=self.request.session.get(SESSION_ID_KEY),
+                sid=(self.hint_claims or {}).get("sid") if own else None,
+            )
             browser_session_end(request=self.request)
-        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        # No token_user: DOT's token deletion (off here) must never reach the hint's user.
+        return super().do_logout(application, post_logout_redirect_uri, state, None)
 
     def get_request_application(self, id_token, client_id):
         # DOT uses .get(): an unknown client_id was a 500. None makes a redirect request fail
@@ -271,9 +392,12 @@ class LogoutView(dot.RPInitiatedLogoutView):
             return
         super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
 
-    def _hint_sid(self) -> str | None:
-        hint = self.request.POST.get("id_token_hint") or self.request.GET.get("id_token_hint")
-        if not hint:
-            return None
-        _, claims = _load_id_token(hint)
-        return (claims or {}).get("sid")
+
+def _hint_load(hint: str) -> tuple[Any, dict[str, Any] | None]:
+    """DOT's loader, but a token it cannot place is (None, None), never a 500: the portal's
+    first-party id_token (no ``jti``), a JWT whose ``jti`` is no UUID or whose payload is no
+    object."""
+    try:
+        return _load_id_token(hint)
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None, None
