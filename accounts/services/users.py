@@ -22,9 +22,11 @@ from accounts.errors import (
 from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
 from accounts.selectors import email_domain_allowed
 from accounts.services.login import user_password_verify
+from accounts.services.passwords import password_reset_request
 from accounts.services.secrets import secret_consume, secret_issue
-from accounts.services.sessions import user_sessions_revoke
+from accounts.services.sessions import user_session_revoke, user_sessions_revoke
 from authz import services as authz_services
+from authz.selectors import account_action_check
 
 logger = logging.getLogger(__name__)
 
@@ -137,8 +139,9 @@ def user_deactivate(*, user: User) -> None:
 
 
 @transaction.atomic
-def user_update_by_admin(*, user: User, data: dict[str, Any]) -> User:
+def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> User:
     """An administrator's change to an account and its profile; never the password."""
+    account_action_check(actor=actor, target=user)
     _admin_flags_set(user=user, data=data)
     if data.get("profile"):
         profile_update(user=user, data=data["profile"])
@@ -146,10 +149,28 @@ def user_update_by_admin(*, user: User, data: dict[str, Any]) -> User:
     return user_update(user=user, data=data)
 
 
-def user_delete_by_admin(*, user: User) -> None:
+def user_delete_by_admin(*, actor: User, user: User) -> None:
     """Deletes an account; its profile, sessions and secrets go with it, login history stays."""
+    account_action_check(actor=actor, target=user)
     logger.info("user %s deleted by an administrator", user.public_id)
     user.delete()
+
+
+def user_deactivate_by_admin(*, actor: User, user: User) -> None:
+    account_action_check(actor=actor, target=user)
+    user_deactivate(user=user)
+
+
+def user_password_reset_by_admin(*, actor: User, user: User) -> None:
+    """Mails the user a reset link; refused on an account above the actor, whose reset would
+    otherwise be the first step of taking it over."""
+    account_action_check(actor=actor, target=user)
+    password_reset_request(login=user.email)
+
+
+def user_session_revoke_by_admin(*, actor: User, user: User, session_id: str) -> None:
+    account_action_check(actor=actor, target=user)
+    user_session_revoke(user=user, session_id=session_id, reason="revoked_by_admin")
 
 
 def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:
