@@ -54,6 +54,12 @@ class PermissionAdmin(_GuardedByRoles, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("code",) if obj is not None else ()
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting takes the permission from its holders: only one who holds it (issue 16.1).
+        allowed = super().has_delete_permission(request, obj)
+        codes = {obj.code} if obj is not None else set()
+        return allowed and selectors.grant_refusal(actor=request.user, codes=codes) is None
+
     def save_model(self, request: HttpRequest, obj: Permission, form: Any, change: bool) -> None:
         data = form.cleaned_data
         if change:
@@ -133,6 +139,18 @@ class RoleAdmin(_GuardedByRoles, admin.ModelAdmin):
     search_fields = ("name", "description")
     fields = ("name", "description", "grant_permissions", "include_roles", "effective")
     readonly_fields = ("effective",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A role carrying more than the actor holds is shown, not changed (issue 16.1).
+        return super().has_change_permission(request, obj) and self._within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._within(request, obj)
+
+    def _within(self, request: HttpRequest, obj: Role | None) -> bool:
+        if obj is None or obj.pk is None:
+            return True
+        return selectors.role_grant_refusal(actor=request.user, role_id=obj.pk) is None
 
     @admin.display(description="Effective permissions")
     def effective(self, obj: Role) -> str:

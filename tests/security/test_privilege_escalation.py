@@ -259,6 +259,56 @@ def test_admin_role_writer_cannot_include_admin_in_its_role():
     assert not role.included_roles.exists()
 
 
+def test_admin_role_writer_cannot_change_or_delete_a_role_above_it():
+    staff = holder_of_codes("roles.read", "roles.write", is_staff=True)
+    admin_role = Role.objects.get(name="admin")
+    client = admin_as(staff)
+    response = client.post(
+        reverse("admin:authz_role_delete", args=[admin_role.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 403
+    response = client.post(
+        reverse("admin:authz_role_change", args=[admin_role.pk]),
+        {"name": "admin", "description": "", "grant_permissions": [], "include_roles": []},
+    )
+    assert response.status_code == 403
+    assert admin_role.permissions.filter(code="users.write").exists()
+
+
+def test_admin_role_writer_cannot_grant_itself_admin_on_its_user_page():
+    staff = holder_of_codes("roles.read", "roles.write", is_staff=True)
+    staff = with_django_perms(staff, "accounts.view_user", "accounts.change_user")
+    mine = staff.role_assignments.get()
+    form = _user_form(
+        staff,
+        **{
+            "role_assignments-TOTAL_FORMS": "2",
+            "role_assignments-INITIAL_FORMS": "1",
+            "role_assignments-0-id": str(mine.pk),
+            "role_assignments-0-user": str(staff.pk),
+            "role_assignments-0-role": str(mine.role_id),
+            "role_assignments-1-user": str(staff.pk),
+            "role_assignments-1-role": str(Role.objects.get(name="admin").pk),
+        },
+    )
+    response = admin_as(staff).post(reverse("admin:accounts_user_change", args=[staff.pk]), form)
+    assert response.status_code == 200  # the form again, with the refusal
+    assert "users.write" in response.content.decode()
+    assert not RoleAssignment.objects.filter(user=staff, role__name="admin").exists()
+
+
+def test_admin_staff_cannot_create_a_staff_account():
+    staff = with_django_perms(
+        UserFactory(staff=True), "accounts.add_user", "accounts.change_user", "accounts.view_user"
+    )
+    form = {"username": "newstaff", "email": "newstaff@example.com", "user_type": "employee"}
+    response = admin_as(staff).post(
+        reverse("admin:accounts_user_add"), {**form, "is_staff": "on", "password": ""}
+    )
+    assert response.status_code == 302, response.content
+    assert User.objects.get(username="newstaff").is_staff is False
+
+
 # --- item 3: authz codes cannot be Django permissions -------------------------------------
 
 
