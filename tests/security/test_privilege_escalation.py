@@ -382,3 +382,15 @@ def test_migration_moves_existing_django_style_codes_out_of_djangos_namespace():
     assert AuthzAuditEvent.objects.filter(
         object_type="permission", object_id=str(forged.pk), before__code="auth.change_group"
     ).exists()
+
+
+def test_admin_session_revoke_action_with_sessions_revoke_stops_at_superusers(user, superuser):
+    staff = holder_of_codes("sessions.revoke", is_staff=True)
+    staff = with_django_perms(staff, "accounts.view_usersession")
+    theirs, above = UserSessionFactory(user=user), UserSessionFactory(user=superuser)
+    admin_as(staff).post(
+        reverse("admin:accounts_usersession_changelist"),
+        {"action": "revoke", "_selected_action": [str(theirs.pk), str(above.pk)]},
+    )
+    assert UserSession.objects.get(pk=theirs.pk).revoked_at is not None
+    assert UserSession.objects.get(pk=above.pk).revoked_at is None
