@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import Permission as DjangoPermission
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -63,8 +64,6 @@ class Permission(models.Model):
         """Django's names, by form or stored in auth_permission (issue 16.3, authz.namespace)."""
         if is_django_permission_name(self.code):
             return True
-        from django.contrib.auth.models import Permission as DjangoPermission
-
         app_label, _, codename = self.code.partition(".")
         return DjangoPermission.objects.filter(
             content_type__app_label=app_label, codename=codename

@@ -156,11 +156,6 @@ def user_delete_by_admin(*, actor: User, user: User) -> None:
     user.delete()
 
 
-def user_deactivate_by_admin(*, actor: User, user: User) -> None:
-    account_action_check(actor=actor, target=user)
-    user_deactivate(user=user)
-
-
 def user_password_reset_by_admin(*, actor: User, user: User) -> None:
     """Mails the user a reset link; refused on an account above the actor, whose reset would
     otherwise be the first step of taking it over."""
