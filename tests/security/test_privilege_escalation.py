@@ -232,6 +232,17 @@ def test_admin_staff_cannot_change_a_superuser(staff_user_admin, superuser):
     assert superuser.email != "attacker@example.com"
 
 
+def test_admin_staff_cannot_set_a_superusers_password(staff_user_admin, superuser):
+    url = reverse("admin:auth_user_password_change", args=[superuser.pk])
+    new = "attacker chosen password 123"
+    response = admin_as(staff_user_admin).post(
+        url, {"password1": new, "password2": new, "usable_password": "true"}
+    )
+    assert response.status_code == 403
+    superuser.refresh_from_db()
+    assert not superuser.check_password(new)
+
+
 def test_admin_staff_cannot_deactivate_a_superuser_by_action(staff_user_admin, superuser):
     client = admin_as(staff_user_admin)
     client.post(
