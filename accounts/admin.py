@@ -18,7 +18,11 @@ from accounts.admin_login import AdminLoginForm
 from accounts.errors import ApplicationError
 from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserSession, UserType
 from accounts.services.lockouts import lockout_lift
+from authz.selectors import account_action_check, account_action_refusal
 from identity.admin import ReadOnlyAdmin
+
+# Whoever may set these makes superusers and staff: a superuser's decision alone (issue 16.3).
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "user_permissions", "groups")
 
 
 class ProfileFormSet(forms.BaseInlineFormSet):
@@ -122,6 +126,33 @@ class UserAdmin(DjangoUserAdmin):
         "require_password_change",
     ]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, *PRIVILEGE_FIELDS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Nobody changes an account holding more than they do (issue 16.1).
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or self._may_act_on(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or self._may_act_on(request, obj))
+
+    def _may_act_on(self, request: HttpRequest, obj: User) -> bool:
+        return account_action_refusal(actor=request.user, target=obj) is None
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        account_action_check(actor=request.user, target=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            account_action_check(actor=request.user, target=user)
+        super().delete_queryset(request, queryset)
+
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:
         # The sign-up service creates the profile; the inline edits it afterwards.
         return self.inlines if obj is not None else []
@@ -132,7 +163,9 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         if change:
-            services.user_update_from_admin_form(user=obj, changed=form.changed_data)
+            services.user_update_from_admin_form(
+                actor=request.user, user=obj, changed=form.changed_data
+            )
             return
         data = form.cleaned_data
         created = services.user_create(
@@ -153,6 +186,7 @@ class UserAdmin(DjangoUserAdmin):
         count = 0
         for user in queryset:
             try:
+                account_action_check(actor=request.user, target=user)
                 action(user)
             except ApplicationError as error:
                 self.message_user(request, f"{user}: {error.message}", messages.ERROR)
@@ -228,9 +262,17 @@ class UserSessionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["revoke"]
 
-    @admin.action(description="Revoke (sign out on every channel)", permissions=["view"])
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Signing people out is a change, not a look: it needs sessions.revoke (issue 16.17)."""
+        return request.user.has_perm("sessions.revoke")
+
+    @admin.action(description="Revoke (sign out on every channel)", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
-        for session in queryset.filter(revoked_at__isnull=True):
+        for session in queryset.filter(revoked_at__isnull=True).select_related("user"):
+            reason = account_action_refusal(actor=request.user, target=session.user)
+            if reason is not None:
+                self.message_user(request, f"{session.user}: {reason}", messages.ERROR)
+                continue
             services.session_revoke(session=session, reason="revoked_by_admin")
         self.message_user(request, "The selected sessions were revoked.", messages.SUCCESS)
 

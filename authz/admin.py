@@ -54,6 +54,12 @@ class PermissionAdmin(_GuardedByRoles, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("code",) if obj is not None else ()
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting takes the permission from its holders: only one who holds it (issue 16.1).
+        allowed = super().has_delete_permission(request, obj)
+        codes = {obj.code} if obj is not None else set()
+        return allowed and selectors.grant_refusal(actor=request.user, codes=codes) is None
+
     def save_model(self, request: HttpRequest, obj: Permission, form: Any, change: bool) -> None:
         data = form.cleaned_data
         if change:
@@ -90,6 +96,8 @@ class RoleForm(forms.ModelForm):
         widget=FilteredSelectMultiple("roles", is_stacked=False),
     )
 
+    actor: Any = None  # set per request by RoleAdmin.get_form
+
     class Meta:
         model = Role
         fields = ("name", "description")
@@ -109,6 +117,20 @@ class RoleForm(forms.ModelForm):
             raise _as_validation_error(error) from error
         return included
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "grant_permissions" in data and "include_roles" in data:
+            try:
+                services.role_change_check(
+                    actor=self.actor,
+                    role=self.instance if self.instance.pk else None,
+                    permissions=[p.code for p in data["grant_permissions"]],
+                    included_roles=[r.name for r in data["include_roles"]],
+                )
+            except ApplicationError as error:
+                raise _as_validation_error(error) from error
+        return data
+
 
 @admin.register(Role)
 class RoleAdmin(_GuardedByRoles, admin.ModelAdmin):
@@ -118,11 +140,27 @@ class RoleAdmin(_GuardedByRoles, admin.ModelAdmin):
     fields = ("name", "description", "grant_permissions", "include_roles", "effective")
     readonly_fields = ("effective",)
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A role carrying more than the actor holds is shown, not changed (issue 16.1).
+        return super().has_change_permission(request, obj) and self._within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._within(request, obj)
+
+    def _within(self, request: HttpRequest, obj: Role | None) -> bool:
+        if obj is None or obj.pk is None:
+            return True
+        return selectors.role_grant_refusal(actor=request.user, role_id=obj.pk) is None
+
     @admin.display(description="Effective permissions")
     def effective(self, obj: Role) -> str:
         if obj.pk is None:
             return "—"
         return ", ".join(selectors.role_effective_permissions(role=obj)) or "—"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -184,6 +222,17 @@ class RoleAssignmentFormSet(forms.BaseInlineFormSet):
             changed = form.has_changed() and not self._deleting(form)
             if changed and expires_at is not None and expires_at <= timezone.now():
                 form.add_error("expires_at", ExpiryInPast.message)
+            if form.has_changed() or self._deleting(form):
+                self._check_grant(form)
+
+    def _check_grant(self, form: forms.ModelForm) -> None:
+        """The services refuse what is above the actor; say so on the form, not as a 500."""
+        role = getattr(form, "cleaned_data", {}).get("role")
+        reason = selectors.account_action_refusal(actor=self.actor, target=self.instance)
+        if reason is None and role is not None and not self._deleting(form):
+            reason = selectors.role_grant_refusal(actor=self.actor, role_id=role.pk)
+        if reason is not None:
+            form.add_error(None, reason)
 
     def _deleting(self, form: forms.ModelForm) -> bool:
         return self.can_delete and self._should_delete_form(form)

@@ -70,3 +70,11 @@ class ExpiryInPast(ApplicationError):
     status = 400
     message = "The expiry must be in the future."
     field = "expires_at"
+
+
+class PrivilegeRefused(ApplicationError):
+    """Acting above one's own privileges: on an account holding more, or granting more."""
+
+    code = "permission_denied"
+    status = 403
+    message = "You cannot act beyond the permissions you hold yourself."

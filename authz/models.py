@@ -5,8 +5,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import Permission as DjangoPermission
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+
+from authz.namespace import is_django_permission_name, reserved_message
 
 # A resource and an action, lowercase, dot-separated: users.read, billing.refund.
 PERMISSION_CODE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z"
@@ -14,6 +18,7 @@ PERMISSION_CODE_MAX_LENGTH = 100
 # Role names appear in URLs and tokens: lowercase letters, digits, - and _.
 ROLE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*\Z"
 ROLE_NAME_MAX_LENGTH = 64
+RESERVED_CODE = "reserved_permission_code"
 
 permission_code_validator = RegexValidator(
     PERMISSION_CODE_PATTERN,
@@ -49,6 +54,22 @@ class Permission(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        super().clean()
+        if self.code and self._in_django_namespace():
+            raise ValidationError(
+                {"code": ValidationError(reserved_message(self.code), code=RESERVED_CODE)}
+            )
+
+    def _in_django_namespace(self) -> bool:
+        """Django's names, by form or stored in auth_permission (issue 16.3, authz.namespace)."""
+        if is_django_permission_name(self.code):
+            return True
+        app_label, _, codename = self.code.partition(".")
+        return DjangoPermission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        ).exists()
 
 
 class Role(models.Model):

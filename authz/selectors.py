@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Permission as DjangoPermission
 from django.db.models import (
     BigIntegerField,
     CharField,
@@ -29,7 +30,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from authz import cache as authz_cache
-from authz.errors import PermissionNotFound, RoleNotFound
+from authz.errors import PermissionNotFound, PrivilegeRefused, RoleNotFound
 from authz.models import (
     AuthzAuditEvent,
     GraphStamp,
@@ -291,3 +292,90 @@ def assignment_is_live(assignment: RoleAssignment, *, now: datetime | None = Non
 
 def audit_event_list() -> QuerySet[AuthzAuditEvent]:
     return AuthzAuditEvent.objects.select_related("actor")
+
+
+# --- acting on others: nobody acts above what they hold ------------------------------------
+
+
+def _assigned_permissions(user: Any) -> frozenset[str]:
+    """Codes the account's assignments carry, whether or not it is active now: reactivating
+    an account gives them back, so they count as held."""
+    state = _state(user)
+    if user.is_superuser:
+        return state.graph.codes
+    return frozenset().union(*(state.graph.effective(rid) for rid in state.live_role_ids()))
+
+
+def _django_permissions(user: Any) -> frozenset[str]:
+    """Django's own model permissions given to the account directly or through its groups."""
+    rows = (
+        DjangoPermission.objects.filter(Q(user=user) | Q(group__user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    )
+    return frozenset(f"{app_label}.{codename}" for app_label, codename in rows)
+
+
+def account_action_refusal(*, actor: Any, target: Any) -> str | None:
+    """Why ``actor`` may not act on ``target``'s account, or None when they may.
+
+    The rule (issue 16.1): nobody acts on an account that holds more than they do. Only a
+    superuser acts on a superuser, only staff on staff, and nobody on an account holding a
+    permission (authz or Django) they lack. Acting on oneself is left to the self-service
+    rules, and a None actor is the portal itself (sign-up, scheduled jobs).
+    """
+    if target.pk == getattr(actor, "pk", None) or acts_unbounded(actor):
+        return None
+    if not (actor.is_authenticated and actor.is_active):
+        return "Only an active account can act on other accounts."
+    if target.is_superuser:
+        return "Only a superuser can act on a superuser account."
+    if target.is_staff and not actor.is_staff:
+        return "Only staff can act on a staff account."
+    mine = user_effective_permissions(user=actor) | _django_permissions(actor)
+    missing = (_assigned_permissions(target) | _django_permissions(target)) - mine
+    if missing:
+        return f"This account holds permissions you do not hold: {', '.join(sorted(missing))}."
+    return None
+
+
+def account_action_check(*, actor: Any, target: Any) -> None:
+    """Raises PrivilegeRefused (403 permission_denied) when ``actor`` may not act on ``target``."""
+    reason = account_action_refusal(actor=actor, target=target)
+    if reason is not None:
+        raise PrivilegeRefused(reason)
+
+
+def acts_unbounded(actor: Any) -> bool:
+    """The portal itself (no actor: sign-up, jobs) or an active superuser: nothing is above."""
+    return actor is None or bool(actor.is_superuser and actor.is_active)
+
+
+def grant_refusal(*, actor: Any, codes: frozenset[str] | set[str]) -> str | None:
+    """Why ``actor`` may not hand out ``codes`` (in a role, an inclusion or an assignment),
+    or None: nobody grants a permission they do not hold (issue 16.1)."""
+    if acts_unbounded(actor):
+        return None
+    missing = set(codes) - user_effective_permissions(user=actor)
+    if missing:
+        return f"You cannot grant permissions you do not hold: {', '.join(sorted(missing))}."
+    return None
+
+
+def role_grant_refusal(*, actor: Any, role_id: int) -> str | None:
+    """grant_refusal for everything a role carries, included roles expanded."""
+    if acts_unbounded(actor):
+        return None  # and the role graph is not even read
+    return grant_refusal(actor=actor, codes=role_graph().effective(role_id))
+
+
+def grant_check(*, actor: Any, codes: frozenset[str] | set[str]) -> None:
+    reason = grant_refusal(actor=actor, codes=codes)
+    if reason is not None:
+        raise PrivilegeRefused(reason)
+
+
+def role_grant_check(*, actor: Any, role_id: int) -> None:
+    reason = role_grant_refusal(actor=actor, role_id=role_id)
+    if reason is not None:
+        raise PrivilegeRefused(reason)

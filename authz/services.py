@@ -31,7 +31,14 @@ from authz.models import (
     RoleAssignment,
     RoleInclusion,
 )
-from authz.selectors import assignment_is_live
+from authz.selectors import (
+    account_action_check,
+    acts_unbounded,
+    assignment_is_live,
+    grant_check,
+    role_grant_check,
+    role_graph,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +140,8 @@ def permission_update(*, permission: Permission, description: str, actor: Any = 
 @transaction.atomic
 def permission_delete(*, permission: Permission, actor: Any = None) -> None:
     """Deletes the permission; roles that granted it stop granting it."""
+    # Taking a permission away from its holders is acting above oneself unless one holds it.
+    grant_check(actor=actor, codes={permission.code})
     before = _permission_snapshot(permission)
     before["roles"] = sorted(permission.roles.values_list("name", flat=True))
     _audit(
@@ -205,6 +214,36 @@ def _save_role(role: Role) -> None:
         raise RoleExists() from error
 
 
+def _role_carries(
+    *, role: Role | None, permissions: Iterable[str] | None, included_roles: Iterable[str] | None
+) -> set[str]:
+    """The codes ``role`` carries, before and after the given links are set (None keeps the
+    current ones), included roles expanded."""
+    graph = role_graph()
+    carried = set(permissions or ())
+    if role is not None and role.pk is not None:
+        carried |= graph.effective(role.pk)
+    included = _roles_by_name(included_roles) if included_roles is not None else []
+    return carried.union(*(graph.effective(r.pk) for r in included))
+
+
+def role_change_check(
+    *,
+    actor: Any,
+    role: Role | None,
+    permissions: Iterable[str] | None,
+    included_roles: Iterable[str] | None,
+) -> None:
+    """Nobody makes or changes a role carrying a permission they do not hold (issue 16.1):
+    otherwise roles.write alone would grant itself everything."""
+    if acts_unbounded(actor):
+        return
+    if permissions is not None:
+        _permissions_by_code(permissions)  # an unknown code is a 400 before any refusal
+    carried = _role_carries(role=role, permissions=permissions, included_roles=included_roles)
+    grant_check(actor=actor, codes=carried)
+
+
 def _role_links_set(
     *, role: Role, permissions: Iterable[str] | None, included_roles: Iterable[str] | None
 ) -> None:
@@ -226,6 +265,10 @@ def role_create(
     actor: Any = None,
 ) -> Role:
     _graph_lock()
+    permissions, included_roles = list(permissions), list(included_roles)
+    role_change_check(
+        actor=actor, role=None, permissions=permissions, included_roles=included_roles
+    )
     role = Role(name=(name or "").strip(), description=description)
     _save_role(role)
     _role_links_set(role=role, permissions=permissions, included_roles=included_roles)
@@ -252,6 +295,11 @@ def role_update(
 ) -> Role:
     """Changes what is given; ``permissions`` and ``included_roles`` replace the current sets."""
     _graph_lock()
+    permissions = list(permissions) if permissions is not None else None
+    included_roles = list(included_roles) if included_roles is not None else None
+    role_change_check(
+        actor=actor, role=role, permissions=permissions, included_roles=included_roles
+    )
     before = _role_snapshot(role)
     if name is not None:
         role.name = name.strip()
@@ -274,6 +322,7 @@ def role_update(
 def role_delete(*, role: Role, actor: Any = None) -> None:
     """Deletes the role, its inclusions and its assignments."""
     _graph_lock()
+    role_grant_check(actor=actor, role_id=role.pk)
     before = _role_snapshot(role)
     before["assigned_to"] = sorted(
         str(public_id) for public_id in role.assignments.values_list("user__public_id", flat=True)
@@ -298,6 +347,8 @@ def role_assign(
     """Gives ``role`` to ``user`` until ``expires_at`` (never when None). An expired
     assignment of the same role is renewed; a live one is refused."""
     _check_expiry(expires_at)
+    account_action_check(actor=granted_by, target=user)
+    role_grant_check(actor=granted_by, role_id=role.pk)
     granter = granted_by if granted_by is not None and granted_by.is_authenticated else None
     existing = (
         RoleAssignment.objects.select_for_update(of=("self",)).filter(user=user, role=role).first()
@@ -329,6 +380,8 @@ def role_assignment_update(
 ) -> RoleAssignment:
     """Changes when an assignment expires."""
     _check_expiry(expires_at)
+    account_action_check(actor=actor, target=assignment.user)
+    role_grant_check(actor=actor, role_id=assignment.role_id)
     before = _assignment_snapshot(assignment)
     assignment.expires_at = expires_at
     assignment.save(update_fields=["expires_at", "updated_at"])
@@ -346,6 +399,7 @@ def role_assignment_update(
 @transaction.atomic
 def role_unassign(*, user: Any, role: Role, actor: Any = None) -> None:
     """Takes ``role`` away from ``user``; takes effect on their next request everywhere."""
+    account_action_check(actor=actor, target=user)
     assignment = (
         RoleAssignment.objects.select_for_update(of=("self",))
         .select_related("user", "role", "granted_by")

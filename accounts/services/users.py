@@ -22,9 +22,11 @@ from accounts.errors import (
 from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
 from accounts.selectors import email_domain_allowed
 from accounts.services.login import user_password_verify
+from accounts.services.passwords import password_reset_request
 from accounts.services.secrets import secret_consume, secret_issue
-from accounts.services.sessions import user_sessions_revoke
+from accounts.services.sessions import user_session_revoke, user_sessions_revoke
 from authz import services as authz_services
+from authz.selectors import account_action_check
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +143,9 @@ def user_deactivate(*, user: User) -> None:
 
 
 @transaction.atomic
-def user_update_by_admin(*, user: User, data: dict[str, Any]) -> User:
+def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> User:
     """An administrator's change to an account and its profile; never the password."""
+    account_action_check(actor=actor, target=user)
     _admin_flags_set(user=user, data=data)
     if data.get("profile"):
         profile_update(user=user, data=data["profile"])
@@ -155,10 +158,11 @@ _ADMIN_FORM_SWITCHES = ("is_active", "must_change_password", "password")
 
 
 @transaction.atomic
-def user_update_from_admin_form(*, user: User, changed: list[str]) -> User:
+def user_update_from_admin_form(*, actor: User, user: User, changed: list[str]) -> User:
     """Saves the admin change form: only the columns it changed (a full-row save would write
     back a stale copy of every other column), deactivation through ``user_deactivate`` so that
     every sign-in ends, a forced password change through its service."""
+    account_action_check(actor=actor, target=user)
     columns = {field.name for field in User._meta.concrete_fields}
     plain = [name for name in changed if name in columns and name not in _ADMIN_FORM_SWITCHES]
     if plain:
@@ -176,10 +180,23 @@ def user_update_from_admin_form(*, user: User, changed: list[str]) -> User:
     return user
 
 
-def user_delete_by_admin(*, user: User) -> None:
+def user_delete_by_admin(*, actor: User, user: User) -> None:
     """Deletes an account; its profile, sessions and secrets go with it, login history stays."""
+    account_action_check(actor=actor, target=user)
     logger.info("user %s deleted by an administrator", user.public_id)
     user.delete()
+
+
+def user_password_reset_by_admin(*, actor: User, user: User) -> None:
+    """Mails the user a reset link; refused on an account above the actor, whose reset would
+    otherwise be the first step of taking it over."""
+    account_action_check(actor=actor, target=user)
+    password_reset_request(login=user.email)
+
+
+def user_session_revoke_by_admin(*, actor: User, user: User, session_id: str) -> None:
+    account_action_check(actor=actor, target=user)
+    user_session_revoke(user=user, session_id=session_id, reason="revoked_by_admin")
 
 
 def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:

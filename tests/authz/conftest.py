@@ -32,8 +32,9 @@ def billing_clerk(billing_read: Permission) -> Role:
 
 @pytest.fixture
 def roles_admin(db: None) -> User:
-    """An ordinary user holding roles.read, roles.write and authz.check through a role."""
-    codes = ["roles.read", "roles.write", "authz.check"]
+    """An ordinary user holding roles.read, roles.write and authz.check through a role, and the
+    billing permissions it hands out (nobody grants a permission they do not hold)."""
+    codes = ["roles.read", "roles.write", "authz.check", "billing.read", "billing.refund"]
     perms = [factories.PermissionFactory(code=code) for code in codes]
     role = factories.RoleFactory(name="test-roles-admin", permissions=perms)
     holder = factories.UserFactory()

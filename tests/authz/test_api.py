@@ -77,23 +77,29 @@ def test_readers_may_read_but_not_write(reader) -> None:
 # --- permissions -------------------------------------------------------------------------
 
 
-def test_permission_create_list_get_patch_delete(api) -> None:
+def test_permission_create_list_get_patch_delete(api, admin_user) -> None:
     created = api.post(
-        url("permissions"), {"code": "billing.read", "description": "B"}, format="json"
+        url("permissions"), {"code": "billing.export", "description": "B"}, format="json"
     )
     assert created.status_code == 201
-    assert created.json()["code"] == "billing.read"
+    assert created.json()["code"] == "billing.export"
 
     listed = api.get(url("permissions"), {"page_size": 100}).json()
-    assert "billing.read" in [p["code"] for p in listed["results"]]
-    assert api.get(url("permission", code="billing.read")).json()["description"] == "B"
+    assert "billing.export" in [p["code"] for p in listed["results"]]
+    assert api.get(url("permission", code="billing.export")).json()["description"] == "B"
 
-    patched = api.patch(url("permission", code="billing.read"), {"description": "C"}, format="json")
+    patched = api.patch(
+        url("permission", code="billing.export"), {"description": "C"}, format="json"
+    )
     assert patched.json()["description"] == "C"
 
-    assert api.delete(url("permission", code="billing.read")).status_code == 204
-    assert not Permission.objects.filter(code="billing.read").exists()
-    assert AuthzAuditEvent.objects.filter(object_repr="billing.read").count() == 3
+    # Deleting takes the permission from its holders: only one who holds it may (issue 16.1).
+    refused = api.delete(url("permission", code="billing.export"))
+    assert_problem(refused, 403, "permission_denied")
+    deleted = client_for(admin_user).delete(url("permission", code="billing.export"))
+    assert deleted.status_code == 204
+    assert not Permission.objects.filter(code="billing.export").exists()
+    assert AuthzAuditEvent.objects.filter(object_repr="billing.export").count() == 3
 
 
 def test_permission_errors(api, permission_factory) -> None:
@@ -273,7 +279,8 @@ def test_check_another_user_explains_a_denial(api, user, billing_clerk) -> None:
         "permission_denied",
     )
 
-    assert body["roles_granting"] == ["billing-clerk"]
+    # roles_admin's own role carries billing.read too: it may only grant what it holds.
+    assert body["roles_granting"] == ["billing-clerk", "test-roles-admin"]
     assert body["permission"] == "billing.read"
 
 

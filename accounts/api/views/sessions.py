@@ -161,11 +161,11 @@ class UserSessionRevokeApi(APIView):
         operation_id="users_sessions_revoke",
         parameters=[PUBLIC_ID, SESSION_ID],
         request=None,
-        responses={204: None, **problems(404)},
+        responses={204: None, **problems(403, 404)},
     )
     def delete(self, request: Request, public_id: str, session_id: uuid.UUID) -> Response:
-        services.user_session_revoke(
-            user=user_or_404(public_id), session_id=str(session_id), reason="revoked_by_admin"
+        services.user_session_revoke_by_admin(
+            actor=request.user, user=user_or_404(public_id), session_id=str(session_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

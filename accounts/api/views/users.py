@@ -118,22 +118,22 @@ class UserDetailApi(APIView):
         operation_id="users_update",
         parameters=[PUBLIC_ID],
         request=UpdateInputSerializer,
-        responses={200: UserOutputSerializer, **problems(404, 409)},
+        responses={200: UserOutputSerializer, **problems(403, 404, 409)},
     )
     def patch(self, request: Request, public_id: str) -> Response:
         user = user_or_404(public_id)
         data = validated(self.UpdateInputSerializer, request)
-        user = services.user_update_by_admin(user=user, data=data)
+        user = services.user_update_by_admin(actor=request.user, user=user, data=data)
         return Response(UserOutputSerializer(user_or_404(public_id)).data)
 
     @extend_schema(
         operation_id="users_delete",
         parameters=[PUBLIC_ID],
         request=None,
-        responses={204: None, **problems(404)},
+        responses={204: None, **problems(403, 404)},
     )
     def delete(self, request: Request, public_id: str) -> Response:
-        services.user_delete_by_admin(user=user_or_404(public_id))
+        services.user_delete_by_admin(actor=request.user, user=user_or_404(public_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -147,10 +147,10 @@ class UserPasswordResetApi(APIView):
         operation_id="users_password_reset",
         parameters=[PUBLIC_ID],
         request=None,
-        responses={202: DetailOutputSerializer, **problems(404)},
+        responses={202: DetailOutputSerializer, **problems(403, 404)},
     )
     def post(self, request: Request, public_id: str) -> Response:
-        services.password_reset_request(login=user_or_404(public_id).email)
+        services.user_password_reset_by_admin(actor=request.user, user=user_or_404(public_id))
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
