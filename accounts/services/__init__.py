@@ -26,6 +26,7 @@ from accounts.services.sessions import (
 from accounts.services.users import (
     email_change_pending,
     email_change_request,
+    email_change_request_own,
     email_verification_resend,
     email_verification_send,
     email_verify,
@@ -39,6 +40,7 @@ from accounts.services.users import (
     user_sign_up,
     user_update,
     user_update_by_admin,
+    user_update_own,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "browser_sign_in",
     "email_change_pending",
     "email_change_request",
+    "email_change_request_own",
     "email_domain_rule_create",
     "email_domain_rule_delete",
     "email_domain_rule_update",
@@ -74,4 +77,5 @@ __all__ = [
     "user_sign_up",
     "user_update",
     "user_update_by_admin",
+    "user_update_own",
 ]

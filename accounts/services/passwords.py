@@ -19,6 +19,7 @@ from accounts.services.secrets import secrets_revoke as _secrets_revoke
 from accounts.services.sessions import user_sessions_revoke
 
 RESET = OneTimeToken.Purpose.PASSWORD_RESET
+VERIFY = OneTimeToken.Purpose.VERIFY_EMAIL
 
 
 def password_reset_request(*, login: str) -> None:
@@ -106,8 +107,11 @@ def _password_set(*, user: User, password: str) -> None:
     user.set_password(password)
     user.must_change_password = False
     user.save()
-    # A reset link dies once the password it would replace has changed.
+    # A reset link dies once the password it would replace has changed; so does every
+    # verification link: one sent to a thief's address while they held the session must not
+    # hand them the account after the owner took it back.
     _secrets_revoke(user=user, purpose=RESET)
+    _secrets_revoke(user=user, purpose=VERIFY)
 
 
 def _check_confirmation(new_password: str, confirmation: str | None) -> None:
