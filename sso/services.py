@@ -167,15 +167,18 @@ def application_member_add(*, application: Application, user: User) -> Applicati
 def user_sign_up_through_application(
     *, username: str, email: str, password: str, client_id: str | None = None
 ) -> User:
-    """Sign-up (accounts.services.user_sign_up); through an application, the new user is also
-    its member. An unknown client_id is refused before any account is created."""
+    """Sign-up (accounts.services.user_sign_up); through an unrestricted application, the new
+    user is also its member. An unknown client_id is refused before any account is created.
+
+    A restricted application admits only the members its owner adds: its client_id is public
+    (every authorization URL carries it), so naming it at sign-up grants nothing."""
     application = None
     if client_id is not None:
         application = Application.objects.filter(client_id=client_id).first()
         if application is None:
             raise UnknownApplication()
     user = account_services.user_sign_up(username=username, email=email, password=password)
-    if application is not None:
+    if application is not None and not application.restricted:
         application_member_add(application=application, user=user)
     return user
 
