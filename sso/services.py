@@ -19,6 +19,7 @@ from oauth2_provider.models import (
 
 from accounts import services as account_services
 from accounts.models import User, UserSession
+from accounts.selectors import user_get_by_login
 from accounts.services.sessions import sids_mark_revoked
 from identity.cache import safe_delete, safe_delete_many
 from sso.errors import ApplicationNameTaken, NotConfidential, NotVerified, UnknownApplication
@@ -161,6 +162,15 @@ def application_member_add(*, application: Application, user: User) -> Applicati
     """Also called by sign-up through an application (user_sign_up_through_application)."""
     member, _ = ApplicationMember.objects.get_or_create(application=application, user=user)
     return member
+
+
+def application_member_add_by_login(*, application: Application, login: str) -> None:
+    """The owner's "add a member" by username or email. Silent when no account matches: the
+    answer must not tell an application owner which usernames and addresses have accounts
+    (ASVS 5.0 V6.3.8); the owner sees the account in the member list once it is added."""
+    user = user_get_by_login(login=login)
+    if user is not None:
+        application_member_add(application=application, user=user)
 
 
 @transaction.atomic
