@@ -15,6 +15,7 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
+from accounts.api.authentication import refuse_pending_password_change
 from sso.selectors import ResolvedAccessToken, access_token_resolve
 
 TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code
@@ -41,6 +42,7 @@ class OAuth2Authentication(authentication.OAuth2Authentication):
             # Client-credentials tokens act for no user: the portal API has nothing for them.
             request.oauth2_error = {"error": "invalid_token"}
             raise AuthenticationFailed("The access token is invalid or expired.", TOKEN_NOT_VALID)
+        refuse_pending_password_change(token.user)
         self._check_scope(request, token)
         return token.user, token
 

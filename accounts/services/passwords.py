@@ -93,14 +93,20 @@ def password_change(
 
 
 def account_confirm(
-    *, user: User, new_password: str, new_password_confirm: str | None = None
+    *,
+    user: User,
+    new_password: str,
+    new_password_confirm: str | None = None,
+    keep_session_id: str | None = None,
 ) -> None:
-    """First sign-in of an account with a temporary password: choose a different one."""
+    """The forced password change (a temporary password, or an administrator's demand): choose
+    a different one. Sign-ins made before, but the one choosing, do not come back with it."""
     _check_confirmation(new_password, new_password_confirm)
     if user.check_password(new_password or ""):
         raise PasswordNotChanged()
     _validate(new_password, user=user)
     _password_set(user=user, password=new_password)
+    user_sessions_revoke(user=user, reason="password_changed", except_session_id=keep_session_id)
 
 
 def _password_set(*, user: User, password: str) -> None:

@@ -179,6 +179,8 @@ def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:
     if changed:
         user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
         user.save(update_fields=[*changed, "updated_at"])
+    if "must_change_password" in changed and user.must_change_password:
+        _password_change_sign_ins_end(user=user)
     if data.get("is_active") is False and user.is_active:
         user_deactivate(user=user)
     elif data.get("is_active") is True and not user.is_active:
@@ -193,8 +195,16 @@ def user_mark_email_verified(*, user: User) -> None:
 
 
 def user_require_password_change(*, user: User) -> None:
+    """Until the user chooses a new password, no channel serves them (the channels ask
+    accounts.selectors.user_password_change_pending); what they were signed in with ends now."""
     user.must_change_password = True
     user.save(update_fields=["must_change_password", "updated_at"])
+    _password_change_sign_ins_end(user=user)
+
+
+def _password_change_sign_ins_end(*, user: User) -> None:
+    # Every channel at once: browser sessions, first-party refresh families, OAuth sign-ins.
+    user_sessions_revoke(user=user, reason="password_change_required")
 
 
 # -- email verification and change ----------------------------------------------------------
