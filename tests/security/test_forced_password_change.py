@@ -186,3 +186,20 @@ def test_authorize_url_keeps_its_query_through_the_detour():
     response = browser.get(f"{reverse('oauth2_provider:authorize')}?{urlencode(params)}")
     assert response.status_code == 302
     assert query(response)["next"] == f"{reverse('oauth2_provider:authorize')}?{urlencode(params)}"
+
+
+def test_the_admin_action_ends_every_sign_in(admin_user):
+    user = UserFactory()
+    tokens = login(APIClient(), user)
+    admin = Client()
+    admin.force_login(admin_user)
+    response = admin.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "require_password_change", "_selected_action": [user.pk]},
+    )
+    assert response.status_code == 302
+    assert bearer(tokens["access_token"]).get(url("me")).status_code == 401
+    refused = APIClient().post(
+        url("refresh"), {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
+    assert refused.status_code in {401, 403}
