@@ -92,6 +92,15 @@ class IncorrectPassword(ApplicationError):
     field = "current_password"
 
 
+class ReauthenticationRequired(ApplicationError):
+    """A change that could hand the account to someone else needs proof of the password."""
+
+    code = "reauthentication_required"
+    status = 403
+    message = "Confirm this change with your current password."
+    field = "current_password"
+
+
 class PasswordMismatch(ApplicationError):
     code = "password_mismatch"
     status = 400

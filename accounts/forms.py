@@ -109,6 +109,11 @@ class ProfileForm(forms.Form):
 
 class EmailChangeForm(forms.Form):
     new_email = _email("New email address")
+    current_password = _password(
+        "Current password",
+        "current-password",
+        help_text="So that nobody else who reaches your open session can take your account.",
+    )
 
 
 class DeleteAccountForm(forms.Form):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from accounts.selectors import user_password_change_pending
 from accounts.services.sessions import (
     SESSION_ID_KEY,
     browser_session_adopt,
@@ -18,9 +20,17 @@ from accounts.services.sessions import (
 
 # Paths a user who must change their password may still reach.
 _ALLOWED_NAMES = ("accounts:confirm_account", "accounts:logout")
+# The browser pages under /o/ that act for the signed-in user; the rest of /o/ (token,
+# revocation, introspection, userinfo) never reads the browser session.
+_OAUTH_PAGE_NAMES = ("oauth2_provider:authorize",)
 
 
 class PasswordChangeRequiredMiddleware:
+    """The page channel of the forced password change: every page but the password choice and
+    sign-out sends the user there first, an authorization request included (it continues
+    afterwards through ``next``). The REST API refuses in its authentication classes
+    (accounts.api.authentication), tokens at refresh: all ask user_password_change_pending."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -29,12 +39,27 @@ class PasswordChangeRequiredMiddleware:
         if (
             user is not None
             and user.is_authenticated
-            and user.must_change_password
-            and not request.path.startswith(("/static/", "/api/", "/o/"))
+            and user_password_change_pending(user=user)
+            and _is_page(request.path)
             and request.path not in {reverse(name) for name in _ALLOWED_NAMES}
         ):
-            return redirect("accounts:confirm_account")
+            return _to_password_choice(request)
         return self.get_response(request)
+
+
+def _is_page(path: str) -> bool:
+    if path.startswith(("/static/", "/api/")):
+        return False
+    return not path.startswith("/o/") or path in {reverse(name) for name in _OAUTH_PAGE_NAMES}
+
+
+def _to_password_choice(request: HttpRequest) -> HttpResponse:
+    target = reverse("accounts:confirm_account")
+    if request.method == "GET" and request.path.startswith("/o/"):
+        # The authorization request continues once the password is set (OIDC Core §3.1.2.3:
+        # the server may ask the user for anything before it answers the client).
+        target = f"{target}?{urlencode({'next': request.get_full_path()})}"
+    return redirect(target)
 
 
 class UserSessionMiddleware:

@@ -33,6 +33,13 @@ def user_get_by_public_id(*, public_id: str) -> User | None:
         return None
 
 
+def user_password_change_pending(*, user: object) -> bool:
+    """The one rule of the forced password change: an account flagged ``must_change_password``
+    may do nothing but choose a new password, on any channel (pages, REST API, first-party and
+    OAuth tokens). Every channel's entry asks this, whoever set the flag and however."""
+    return bool(getattr(user, "must_change_password", False))
+
+
 def email_domain_allowed(*, email: str) -> bool:
     """Block rules win; when any allow rule exists, only allowed domains may register.
 

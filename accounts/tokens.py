@@ -17,10 +17,10 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts.devices import MAX_USER_AGENT, device_label
-from accounts.errors import ApplicationError
+from accounts.errors import ApplicationError, PasswordChangeRequired
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import Channel, User, UserSession
-from accounts.selectors import user_get_for_access_token
+from accounts.selectors import user_get_for_access_token, user_password_change_pending
 from accounts.services.sessions import session_revoke
 from authz import selectors as authz_selectors
 from identity.postgres import rows_insert
@@ -107,6 +107,10 @@ def _session_of(claims: dict[str, Any]) -> UserSession:
         raise InvalidToken()
     if not session.user.is_active:
         raise InvalidToken()
+    if user_password_change_pending(user=session.user):
+        # Tokens issued before the flag never come back, even once the password is changed.
+        session_revoke(session=session, reason="password_change_required")
+        raise PasswordChangeRequired()
     return session
 
 

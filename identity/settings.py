@@ -421,7 +421,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.authentication.JWTAuthentication",
         "sso.authentication.OAuth2Authentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's, refusing an account that must change its password first.
+        "accounts.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -14,6 +14,7 @@ from oauth2_provider.contrib.rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 
+from accounts.api.authentication import refuse_pending_password_change
 from identity.api.scopes import ADMIN_SCOPES, INSUFFICIENT_SCOPE, OAuthScopes
 from sso.selectors import ResolvedAccessToken, access_token_resolve
 
@@ -47,6 +48,7 @@ class OAuth2Authentication(authentication.OAuth2Authentication):
             # nobody: the portal API has nothing for it.
             request.oauth2_error = {"error": "invalid_token"}
             raise AuthenticationFailed("The access token is invalid or expired.", TOKEN_NOT_VALID)
+        refuse_pending_password_change(user)
         granted = granted_scopes(token)
         _check_scope(request, granted)
         request._request.oauth_token_scopes = granted

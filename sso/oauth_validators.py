@@ -35,6 +35,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import Channel, UserSession
+from accounts.selectors import user_password_change_pending
 from identity.cache import safe_delete
 from identity.keys import signing_keys
 from sso import selectors, services, token_store
@@ -166,6 +167,8 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
                 services.sign_ins_revoke(sids=[str(sign_in.pk)], reason="code_reused")
             return False
         if grant.is_expired() or not grant.user.is_active or sign_in is None:
+            return False
+        if user_password_change_pending(user=grant.user):
             return False
         request.scopes = grant.scope.split(" ")
         request.user = grant.user
@@ -390,6 +393,8 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
     def _refresh_token_usable(rt: Any) -> bool:
         if not (rt.token_family and rt.sso_session_live and rt.user.is_active):
             return False
+        if user_password_change_pending(user=rt.user):
+            return False  # issued before the flag: nothing more until the password changes
         if rt.access_token is None:
             return False
         expire_delta = refresh_token_expire_timedelta()

@@ -22,6 +22,7 @@ from oauth2_provider.models import (
 
 from accounts import services as account_services
 from accounts.models import User, UserSession
+from accounts.selectors import user_get_by_login
 from accounts.services.service_accounts import service_account_create, service_account_delete
 from accounts.services.sessions import sids_mark_revoked
 from identity.api.scopes import ADMIN_SCOPES
@@ -268,19 +269,31 @@ def application_member_add(*, application: Application, user: User) -> Applicati
     return member
 
 
+def application_member_add_by_login(*, application: Application, login: str) -> None:
+    """The owner's "add a member" by username or email. Silent when no account matches: the
+    answer must not tell an application owner which usernames and addresses have accounts
+    (ASVS 5.0 V6.3.8); the owner sees the account in the member list once it is added."""
+    user = user_get_by_login(login=login)
+    if user is not None:
+        application_member_add(application=application, user=user)
+
+
 @transaction.atomic
 def user_sign_up_through_application(
     *, username: str, email: str, password: str, client_id: str | None = None
 ) -> User:
-    """Sign-up (accounts.services.user_sign_up); through an application, the new user is also
-    its member. An unknown client_id is refused before any account is created."""
+    """Sign-up (accounts.services.user_sign_up); through an unrestricted application, the new
+    user is also its member. An unknown client_id is refused before any account is created.
+
+    A restricted application admits only the members its owner adds: its client_id is public
+    (every authorization URL carries it), so naming it at sign-up grants nothing."""
     application = None
     if client_id is not None:
         application = Application.objects.filter(client_id=client_id).first()
         if application is None:
             raise UnknownApplication()
     user = account_services.user_sign_up(username=username, email=email, password=password)
-    if application is not None:
+    if application is not None and not application.restricted:
         application_member_add(application=application, user=user)
     return user
 

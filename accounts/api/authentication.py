@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework import authentication as drf_authentication
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.request import Request
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import TokenError
 
+from accounts.errors import PasswordChangeRequired
 from accounts.jwt import AccessToken
 from accounts.models import User
-from accounts.selectors import user_get_for_access_token
+from accounts.selectors import user_get_for_access_token, user_password_change_pending
 from accounts.tokens import InvalidToken
 
 # The stable code clients key on: sign in again.
 TOKEN_NOT_VALID = InvalidToken.code
+REFUSAL_DETAIL = (
+    "This account must choose a new password first: on the portal's pages, or through "
+    "the confirm-account endpoint."
+)
+
+
+def refuse_pending_password_change(user: Any) -> None:
+    """The API channel of the forced password change, called by every authentication class
+    (session cookie, first-party token, OAuth token): 403 ``password_change_required``."""
+    if user_password_change_pending(user=user):
+        raise PermissionDenied(REFUSAL_DETAIL, PasswordChangeRequired.code)
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
@@ -51,7 +67,26 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise AuthenticationFailed("This sign-in has been revoked.", TOKEN_NOT_VALID)
         if not user.is_active:
             raise AuthenticationFailed("This account has been deactivated.", "user_inactive")
+        refuse_pending_password_change(user)
         return user
+
+
+class SessionAuthentication(drf_authentication.SessionAuthentication):
+    """DRF's browser-session authentication (CSRF enforced), with the forced password change:
+    the pages keep a flagged user on the password form, the API with the same cookie refuses."""
+
+    def authenticate(self, request: Request) -> tuple[User, None] | None:
+        found = super().authenticate(request)
+        if found is not None:
+            refuse_pending_password_change(found[0])
+        return found
+
+
+class SessionAuthenticationScheme(SessionScheme):
+    """OpenAPI: the subclass is documented as DRF's cookie session scheme."""
+
+    target_class = "accounts.api.authentication.SessionAuthentication"
+    priority = 0
 
 
 class JWTAuthenticationScheme(SimpleJWTScheme):

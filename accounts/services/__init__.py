@@ -27,6 +27,7 @@ from accounts.services.sessions import (
 from accounts.services.users import (
     email_change_pending,
     email_change_request,
+    email_change_request_own,
     email_verification_resend,
     email_verification_send,
     email_verify,
@@ -43,6 +44,7 @@ from accounts.services.users import (
     user_update,
     user_update_by_admin,
     user_update_from_admin_form,
+    user_update_own,
 )
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "browser_sign_in",
     "email_change_pending",
     "email_change_request",
+    "email_change_request_own",
     "email_domain_rule_create",
     "email_domain_rule_delete",
     "email_domain_rule_update",
@@ -82,4 +85,5 @@ __all__ = [
     "user_update",
     "user_update_by_admin",
     "user_update_from_admin_form",
+    "user_update_own",
 ]

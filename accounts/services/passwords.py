@@ -19,6 +19,7 @@ from accounts.services.secrets import secrets_revoke as _secrets_revoke
 from accounts.services.sessions import user_sessions_revoke
 
 RESET = OneTimeToken.Purpose.PASSWORD_RESET
+VERIFY = OneTimeToken.Purpose.VERIFY_EMAIL
 
 
 def password_reset_request(*, login: str) -> None:
@@ -94,14 +95,20 @@ def password_change(
 
 
 def account_confirm(
-    *, user: User, new_password: str, new_password_confirm: str | None = None
+    *,
+    user: User,
+    new_password: str,
+    new_password_confirm: str | None = None,
+    keep_session_id: str | None = None,
 ) -> None:
-    """First sign-in of an account with a temporary password: choose a different one."""
+    """The forced password change (a temporary password, or an administrator's demand): choose
+    a different one. Sign-ins made before, but the one choosing, do not come back with it."""
     _check_confirmation(new_password, new_password_confirm)
     if user.check_password(new_password or ""):
         raise PasswordNotChanged()
     _validate(new_password, user=user)
     _password_set(user=user, password=new_password)
+    user_sessions_revoke(user=user, reason="password_changed", except_session_id=keep_session_id)
 
 
 @transaction.atomic
@@ -115,6 +122,7 @@ def password_set_by_admin(*, user: User, password: str | None) -> None:
         user.set_password(password)
     user.save(update_fields=["password", "updated_at"])
     _secrets_revoke(user=user, purpose=RESET)
+    _secrets_revoke(user=user, purpose=VERIFY)
     user_sessions_revoke(user=user, reason="password_set_by_admin")
 
 
@@ -124,8 +132,11 @@ def _password_set(*, user: User, password: str, also: list[str] | None = None) -
     # Only these columns: the caller's copy of the row may predate a concurrent change (an
     # administrator's deactivation), which a full-row save would silently revert.
     user.save(update_fields=["password", "must_change_password", "updated_at", *(also or [])])
-    # A reset link dies once the password it would replace has changed.
+    # A reset link dies once the password it would replace has changed; so does every
+    # verification link: one sent to a thief's address while they held the session must not
+    # hand them the account after the owner took it back.
     _secrets_revoke(user=user, purpose=RESET)
+    _secrets_revoke(user=user, purpose=VERIFY)
 
 
 def _check_confirmation(new_password: str, confirmation: str | None) -> None:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -17,13 +18,14 @@ from accounts.errors import (
     EmailDomainNotAllowed,
     EmailExists,
     IncorrectPassword,
+    LinkInvalid,
     UsernameExists,
 )
 from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
 from accounts.selectors import email_domain_allowed
-from accounts.services.login import user_password_verify
+from accounts.services.login import user_password_verify, user_reauthenticate
 from accounts.services.passwords import password_reset_request
-from accounts.services.secrets import secret_consume, secret_issue
+from accounts.services.secrets import secret_consume, secret_issue, secrets_revoke
 from accounts.services.sessions import user_session_revoke, user_sessions_revoke
 from authz import services as authz_services
 from authz.selectors import account_action_check
@@ -113,6 +115,20 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
 
 
 _PROFILE_FIELDS = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
+
+
+def user_update_own(
+    *,
+    user: User,
+    data: dict[str, Any],
+    current_password: str | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """The user's own change of username or email: a new address needs the current password,
+    so that a stolen session cannot move the account to the thief's mailbox."""
+    if _email_changes(user=user, email=data.get("email")):
+        user_reauthenticate(request=request, user=user, password=current_password)
+    return user_update(user=user, data=data)
 
 
 def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
@@ -210,6 +226,8 @@ def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:
     if changed:
         user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
         user.save(update_fields=[*changed, "updated_at"])
+    if "must_change_password" in changed and user.must_change_password:
+        _password_change_sign_ins_end(user=user)
     if data.get("is_active") is False and user.is_active:
         user_deactivate(user=user)
     elif data.get("is_active") is True and not user.is_active:
@@ -224,8 +242,16 @@ def user_mark_email_verified(*, user: User) -> None:
 
 
 def user_require_password_change(*, user: User) -> None:
+    """Until the user chooses a new password, no channel serves them (the channels ask
+    accounts.selectors.user_password_change_pending); what they were signed in with ends now."""
     user.must_change_password = True
     user.save(update_fields=["must_change_password", "updated_at"])
+    _password_change_sign_ins_end(user=user)
+
+
+def _password_change_sign_ins_end(*, user: User) -> None:
+    # Every channel at once: browser sessions, first-party refresh families, OAuth sign-ins.
+    user_sessions_revoke(user=user, reason="password_change_required")
 
 
 # -- email verification and change ----------------------------------------------------------
@@ -248,17 +274,27 @@ def email_verification_resend(*, email: str) -> None:
 
 @transaction.atomic
 def email_verify(*, token: str) -> User:
-    """Uses up a verification link: confirms the address, or completes an email change."""
+    """Uses up a verification link: confirms the address, or completes an email change.
+
+    A link verifies only the address it was sent to: the account's own, or the pending new one
+    (the newest change request); a link for any other address is dead, so an old link cannot
+    move the account back to an address it left."""
     secret = secret_consume(raw=token, purpose=VERIFY)
     user = User.objects.select_for_update().get(pk=secret.user_id)
     old_email = user.email
-    if secret.email and secret.email != old_email:
+    if not secret.email:
+        raise LinkInvalid()  # names no address: nothing it could verify
+    if normalise_email(secret.email) != old_email:
+        if not _is_pending_change(user=user, secret=secret):
+            raise LinkInvalid()  # the transaction rolls back: the link is not used up
         if User.objects.filter(ci_equals("email", secret.email)).exclude(pk=user.pk).exists():
             raise EmailExists()
-        user.email = secret.email
+        user.email = normalise_email(secret.email)
     user.email_verified_at = timezone.now()
     _save_unique(user, update_fields=["email", "email_verified_at", "updated_at"])
     if user.email != old_email:
+        # Every other link names an address the account no longer has or wants.
+        secrets_revoke(user=user, purpose=VERIFY)
         transaction.on_commit(
             lambda: emails.send_email_changed(
                 username=user.username, to=old_email, new_email=user.email
@@ -267,12 +303,23 @@ def email_verify(*, token: str) -> User:
     return user
 
 
+def email_change_request_own(
+    *, user: User, new_email: str, current_password: str | None, request: HttpRequest | None
+) -> None:
+    """The user's own email change (the page): proven with the current password first."""
+    user_reauthenticate(request=request, user=user, password=current_password)
+    email_change_request(user=user, new_email=new_email)
+
+
 def email_change_request(*, user: User, new_email: str) -> None:
-    """Sends a link to the new address; the account keeps its old one until it is used."""
+    """Sends a link to the new address; the account keeps its old one until it is used.
+
+    Every link sent before dies: only the newest request is pending."""
     new_email = normalise_email(new_email)
     User(username=user.username, email=new_email).clean_fields(exclude=["password", "username"])
     if not email_domain_allowed(email=new_email):
         raise EmailDomainNotAllowed(_domain_refusal_message())
+    secrets_revoke(user=user, purpose=VERIFY)
     if User.objects.filter(ci_equals("email", new_email)).exclude(pk=user.pk).exists():
         # Do not tell the requester that the address has an account: tell its owner.
         emails.send_address_in_use(to=new_email)
@@ -294,6 +341,19 @@ def email_change_pending(*, user: User) -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _email_changes(*, user: User, email: str | None) -> bool:
+    return email is not None and normalise_email(email) != user.email
+
+
+def _is_pending_change(*, user: User, secret: OneTimeToken) -> bool:
+    """No change to another address was requested after this link was sent."""
+    sent_after = Q(created_at__gt=secret.created_at) | Q(
+        created_at=secret.created_at, pk__gt=secret.pk
+    )
+    newer = OneTimeToken.objects.filter(sent_after, user=user, purpose=VERIFY)
+    return not newer.exclude(ci_equals("email", user.email)).exists()
 
 
 def _ensure_free(*, username: str, email: str) -> None:

@@ -74,6 +74,7 @@ class ProfileView(LoginRequiredMixin, ServiceFormView):
         return redirect("accounts:profile")
 
 
+@secret_page
 class EmailChangeView(LoginRequiredMixin, ServiceFormView):
     template_name = "accounts/email_change.html"
     form_class = forms.EmailChangeForm
@@ -81,7 +82,12 @@ class EmailChangeView(LoginRequiredMixin, ServiceFormView):
 
     def perform(self, form: Form) -> HttpResponse:
         new_email = form.cleaned_data["new_email"]
-        services.email_change_request(user=self.request.user, new_email=new_email)
+        services.email_change_request_own(
+            user=self.request.user,
+            new_email=new_email,
+            current_password=form.cleaned_data["current_password"],
+            request=self.request,
+        )
         messages.info(
             self.request,
             f"We sent a confirmation link to {new_email.strip().lower()}. "

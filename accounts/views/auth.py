@@ -19,7 +19,7 @@ from django.views.generic import TemplateView
 from accounts import forms, services
 from accounts.errors import ApplicationError, EmailNotVerified, LinkInvalid
 from accounts.selectors import user_get_by_login, user_get_by_public_id
-from accounts.services.sessions import reauthentication_pending
+from accounts.services.sessions import SESSION_ID_KEY, reauthentication_pending
 
 # The account that gave the right password but has not verified its email yet: only that
 # visitor may ask for a new link to it, without learning or typing the address.
@@ -176,12 +176,24 @@ class ConfirmAccountView(LoginRequiredMixin, ServiceFormView):
             return redirect("home")
         return super().dispatch(request, *args, **kwargs)
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(next=safe_next(self.request), **kwargs)
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        # An authorization request interrupted for the password goes on to the client after.
+        response = super().render_to_response(context, **kwargs)
+        return form_action_allow_authorize_next(response, next_url=context["next"])
+
     def perform(self, form: Form) -> HttpResponse:
         user = self.request.user
-        services.account_confirm(user=user, **form.cleaned_data)
+        services.account_confirm(
+            user=user,
+            keep_session_id=self.request.session.get(SESSION_ID_KEY),
+            **form.cleaned_data,
+        )
         update_session_auth_hash(self.request, user)
         messages.success(self.request, "Your new password is set. Welcome!")
-        return redirect("home")
+        return redirect(safe_next(self.request) or "home")
 
 
 # -- password reset and change --------------------------------------------------------------

@@ -28,6 +28,7 @@ from oauth2_provider.exceptions import (
 from oauth2_provider.views.oidc import _load_id_token, _validate_claims
 
 from accounts.models import UserSession
+from accounts.selectors import user_password_change_pending
 from accounts.services.sessions import (
     REAUTH_KEY,
     SESSION_ID_KEY,
@@ -283,9 +284,14 @@ class IntrospectView(BackChannelEndpoint):
         if not raw:
             return _oauth_error("invalid_request", "The token parameter is missing.", 400)
         token = selectors.access_token_resolve(raw_token=raw)
-        if token is None or token.application_id != client.pk:
+        if token is None or token.application_id != client.pk or _held_back(token):
             return _no_store({"active": False})
         return _no_store(_introspection(token))
+
+
+def _held_back(token: selectors.ResolvedAccessToken) -> bool:
+    """Its user must change their password first: no resource server may serve them."""
+    return token.user is not None and user_password_change_pending(user=token.user)
 
 
 def _introspection(token: selectors.ResolvedAccessToken) -> dict[str, Any]:
@@ -321,7 +327,8 @@ class UserInfoView(View):
     def get(self, request: HttpRequest) -> JsonResponse:
         raw = bearer_token(request)
         token = selectors.access_token_resolve(raw_token=raw) if raw else None
-        if token is None or token.user is None:
+        # A user who must change their password is served nowhere until they have.
+        if token is None or token.user is None or user_password_change_pending(user=token.user):
             return _bearer_error("invalid_token", "The access token is invalid or expired.", 401)
         if "openid" not in token.scopes:
             return _bearer_error("insufficient_scope", "The openid scope is required.", 403)

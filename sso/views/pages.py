@@ -15,7 +15,6 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
 from accounts.errors import ApplicationError
-from accounts.selectors import user_get_by_login
 from sso import selectors, services
 from sso.forms import ApplicationCreateForm, ApplicationForm, MemberAddForm
 from sso.models import Application
@@ -157,12 +156,10 @@ class ApplicationMembersView(OwnedApplicationMixin, FormView):
 
     def form_valid(self, form: MemberAddForm) -> HttpResponse:
         application = self.get_application()
-        user = user_get_by_login(login=form.cleaned_data["login"])
-        if user is None:
-            form.add_error("login", "No account has this username or email address.")
-            return self.form_invalid(form)
-        services.application_member_add(application=application, user=user)
-        messages.success(self.request, f"{user.username} is now a member.")
+        login = form.cleaned_data["login"].strip()
+        services.application_member_add_by_login(application=application, login=login)
+        # The same answer whether or not the account exists, naming only what was typed.
+        messages.success(self.request, f"If an account exists for {login}, it is now a member.")
         return redirect("sso:app_members", client_id=application.client_id)
 
 

@@ -610,7 +610,10 @@ def test_profile_refusals_change_nothing(client, user, data, field):
 def test_email_change_sends_a_link_and_shows_it_pending(client, user, mailoutbox):
     client.force_login(user)
     assert client.get(reverse("accounts:email_change")).status_code == 200
-    response = client.post(reverse("accounts:email_change"), {"new_email": "New@Example.org"})
+    response = client.post(
+        reverse("accounts:email_change"),
+        {"new_email": "New@Example.org", "current_password": DEFAULT_PASSWORD},
+    )
 
     assert response.url == reverse("accounts:profile")
     assert _messages(response) == [
@@ -627,7 +630,10 @@ def test_email_change_sends_a_link_and_shows_it_pending(client, user, mailoutbox
 def test_email_change_to_a_taken_address_says_the_same(client, user, user_factory):
     taken = user_factory()
     client.force_login(user)
-    response = client.post(reverse("accounts:email_change"), {"new_email": taken.email})
+    response = client.post(
+        reverse("accounts:email_change"),
+        {"new_email": taken.email, "current_password": DEFAULT_PASSWORD},
+    )
     assert _messages(response) == [
         f"We sent a confirmation link to {taken.email}. Your address changes once you open it."
     ]
@@ -643,7 +649,10 @@ def test_email_change_refuses_invalid_and_blocked_addresses(
         ("not-an-email", "Enter a valid email address."),
         ("a@blocked.example", "Sign-up is not open to addresses at this email domain."),
     ]:
-        response = client.post(reverse("accounts:email_change"), {"new_email": email})
+        response = client.post(
+            reverse("accounts:email_change"),
+            {"new_email": email, "current_password": DEFAULT_PASSWORD},
+        )
         assert response.status_code == 200
         assert response.context["form"].errors["new_email"][0].startswith(message)
     assert not OneTimeToken.objects.exists()

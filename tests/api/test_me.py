@@ -37,7 +37,12 @@ def test_me_get_renders_exactly_what_its_serializer_documents(user_api, user, se
 def test_me_patch_username_and_email_waits(user_api, user, mailoutbox):
     response = user_api.patch(
         url("me"),
-        {"username": "renamed", "email": "new@example.com", "user_type": "admin"},
+        {
+            "username": "renamed",
+            "email": "new@example.com",
+            "current_password": DEFAULT_PASSWORD,
+            "user_type": "admin",
+        },
         format="json",
     )
     assert response.status_code == 200, response.content

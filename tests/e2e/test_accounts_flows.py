@@ -167,8 +167,9 @@ def test_change_password_and_email_then_delete_account(
 
     page.goto(reverse("accounts:email_change"))
     page.get_by_label("New email address").fill("moved@example.org")
+    page.get_by_label("Current password").fill(NEW_PASSWORD)
     screenshot(page, "email-change")
-    page.get_by_label("New email address").press("Enter")
+    page.get_by_label("Current password").press("Enter")
     expect(page.get_by_text("We sent a confirmation link to moved@example.org.")).to_be_visible()
     expect(page.get_by_text("Waiting for confirmation")).to_be_visible()
     screenshot(page, "profile-email-pending")

@@ -1,16 +1,19 @@
 """Signing up through an application (POST /api/v1/auth/signup/ with client_id) makes the new
-user a member of it; an unknown client_id is refused before any account exists."""
+user a member of an unrestricted one; a restricted application's public client_id gives no
+membership (only its owner adds members); an unknown client_id is refused before any account
+exists."""
 
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from sso import selectors, services
 from sso.errors import UnknownApplication
-from tests.sso.conftest import register
+from tests.sso.conftest import authorize, pkce_pair, register
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +26,29 @@ def _signup(**extra: str):
 
 
 def test_signup_with_client_id_makes_the_user_a_member(owner) -> None:
-    rp = register(owner, restricted=True)
+    rp = register(owner)
     response = _signup(client_id=rp.client_id)
     assert response.status_code == 201, response.content
     user = User.objects.get(username="newbie")
     assert selectors.application_is_member(application=rp.app, user=user)
     assert services.application_user_may_sign_in(application=rp.app, user=user)
+
+
+def test_signup_with_a_restricted_apps_client_id_joins_nothing(owner) -> None:
+    # The client_id is public (every authorize URL shows it): knowing it is no invitation.
+    rp = register(owner, restricted=True)
+    response = _signup(client_id=rp.client_id)
+    assert response.status_code == 201, response.content
+    user = User.objects.get(username="newbie")
+    assert not rp.app.memberships.exists()
+    assert not services.application_user_may_sign_in(application=rp.app, user=user)
+    # And the sign-in itself is refused: the OAuth front channel shows the members-only page.
+    client = Client()
+    client.force_login(user)
+    _, challenge = pkce_pair()
+    refused = authorize(client, rp, challenge=challenge)
+    assert refused.status_code == 403
+    assert "sso/not_member.html" in [t.name for t in refused.templates]
 
 
 def test_signup_without_client_id_joins_no_application(owner) -> None:

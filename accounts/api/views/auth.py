@@ -76,7 +76,8 @@ class SignUpApi(ThrottledPublicApi):
         client_id = strict.CharField(
             max_length=100,
             required=False,
-            help_text="The application signed up through: the new user becomes its member.",
+            help_text="The application signed up through: the new user becomes a member of it "
+            "unless it is restricted (members only; its owner adds them).",
         )
 
     @extend_schema(

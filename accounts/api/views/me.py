@@ -41,6 +41,11 @@ class MeApi(APIView):
         email = strict.EmailField(
             max_length=254, required=False, help_text="A new address waits for verification."
         )
+        current_password = strict.PasswordField(
+            required=False,
+            help_text="Required with a new email address: 403 reauthentication_required "
+            "without it, 400 incorrect_password when wrong.",
+        )
         # Accepted so that a client may send back what it read; never changed here.
         public_id = serializers.UUIDField(read_only=True)
         email_verified = serializers.BooleanField(read_only=True)
@@ -62,11 +67,16 @@ class MeApi(APIView):
     @extend_schema(
         operation_id="me_update",
         request=UpdateInputSerializer,
-        responses={200: UpdateOutputSerializer, **problems(403, 409)},
+        responses={200: UpdateOutputSerializer, **problems(403, 409, 429)},
     )
     def patch(self, request: Request) -> Response:
         data = validated(self.UpdateInputSerializer, request)
-        user = services.user_update(user=request.user, data=data)
+        user = services.user_update_own(
+            user=request.user,
+            data=data,
+            current_password=data.pop("current_password", None),
+            request=request._request,
+        )
         user.pending_email = services.email_change_pending(user=user)
         return Response(self.UpdateOutputSerializer(user).data)
 
