@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
 from django.core.cache import cache
 
 from accounts.models import User
@@ -21,6 +23,31 @@ def _clear_cache() -> Iterator[None]:
     # Revoked-sid sets and rate-limit counters must not leak from one test into the next.
     yield
     cache.clear()
+
+
+def redis_cache_use(settings: Any, location: str) -> None:
+    """The portal's cache on the Redis at ``location``, as in production."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "identity.redis_cache.RedisCache",
+            "LOCATION": location,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
+    }
+
+
+@pytest.fixture
+def redis_cache(settings: Any) -> Iterator[redis.Redis]:
+    """The portal on a real Redis (skipped without one, failing in CI), emptied before and
+    after; the fixture is a client of that Redis."""
+    from tests.processes import redis_or_skip
+
+    url = redis_or_skip()
+    redis_cache_use(settings, url)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield client
+    client.flushdb()
 
 
 @pytest.fixture

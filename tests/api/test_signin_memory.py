@@ -17,29 +17,17 @@ from rest_framework.test import APIClient
 from accounts import signin_memory
 from accounts.models import User, UserSession
 from tests.api.conftest import assert_problem, login
-from tests.processes import redis_or_skip
 
 ME = reverse("api:accounts:me")
 
 
 @pytest.fixture
-def memory(settings) -> Iterator[redis.Redis]:
+def memory(settings, redis_cache: redis.Redis) -> Iterator[redis.Redis]:
     """The portal on a Redis cache, as in production, with an empty memory."""
-    url = redis_or_skip()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "identity.redis_cache.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
-        }
-    }
     settings.ACCESS_TOKEN_MEMORY_SECONDS = 10.0
-    client = redis.Redis.from_url(url)
-    client.flushdb()
     signin_memory.clear()
-    yield client
+    yield redis_cache
     signin_memory.clear()
-    client.flushdb()
 
 
 def _signed_in(user: User) -> tuple[APIClient, uuid.UUID]:

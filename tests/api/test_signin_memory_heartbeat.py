@@ -18,6 +18,7 @@ from accounts import signin_memory
 from accounts.models import UserSession
 from tests.api.conftest import assert_problem
 from tests.api.test_signin_memory import ME, _queries, _signed_in
+from tests.conftest import redis_cache_use
 from tests.processes import redis_or_skip
 
 # What the heartbeat promises: a PING a second at most, its PONG within two more.
@@ -85,13 +86,7 @@ def proxied(settings) -> Iterator[tuple[redis.Redis, SilencingProxy]]:
     url = redis_or_skip()
     parsed = urllib.parse.urlparse(url)
     proxy = SilencingProxy(parsed.hostname or "127.0.0.1", parsed.port or 6379)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "identity.redis_cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{proxy.port}{parsed.path or '/0'}",
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
-        }
-    }
+    redis_cache_use(settings, f"redis://127.0.0.1:{proxy.port}{parsed.path or '/0'}")
     settings.ACCESS_TOKEN_MEMORY_SECONDS = 10.0
     direct = redis.Redis.from_url(url)
     direct.flushdb()

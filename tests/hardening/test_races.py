@@ -16,7 +16,7 @@ from accounts.models import Channel, LoginEvent, OneTimeToken, Profile, User, Us
 from accounts.services.secrets import secret_issue
 from tests.factories import UserFactory
 from tests.hardening.conftest import race
-from tests.sso.conftest import authorize, exchange, pkce_pair, query, register
+from tests.sso.conftest import authorize, exchange, pkce_pair, query, register, sign_in
 from tests.sso.conftest import refresh as oauth_refresh
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_throttles")]
@@ -137,11 +137,7 @@ def test_parallel_uses_of_one_refresh_token_rotate_once() -> None:
 def test_parallel_uses_of_one_oauth_refresh_token_rotate_once() -> None:
     owner, user = UserFactory(), UserFactory()
     rp = register(owner)
-    browser = Client()
-    browser.force_login(user)
-    verifier, challenge = pkce_pair()
-    code = query(authorize(browser, rp, challenge=challenge))["code"]
-    refresh_token = exchange(browser, rp, code, verifier).json()["refresh_token"]
+    refresh_token = sign_in(Client(), rp, user)["refresh_token"]
 
     statuses = Counter(
         race(RACERS, lambda _: oauth_refresh(Client(), rp, refresh_token).status_code)

@@ -20,7 +20,6 @@ from accounts.services import history
 from authz import selectors, services
 from tests import factories
 from tests.factories import DEFAULT_PASSWORD
-from tests.processes import redis_or_skip
 
 pytestmark = pytest.mark.django_db
 
@@ -32,22 +31,11 @@ CHROME_MAC = (
 
 
 @pytest.fixture
-def shared_cache(settings) -> Iterator[redis.Redis]:
-    """The portal on a real Redis, as in production, emptied before and after."""
-    url = redis_or_skip()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "identity.redis_cache.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
-        }
-    }
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+def shared_cache(redis_cache: redis.Redis) -> Iterator[redis.Redis]:
+    """The portal on a real Redis, as in production, with no device remembered in-process."""
     history._remembered.clear()
-    yield client
+    yield redis_cache
     history._remembered.clear()
-    client.flushdb()
 
 
 def _snapshot(client: redis.Redis) -> dict[bytes, bytes]:

@@ -17,8 +17,8 @@ from oauth2_provider.models import RefreshToken
 from accounts.models import Channel, UserSession
 from sso.selectors import token_checksum
 from tests.factories import UserFactory
-from tests.sso.conftest import authorize, exchange, pkce_pair, query, register
 from tests.sso.conftest import refresh as oauth_refresh
+from tests.sso.conftest import register, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,11 +47,7 @@ def _refresh_in_thread(rp, token: str, results: list) -> threading.Thread:
 def test_a_lost_oauth_rotation_race_revokes_the_family() -> None:
     owner, user = UserFactory(), UserFactory()
     rp = register(owner)
-    browser = Client()
-    browser.force_login(user)
-    verifier, challenge = pkce_pair()
-    code = query(authorize(browser, rp, challenge=challenge))["code"]
-    refresh_token = exchange(browser, rp, code, verifier).json()["refresh_token"]
+    refresh_token = sign_in(Client(), rp, user)["refresh_token"]
     results: list = []
 
     holder = connections.create_connection("default")
