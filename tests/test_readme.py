@@ -62,7 +62,9 @@ def _read_name(node: ast.AST) -> ast.AST | None:
         )
         os_call = isinstance(func, ast.Attribute) and (
             (_is_os_environ(func.value) and func.attr in {"get", "setdefault", "pop"})
-            or (isinstance(func.value, ast.Name) and func.value.id == "os" and func.attr == "getenv")
+            or (
+                isinstance(func.value, ast.Name) and func.value.id == "os" and func.attr == "getenv"
+            )
         )
         if env_call or os_call:
             return node.args[0] if node.args else ast.Constant(None)
@@ -83,7 +85,8 @@ def environment_reads(path: Path) -> dict[str, int]:
         name = _read_name(node)
         if name is None:
             continue
-        assert isinstance(name, ast.Constant) and isinstance(name.value, str), (
+        literal = isinstance(name, ast.Constant) and isinstance(name.value, str)
+        assert literal, (
             f"{path.name}:{node.lineno} reads an environment variable whose name is not a "
             "string literal; name it literally so the README check can see it"
         )
