@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -97,8 +97,9 @@ def test_readme_pkce_code_flow_with_authlib_signs_a_user_in(portal: str) -> None
 
     step1 = run(first, portal)
     callback = _front_channel(user, step1["url"])
-    params = dict(p.split("=", 1) for p in urlsplit(callback).query.split("&"))
+    params = {key: values[0] for key, values in parse_qs(urlsplit(callback).query).items()}
     assert params["state"] == step1["state"]
+    assert params["iss"] == step1["meta"]["issuer"]  # what step 2 tells the client to check
     step2 = run("# 2." + second, portal, **step1, code=params["code"])
     step2["client"].close()  # its kept-alive connection would hold a live-server thread
 
