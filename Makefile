@@ -18,7 +18,7 @@ export UV_CACHE_DIR ?= $(CURDIR)/var/cache/uv
 export UV_PYTHON := $(CURDIR)/$(PY)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint check demo-client bench
+.PHONY: help install run test lint check demo-client bench soak fuzz
 
 help:
 	@echo "make run      install, migrate, create the signing key, serve on 127.0.0.1:8000"
