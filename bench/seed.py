@@ -121,7 +121,8 @@ def cast(out: Path) -> None:
     reader = UserFactory(username="bench.reader", password=PASSWORD)
     LoginEventFactory.create_batch(READER_EVENTS, user=reader)
     for role in _roles(admin):
-        authz.role_assign(user=member, role=role, granted_by=admin)
+        # The seed is the system, not an administrator: no actor, so no ceiling on what it grants.
+        authz.role_assign(user=member, role=role, granted_by=None)
     authz.role_assign(user=admin, role=Role.objects.get(name="bench-admin"), granted_by=None)
     data = {
         "password": PASSWORD,
@@ -142,10 +143,11 @@ def _count(table: str) -> int:
 
 USERS_SQL = """
 INSERT INTO accounts_user (password, is_superuser, public_id, username, email, user_type,
-    email_verified_at, must_change_password, is_active, is_staff, date_joined, updated_at)
+    email_verified_at, must_change_password, is_active, is_staff, is_service_account,
+    authz_version, date_joined, updated_at)
 SELECT %(hash)s, false, md5(%(salt)s || n)::uuid, 'u' || lpad(n::text, 7, '0'),
     'u' || lpad(n::text, 7, '0') || '@bench.example.com', 'customer', now(), false, true,
-    false, now() - make_interval(mins => n), now()
+    false, false, 0, now() - make_interval(mins => n), now()
 FROM generate_series(%(start)s, %(stop)s) AS n
 """
 PROFILES_SQL = """
