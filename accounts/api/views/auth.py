@@ -13,7 +13,6 @@ from accounts.api.serializers import (
     DetailOutputSerializer,
     LoginOutputSerializer,
     MeOutputSerializer,
-    TokenPairOutputSerializer,
 )
 from accounts.api.views.base import (
     PublicApi,
@@ -184,11 +183,12 @@ class RefreshApi(ThrottledPublicApi):
     @extend_schema(
         operation_id="auth_refresh",
         request=RefreshTokenInputSerializer,
-        responses={200: TokenPairOutputSerializer, **problems(401)},
+        responses={200: LoginOutputSerializer, **problems(401, 403)},
     )
     def post(self, request: Request) -> Response:
         pair = token_refresh(**validated(RefreshTokenInputSerializer, request))
-        return Response(token_body(pair))
+        # Like the login's answer: the id_token carries the claims as they are now.
+        return Response(token_body(pair, user=pair.session.user))
 
 
 class LogoutApi(PublicApi):
