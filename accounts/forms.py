@@ -50,7 +50,7 @@ def _last_name(label: str = "Last name") -> forms.CharField:
     return forms.CharField(label=label, max_length=150, required=False, widget=widget)
 
 
-def _phone_number(label: str) -> forms.CharField:
+def _phone_number(label: str = "Phone number") -> forms.CharField:
     widget = forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"})
     return forms.CharField(
         label=label, max_length=32, required=False, widget=widget, validators=[phone_validator]
@@ -69,9 +69,10 @@ class SignUpForm(forms.Form):
     email = _email()
     password = _password("Password", "new-password", help_text=_new_password_help())
     password_confirm = _password("Confirm password", "new-password")
-    first_name = _first_name("First name (optional)")
-    last_name = _last_name("Last name (optional)")
-    phone_number = _phone_number("Phone number (optional)")
+    # The form template marks fields that are not required "(optional)".
+    first_name = _first_name()
+    last_name = _last_name()
+    phone_number = _phone_number()
 
     PROFILE_FIELDS = ("first_name", "last_name", "phone_number")
 
