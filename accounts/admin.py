@@ -16,7 +16,16 @@ from django.http import HttpRequest
 from accounts import services
 from accounts.admin_login import AdminLoginForm
 from accounts.errors import ApplicationError
-from accounts.models import EmailDomainRule, LoginEvent, Profile, User, UserSession, UserType
+from accounts.models import (
+    EmailDomainRule,
+    LoginEvent,
+    Profile,
+    User,
+    UserSession,
+    UserType,
+    phone_validator,
+)
+from accounts.services.domain_rules import ADMIN_REFUSAL
 from accounts.services.lockouts import lockout_lift
 from authz.selectors import account_action_check, account_action_refusal
 from identity.admin import ReadOnlyAdmin
@@ -67,10 +76,32 @@ class UserCreateForm(forms.ModelForm):
     email_verified = forms.BooleanField(
         required=False, help_text="Tick only if you know this address belongs to the user."
     )
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    phone_number = forms.CharField(max_length=32, required=False, validators=[phone_validator])
+    ignore_domain_rules = forms.BooleanField(
+        required=False,
+        label="Ignore email-domain rules",
+        help_text="An exception for this address to the allow and block rules; it is recorded "
+        "in the account's history with your name.",
+    )
 
     class Meta:
         model = User
         fields = ("username", "email", "user_type", "is_staff")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        email = data.get("email")
+        # The service refuses it too; here the refusal shows next to the field.
+        if email and not data.get("ignore_domain_rules"):
+            try:
+                services.email_domain_rules_apply(
+                    email=services.normalise_email(email), message=ADMIN_REFUSAL
+                )
+            except ApplicationError as error:
+                self.add_error("email", error.message)
+        return data
 
 
 class AdminPasswordSetForm(AdminPasswordChangeForm):
@@ -102,9 +133,11 @@ class UserAdmin(DjangoUserAdmin):
                     "is_staff",
                     "password",
                     "email_verified",
+                    "ignore_domain_rules",
                 )
             },
         ),
+        ("Profile (optional)", {"fields": ("first_name", "last_name", "phone_number")}),
     )
     fieldsets = (
         (None, {"fields": ("public_id", "username", "email", "user_type", "password")}),
@@ -175,6 +208,9 @@ class UserAdmin(DjangoUserAdmin):
             password=data.get("password") or None,
             email_verified=data.get("email_verified", False),
             is_staff=data.get("is_staff", False),
+            profile={field: data.get(field, "") for field in services.NEW_ACCOUNT_PROFILE_FIELDS},
+            actor=request.user,
+            ignore_domain_rules=data.get("ignore_domain_rules", False),
         )
         obj.pk = created.pk
         obj._state.adding = False

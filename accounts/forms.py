@@ -6,6 +6,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+
+from accounts.models import phone_validator, username_validator
 
 
 def _password(label: str, autocomplete: str, *, help_text: str = "") -> forms.CharField:
@@ -37,10 +40,28 @@ def _login_field() -> forms.CharField:
     return forms.CharField(label="Username or email", max_length=254, widget=widget)
 
 
+def _first_name(label: str = "First name") -> forms.CharField:
+    widget = forms.TextInput(attrs={"autocomplete": "given-name"})
+    return forms.CharField(label=label, max_length=150, required=False, widget=widget)
+
+
+def _last_name(label: str = "Last name") -> forms.CharField:
+    widget = forms.TextInput(attrs={"autocomplete": "family-name"})
+    return forms.CharField(label=label, max_length=150, required=False, widget=widget)
+
+
+def _phone_number(label: str = "Phone number") -> forms.CharField:
+    widget = forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"})
+    return forms.CharField(
+        label=label, max_length=32, required=False, widget=widget, validators=[phone_validator]
+    )
+
+
 class SignUpForm(forms.Form):
     username = forms.CharField(
         max_length=150,
         help_text="Letters, digits and . - _ only.",
+        validators=[username_validator],
         widget=forms.TextInput(
             attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
         ),
@@ -48,6 +69,22 @@ class SignUpForm(forms.Form):
     email = _email()
     password = _password("Password", "new-password", help_text=_new_password_help())
     password_confirm = _password("Confirm password", "new-password")
+    # The form template marks fields that are not required "(optional)".
+    first_name = _first_name()
+    last_name = _last_name()
+    phone_number = _phone_number()
+
+    PROFILE_FIELDS = ("first_name", "last_name", "phone_number")
+
+    def clean_password(self) -> str:
+        # Field level, so that a weak password shows with the other fields' errors; the
+        # service checks again with the account (UserAttributeSimilarityValidator).
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password
+
+    def profile(self) -> dict[str, str]:
+        return {field: self.cleaned_data[field] for field in self.PROFILE_FIELDS}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -83,14 +120,8 @@ class PasswordChangeForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    first_name = forms.CharField(
-        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
-    )
-    last_name = forms.CharField(
-        max_length=150,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
-    )
+    first_name = _first_name()
+    last_name = _last_name()
     phone_number = forms.CharField(
         max_length=32,
         required=False,

@@ -101,8 +101,12 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
 
 
 def _session_of(claims: dict[str, Any]) -> UserSession:
-    """The sign-in a refresh token names, with its user, who must still be active."""
-    session = UserSession.objects.select_related("user").filter(pk=claims["sid"]).first()
+    """The sign-in a refresh token names, with its user, who must still be active.
+
+    The profile comes in the same query: the refreshed id_token's ``name`` claim reads it."""
+    session = (
+        UserSession.objects.select_related("user", "user__profile").filter(pk=claims["sid"]).first()
+    )
     if session is None or str(session.user.public_id) != claims["sub"]:
         raise InvalidToken()
     if not session.user.is_active:

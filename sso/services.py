@@ -280,7 +280,12 @@ def application_member_add_by_login(*, application: Application, login: str) -> 
 
 @transaction.atomic
 def user_sign_up_through_application(
-    *, username: str, email: str, password: str, client_id: str | None = None
+    *,
+    username: str,
+    email: str,
+    password: str,
+    client_id: str | None = None,
+    profile: dict[str, str] | None = None,
 ) -> User:
     """Sign-up (accounts.services.user_sign_up); through an unrestricted application, the new
     user is also its member. An unknown client_id is refused before any account is created.
@@ -292,7 +297,9 @@ def user_sign_up_through_application(
         application = Application.objects.filter(client_id=client_id).first()
         if application is None:
             raise UnknownApplication()
-    user = account_services.user_sign_up(username=username, email=email, password=password)
+    user = account_services.user_sign_up(
+        username=username, email=email, password=password, profile=profile
+    )
     if application is not None and not application.restricted:
         application_member_add(application=application, user=user)
     return user

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 
-from accounts.models import EmailDomainRule, UserType
+from accounts.models import EmailDomainRule, UserType, phone_validator, username_validator
 from identity.api import serializers as strict
 
 
@@ -24,6 +25,34 @@ class ProfileInputSerializer(strict.InputSerializer):
     phone_number = strict.CharField(max_length=32, allow_blank=True)
     address = strict.CharField(max_length=500, allow_blank=True)
     date_of_birth = serializers.DateField(allow_null=True)
+
+
+class NewAccountInputSerializer(strict.InputSerializer):
+    """What sign-up and an administrator's create share: the username, the address and the
+    optional profile fields, each checked at field level so that one answer names them all."""
+
+    username = strict.CharField(max_length=150, validators=[username_validator])
+    email = strict.EmailField(max_length=254)
+    first_name = strict.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = strict.CharField(max_length=150, required=False, allow_blank=True)
+    phone_number = strict.CharField(
+        max_length=32, required=False, allow_blank=True, validators=[phone_validator]
+    )
+
+    PROFILE_FIELDS = ("first_name", "last_name", "phone_number")
+
+    def validate_password(self, value: str | None) -> str | None:
+        # Field level, so that a weak password is reported with the other fields' errors;
+        # the service checks again with the account (UserAttributeSimilarityValidator).
+        if value is not None:
+            validate_password(value)
+        return value
+
+    @classmethod
+    def split_profile(cls, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The account's own fields, and the profile's."""
+        profile = {field: data.pop(field) for field in cls.PROFILE_FIELDS if field in data}
+        return data, profile
 
 
 class ProfilePatchInputSerializer(ProfileInputSerializer):

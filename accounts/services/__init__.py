@@ -6,6 +6,7 @@ from accounts.services.domain_rules import (
     email_domain_rule_create,
     email_domain_rule_delete,
     email_domain_rule_update,
+    email_domain_rules_apply,
 )
 from accounts.services.login import browser_sign_in, login_record, user_authenticate
 from accounts.services.passwords import (
@@ -25,12 +26,14 @@ from accounts.services.sessions import (
     user_sessions_revoke,
 )
 from accounts.services.users import (
+    NEW_ACCOUNT_PROFILE_FIELDS,
     email_change_pending,
     email_change_request,
     email_change_request_own,
     email_verification_resend,
     email_verification_send,
     email_verify,
+    normalise_email,
     profile_update,
     user_create,
     user_deactivate,
@@ -48,6 +51,7 @@ from accounts.services.users import (
 )
 
 __all__ = [
+    "NEW_ACCOUNT_PROFILE_FIELDS",
     "account_confirm",
     "browser_session_end",
     "browser_session_start",
@@ -58,10 +62,12 @@ __all__ = [
     "email_domain_rule_create",
     "email_domain_rule_delete",
     "email_domain_rule_update",
+    "email_domain_rules_apply",
     "email_verification_resend",
     "email_verification_send",
     "email_verify",
     "login_record",
+    "normalise_email",
     "password_change",
     "password_reset_confirm",
     "password_reset_link_check",

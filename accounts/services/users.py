@@ -15,14 +15,17 @@ from django.utils import timezone
 
 from accounts import emails
 from accounts.errors import (
-    EmailDomainNotAllowed,
     EmailExists,
     IncorrectPassword,
     LinkInvalid,
     UsernameExists,
 )
 from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
-from accounts.selectors import email_domain_allowed
+from accounts.services.domain_rules import (
+    ADMIN_REFUSAL,
+    email_domain_override_record,
+    email_domain_rules_apply,
+)
 from accounts.services.login import user_password_verify, user_reauthenticate
 from accounts.services.passwords import password_reset_request
 from accounts.services.secrets import secret_consume, secret_issue, secrets_revoke
@@ -34,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 VERIFY = OneTimeToken.Purpose.VERIFY_EMAIL
 RESET = OneTimeToken.Purpose.PASSWORD_RESET
+# The optional profile fields sign-up and an administrator's create accept with the account.
+NEW_ACCOUNT_PROFILE_FIELDS = ("first_name", "last_name", "phone_number")
 
 
 def normalise_email(email: str) -> str:
@@ -41,7 +46,12 @@ def normalise_email(email: str) -> str:
 
 
 def user_sign_up(
-    *, username: str, email: str, password: str, conceal_taken_email: bool = False
+    *,
+    username: str,
+    email: str,
+    password: str,
+    conceal_taken_email: bool = False,
+    profile: dict[str, str] | None = None,
 ) -> User | None:
     """Self-service sign-up: domain rules, password rules, then the verification email.
 
@@ -50,19 +60,20 @@ def user_sign_up(
     V6.3.8: no account enumeration); the API keeps its documented 409 ``email_exists``.
     """
     username, email = (username or "").strip(), normalise_email(email)
-    if not email_domain_allowed(email=email):
-        raise EmailDomainNotAllowed(_domain_refusal_message())
+    email_domain_rules_apply(email=email, message=_domain_refusal_message())
     if (
         conceal_taken_email
         and not User.objects.filter(ci_equals("username", username)).exists()
         and User.objects.filter(ci_equals("email", email)).exists()
     ):
-        _sign_up_with_taken_email(username=username, email=email, password=password)
+        _sign_up_with_taken_email(
+            username=username, email=email, password=password, profile=profile
+        )
         return None
     _ensure_free(username=username, email=email)
     user = User(username=username, email=email)
     _validate_new_password(password, user=user, field="password")
-    user = _user_insert(user=user, password=password)
+    user = _user_insert(user=user, password=password, profile=profile)
     authz_services.signup_roles_grant(user=user)
     transaction.on_commit(lambda: email_verification_send(user=user))
     return user
@@ -76,9 +87,16 @@ def user_create(
     password: str | None = None,
     email_verified: bool = False,
     is_staff: bool = False,
+    profile: dict[str, str] | None = None,
+    actor: User | None = None,
+    ignore_domain_rules: bool = False,
 ) -> User:
-    """An account made by an administrator: a temporary password, or an invitation email."""
+    """An account made by an administrator: a temporary password, or an invitation email.
+
+    The email-domain rules hold here as at sign-up; ``ignore_domain_rules`` is the
+    administrator's explicit exception, recorded with ``actor`` in the account's history."""
     username, email = (username or "").strip(), normalise_email(email)
+    overridden = _domain_rules_apply_for_admin(email=email, actor=actor, ignore=ignore_domain_rules)
     _ensure_free(username=username, email=email)
     user = User(
         username=username,
@@ -90,7 +108,9 @@ def user_create(
     )
     if password:
         _validate_new_password(password, user=user, field="password")
-    user = _user_insert(user=user, password=password)
+    user = _user_insert(user=user, password=password, profile=profile)
+    if overridden and actor is not None:
+        email_domain_override_record(actor=actor, user=user, email=email, created=True)
     if not password:
         transaction.on_commit(lambda: _invitation_send(user=user))
     elif not email_verified:
@@ -98,8 +118,16 @@ def user_create(
     return user
 
 
-def user_update(*, user: User, data: dict[str, Any]) -> User:
-    """Changes username or email; a new email waits for verification of the new address."""
+def user_update(
+    *,
+    user: User,
+    data: dict[str, Any],
+    actor: User | None = None,
+    ignore_domain_rules: bool = False,
+) -> User:
+    """Changes username or email; a new email waits for verification of the new address.
+
+    ``actor`` and ``ignore_domain_rules``: an administrator's change (see user_create)."""
     username = data.get("username")
     if username is not None and username.strip() != user.username:
         username = username.strip()
@@ -110,7 +138,9 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
         _save_unique(user, update_fields=["username", "updated_at"])
     email = data.get("email")
     if email is not None and normalise_email(email) != user.email:
-        email_change_request(user=user, new_email=email)
+        email_change_request(
+            user=user, new_email=email, actor=actor, ignore_domain_rules=ignore_domain_rules
+        )
     return user
 
 
@@ -166,7 +196,12 @@ def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> Us
     if data.get("profile"):
         profile_update(user=user, data=data["profile"])
     # Last, because a new email address sends its verification link at once.
-    return user_update(user=user, data=data)
+    return user_update(
+        user=user,
+        data=data,
+        actor=actor,
+        ignore_domain_rules=bool(data.get("ignore_domain_rules")),
+    )
 
 
 # Account switches with consequences beyond their column: each goes through its service.
@@ -311,14 +346,23 @@ def email_change_request_own(
     email_change_request(user=user, new_email=new_email)
 
 
-def email_change_request(*, user: User, new_email: str) -> None:
+def email_change_request(
+    *,
+    user: User,
+    new_email: str,
+    actor: User | None = None,
+    ignore_domain_rules: bool = False,
+) -> None:
     """Sends a link to the new address; the account keeps its old one until it is used.
 
-    Every link sent before dies: only the newest request is pending."""
+    Every link sent before dies: only the newest request is pending. An administrator
+    (``actor``) may make an explicit, recorded exception to the domain rules."""
     new_email = normalise_email(new_email)
     User(username=user.username, email=new_email).clean_fields(exclude=["password", "username"])
-    if not email_domain_allowed(email=new_email):
-        raise EmailDomainNotAllowed(_domain_refusal_message())
+    if actor is None:
+        email_domain_rules_apply(email=new_email, message=_domain_refusal_message())
+    elif _domain_rules_apply_for_admin(email=new_email, actor=actor, ignore=ignore_domain_rules):
+        email_domain_override_record(actor=actor, user=user, email=new_email, created=False)
     secrets_revoke(user=user, purpose=VERIFY)
     if User.objects.filter(ci_equals("email", new_email)).exclude(pk=user.pk).exists():
         # Do not tell the requester that the address has an account: tell its owner.
@@ -365,11 +409,14 @@ def _ensure_free(*, username: str, email: str) -> None:
         raise EmailExists()
 
 
-def _sign_up_with_taken_email(*, username: str, email: str, password: str) -> None:
+def _sign_up_with_taken_email(
+    *, username: str, email: str, password: str, profile: dict[str, str] | None
+) -> None:
     """The same checks and the same password hashing as a real sign-up, then a note to the
     address owner: neither the answer nor its timing tells that the address is taken."""
     candidate = User(username=username, email=email)
     candidate.clean_fields(exclude=["password"])
+    _new_profile(profile).full_clean(exclude=["user"])
     _validate_new_password(password, user=candidate, field="password")
     candidate.set_password(password)
     transaction.on_commit(lambda: emails.send_address_in_use(to=email))
@@ -382,13 +429,30 @@ def _validate_new_password(password: str, *, user: User, field: str) -> None:
         raise ValidationError({field: error.error_list}) from error
 
 
+def _domain_rules_apply_for_admin(*, email: str, actor: User | None, ignore: bool) -> bool:
+    if ignore and actor is None:
+        # An exception nobody can be named for is no exception: it could not be audited.
+        raise ValueError("ignore_domain_rules needs the administrator (actor) who decides it")
+    return email_domain_rules_apply(email=email, message=ADMIN_REFUSAL, ignore=ignore)
+
+
+def _new_profile(profile: dict[str, str] | None) -> Profile:
+    given = profile or {}
+    fields = {field: given[field] for field in NEW_ACCOUNT_PROFILE_FIELDS if field in given}
+    return Profile(**fields)
+
+
 @transaction.atomic
-def _user_insert(*, user: User, password: str | None) -> User:
+def _user_insert(*, user: User, password: str | None, profile: dict[str, str] | None) -> User:
+    new_profile = _new_profile(profile)
+    # The profile's validators (the phone number's, as the profile edit applies) before any row.
+    new_profile.full_clean(exclude=["user"])
     user.set_password(password)
     # The unique indexes decide races; _save_unique turns a lost one into a clear error.
     user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
     _save_unique(user)
-    Profile.objects.create(user=user)
+    new_profile.user = user
+    new_profile.save()
     return user
 
 

@@ -51,6 +51,7 @@ class SignUpView(AnonymousOnlyMixin, ServiceFormView):
             email=data["email"],
             password=data["password"],
             conceal_taken_email=True,
+            profile=form.profile(),
         )
         self.request.session[SIGNUP_EMAIL_KEY] = user.email if user else data["email"].lower()
         return redirect("accounts:signup_done")

@@ -21,6 +21,7 @@ from drf_standardized_errors.formatter import ExceptionFormatter, flatten_errors
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions
 from rest_framework.fields import get_error_detail
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -120,6 +121,12 @@ class ProblemExceptionHandler(ExceptionHandler):
     def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
         response = super().get_response(exc, data)
         response.content_type = PROBLEM_CONTENT_TYPE
+        request = self.context.get("request")
+        if not isinstance(getattr(request, "accepted_renderer", None), JSONRenderer):
+            # A view that renders YAML or HTML (the schema, the docs page) still answers its
+            # refusals in JSON: DRF renders the error with the renderer negotiated for the view.
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = PROBLEM_CONTENT_TYPE
         return response
 
 
@@ -159,8 +166,13 @@ class ProblemFormatter(ExceptionFormatter):
         return str(code), str(detail)
 
 
+def is_api_path(path: str) -> bool:
+    """/api and everything under /api/ answers problems, never an HTML page."""
+    return path == "/api" or path.startswith("/api/")
+
+
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:

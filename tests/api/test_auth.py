@@ -230,3 +230,34 @@ def test_user_model_untouched_by_bad_login(api, user):
     before = User.objects.get(pk=user.pk).password
     api.post(url("login"), {"login": user.username, "password": 7}, format="json")
     assert User.objects.get(pk=user.pk).password == before
+
+
+def test_refresh_returns_an_id_token_like_the_login(api, user, profile_factory):
+    """Issue 19: refresh answers access, refresh and id tokens (the seed contract)."""
+    user.profile.first_name, user.profile.last_name = "Ada", "Lovelace"
+    user.profile.save()
+    first = login(api, user)
+    response = api.post(url("refresh"), {"refresh_token": first["refresh_token"]}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert {"access_token", "refresh_token", "id_token"} <= set(body)
+    login_claims = jwt.decode(first["id_token"], options={"verify_signature": False})
+    claims = jwt.decode(body["id_token"], options={"verify_signature": False})
+    # The same claims builder as the login: only the times may differ.
+    times = {"iat", "exp"}
+    assert {k: v for k, v in claims.items() if k not in times} == {
+        k: v for k, v in login_claims.items() if k not in times
+    }
+    assert claims["name"] == "Ada Lovelace"
+    assert (
+        claims["sid"]
+        == jwt.decode(body["access_token"], options={"verify_signature": False})["sid"]
+    )
+
+
+def test_refresh_query_budget(api, user, django_assert_max_num_queries):
+    """The id_token's claims (the profile's name) come with the session's row: no extra query."""
+    body = {"refresh_token": login(api, user)["refresh_token"]}
+    with django_assert_max_num_queries(2):
+        response = api.post(url("refresh"), body, format="json")
+    assert response.status_code == 200

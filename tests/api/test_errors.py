@@ -121,3 +121,79 @@ def test_unhandled_error_in_a_view_is_a_500_problem(admin_api, monkeypatch):
     )
     body = assert_problem(response, 500, "server_error")
     assert "secret" not in json.dumps(body)
+
+
+# -- issue 19: everything under /api/ answers a problem --------------------------------------
+
+UNKNOWN_API_PATHS = [
+    "/api",
+    "/api/",
+    "/api/nothing",
+    "/api/nothing/",
+    "/api/v1",
+    "/api/v1/",
+    "/api/v1/nothing-here",
+    "/api/v1/users/x/y/z/",
+    "/api/v2/me/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", UNKNOWN_API_PATHS)
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_unknown_api_paths_are_problems(api, method, path):
+    assert_problem(api.generic(method, path), 404, "not_found")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api", "/api/v1/nothing-here/"])
+def test_head_of_an_unknown_api_path_is_a_bodiless_problem(api, path):
+    response = api.head(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "name", "allowed"),
+    [
+        ("DELETE", "api:accounts:signup", "POST"),
+        ("GET", "api:accounts:refresh", "POST"),
+        ("PUT", "api:accounts:login", "POST"),
+        ("POST", "api_schema", "GET"),
+        ("POST", "api_docs", "GET"),
+        ("PATCH", "api_docs", "GET"),
+    ],
+)
+def test_a_wrong_method_is_a_json_problem_with_allow(api, method, name, allowed):
+    response = api.generic(method, reverse(name))
+    # assert_problem parses the body as JSON: the schema and docs views render YAML and HTML.
+    assert_problem(response, 405, "method_not_allowed")
+    assert allowed in response["Allow"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_post_without_the_trailing_slash_is_redirected_keeping_its_method(
+    api, user, settings, debug
+):
+    """Django's 301 makes clients repeat a POST as a GET (and with DEBUG it raises a
+    RuntimeError page): under /api/ the redirect is a 308, which keeps method and body."""
+    settings.DEBUG = debug
+    path = reverse("api:accounts:login").rstrip("/")
+    response = api.post(path, {"login": user.username, "password": "x"}, format="json")
+    assert response.status_code == 308
+    assert response["Location"] == reverse("api:accounts:login")
+
+
+@pytest.mark.django_db
+def test_a_get_without_the_trailing_slash_still_redirects(api):
+    response = api.get(reverse("api:accounts:me").rstrip("/"))
+    assert response.status_code in {301, 308}
+    assert response["Location"] == reverse("api:accounts:me")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["api_schema", "api_docs"])
+def test_schema_and_docs_still_answer(client, name):
+    assert client.get(reverse(name)).status_code == 200

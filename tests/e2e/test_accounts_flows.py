@@ -8,6 +8,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from accounts import services
+from accounts.models import User
 from identity import ratelimit
 from tests.factories import DEFAULT_PASSWORD
 
@@ -209,3 +210,28 @@ def test_unverified_sign_in_offers_a_new_link(
     page.get_by_role("button", name="Send link").click()
     expect(page.get_by_role("heading", name="Too many requests")).to_be_visible()
     screenshot(page, "too-many-requests")
+
+
+def test_sign_up_shows_every_error_at_once_and_takes_the_profile_fields(
+    page: Page, screenshot
+) -> None:
+    """Issue 19: the password error shows with the others; the optional names are kept."""
+    page.goto(reverse("accounts:signup"))
+    page.get_by_label("Username").fill("no spaces!")
+    page.get_by_label("Email address").fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Confirm password").fill("short")
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("Use letters, digits and . - _ only.").first).to_be_visible()
+    expect(page.get_by_text("This password is too short", exact=False).first).to_be_visible()
+    screenshot(page, "signup-all-errors")
+
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirm password").fill(NEW_PASSWORD)
+    page.get_by_label("Last name").fill("Lovelace")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(re.escape(reverse("accounts:signup_done")) + "$"))
+    profile = User.objects.get(username="ada").profile
+    assert (profile.first_name, profile.last_name) == ("Ada", "Lovelace")

@@ -13,7 +13,7 @@ from accounts.api.serializers import (
     DetailOutputSerializer,
     LoginOutputSerializer,
     MeOutputSerializer,
-    TokenPairOutputSerializer,
+    NewAccountInputSerializer,
 )
 from accounts.api.views.base import (
     PublicApi,
@@ -69,9 +69,7 @@ class SignUpApi(ThrottledPublicApi):
     # client can probe one address with sign-up's duplicate check or mail it.
     throttle_identifier_per_ip = False
 
-    class InputSerializer(strict.InputSerializer):
-        username = strict.CharField(max_length=150)
-        email = strict.EmailField(max_length=254)
+    class InputSerializer(NewAccountInputSerializer):
         password = strict.PasswordField()
         client_id = strict.CharField(
             max_length=100,
@@ -86,8 +84,8 @@ class SignUpApi(ThrottledPublicApi):
         responses={201: MeOutputSerializer, **problems(403, 409)},
     )
     def post(self, request: Request) -> Response:
-        data = validated(self.InputSerializer, request)
-        user = sso_services.user_sign_up_through_application(**data)
+        data, profile = self.InputSerializer.split_profile(validated(self.InputSerializer, request))
+        user = sso_services.user_sign_up_through_application(**data, profile=profile)
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -184,11 +182,12 @@ class RefreshApi(ThrottledPublicApi):
     @extend_schema(
         operation_id="auth_refresh",
         request=RefreshTokenInputSerializer,
-        responses={200: TokenPairOutputSerializer, **problems(401)},
+        responses={200: LoginOutputSerializer, **problems(401, 403)},
     )
     def post(self, request: Request) -> Response:
         pair = token_refresh(**validated(RefreshTokenInputSerializer, request))
-        return Response(token_body(pair))
+        # Like the login's answer: the id_token carries the claims as they are now.
+        return Response(token_body(pair, user=pair.session.user))
 
 
 class LogoutApi(PublicApi):

@@ -15,6 +15,7 @@ from accounts import selectors, services
 from accounts.api.serializers import (
     DetailOutputSerializer,
     EmailDomainRuleOutputSerializer,
+    NewAccountInputSerializer,
     ProfilePatchInputSerializer,
     UserOutputSerializer,
 )
@@ -28,6 +29,12 @@ from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION
 
+# An administrator's explicit exception to the email-domain rules, recorded in the account's
+# history; without it an address the rules refuse is refused here as at sign-up.
+IGNORE_DOMAIN_RULES = strict.BooleanField(
+    default=False,
+    help_text="Make an exception to the email-domain rules for this address (recorded).",
+)
 USERS_PERMISSION = HasPermission("users.read", write="users.write")
 PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
@@ -68,9 +75,7 @@ class UserListApi(ListAPIView):
     pagination_class = PageNumberPagination
     serializer_class = UserOutputSerializer
 
-    class CreateInputSerializer(strict.InputSerializer):
-        username = strict.CharField(max_length=150)
-        email = strict.EmailField(max_length=254)
+    class CreateInputSerializer(NewAccountInputSerializer):
         user_type = strict.ChoiceField(choices=UserType.choices, default=UserType.CUSTOMER)
         password = strict.PasswordField(
             required=False,
@@ -78,6 +83,7 @@ class UserListApi(ListAPIView):
             help_text="A temporary password the user must change; omit to send an invitation.",
         )
         email_verified = strict.BooleanField(default=False)
+        ignore_domain_rules = IGNORE_DOMAIN_RULES
 
     def get_queryset(self) -> QuerySet[User]:
         filters = UserFilterSerializer(data=self.request.query_params)
@@ -87,10 +93,12 @@ class UserListApi(ListAPIView):
     @extend_schema(
         operation_id="users_create",
         request=CreateInputSerializer,
-        responses={201: UserOutputSerializer, **problems(409)},
+        responses={201: UserOutputSerializer, **problems(403, 409)},
     )
     def post(self, request: Request) -> Response:
-        user = services.user_create(**validated(self.CreateInputSerializer, request))
+        data = validated(self.CreateInputSerializer, request)
+        data, profile = self.CreateInputSerializer.split_profile(data)
+        user = services.user_create(**data, profile=profile, actor=request.user)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -105,6 +113,7 @@ class UserDetailApi(APIView):
         is_active = strict.BooleanField(required=False)
         must_change_password = strict.BooleanField(required=False)
         profile = ProfilePatchInputSerializer(required=False)
+        ignore_domain_rules = IGNORE_DOMAIN_RULES
 
     @extend_schema(
         operation_id="users_retrieve",
