@@ -554,6 +554,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Served at the site root, unhashed: browsers ask for /favicon.ico whatever the pages link.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

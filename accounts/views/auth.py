@@ -158,8 +158,15 @@ class LoginView(ServiceFormView):
             self.unverified = True
 
 
+@method_decorator(never_cache, name="dispatch")
 class LogoutView(View):
-    """POST only: a GET (a link, an image, a prefetch) must not sign anyone out."""
+    """Only a POST signs out: a GET (a link, an image, a prefetch) must not. A GET (a bookmark,
+    a typed URL) asks "Sign out?" with the POST button, as allauth does."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect("accounts:login")
+        return render(request, "accounts/logout.html")
 
     def post(self, request: HttpRequest) -> HttpResponse:
         services.browser_session_end(request=request)

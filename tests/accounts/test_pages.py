@@ -351,9 +351,32 @@ def test_lockout_after_five_failures_for_one_username_and_ip(client, user_factor
 # -- sign-out --------------------------------------------------------------------------------
 
 
-def test_logout_by_get_is_refused(client, user):
+def test_logout_by_get_asks_and_signs_nobody_out(client, user):
+    # A bookmark or a typed URL meets a question, not a bodiless 405; only the POST signs out.
     client.force_login(user)
-    assert client.get(reverse("accounts:logout")).status_code == 405
+    response = client.get(reverse("accounts:logout"))
+
+    assert response.status_code == 200
+    html = _text(response)
+    assert "Sign out?" in html
+    form = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"[^>]*>(.*?)</form>', html, re.S)
+    assert form, html
+    assert form[1] == reverse("accounts:logout")
+    assert "csrfmiddlewaretoken" in form[2]
+    assert re.search(r'<button type="submit"[^>]*>\s*Sign out\s*</button>', form[2])
+    assert _signed_in_user_id(client) == str(user.pk)
+    assert not UserSession.objects.filter(user=user, revoked_at__isnull=False).exists()
+
+
+def test_logout_by_get_when_signed_out_goes_to_sign_in(client):
+    response = client.get(reverse("accounts:logout"))
+    assert response.status_code == 302
+    assert response.url == reverse("accounts:login")
+
+
+def test_logout_refuses_other_methods(client, user):
+    client.force_login(user)
+    assert client.put(reverse("accounts:logout")).status_code == 405
     assert _signed_in_user_id(client) == str(user.pk)
 
 
