@@ -360,7 +360,6 @@ def _is_self(actor: Any, user: User) -> bool:
     return actor is not None and getattr(actor, "pk", None) == user.pk
 
 
-
 def _email_changes(*, user: User, email: str | None) -> bool:
     return email is not None and normalise_email(email) != user.email
 

@@ -7,7 +7,6 @@ account, a self-registered application, a cross-site request.
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -15,9 +14,15 @@ from accounts.models import User
 from authz import services as authz_services
 from authz.models import Role
 from tests.api.conftest import assert_problem
-from tests.factories import UserFactory
-from tests.security.test_oauth_scopes import ADMIN_SCOPES, _bearer, _trusted
-from tests.sso.conftest import sign_in
+from tests.factories import PermissionFactory, RoleFactory, UserFactory
+from tests.security.test_oauth_scopes import (
+    ADMIN_SCOPES,
+    _bearer,
+    _client_credentials,
+    _service_with_account,
+    _trusted,
+)
+from tests.sso.conftest import Registered, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +76,46 @@ def test_admin_write_token_cannot_change_its_users_email_or_delete_them(client, 
     assert_problem(api.delete(_user_url(manager)), 403, "reauthentication_required")
     manager.refresh_from_db()
     assert manager.email != "app@example.com"
+
+
+# -- items 1 and 2: apps.manage is no way to act as a trusted application ---------------------
+
+
+def _apps_manager() -> User:
+    """Holds apps.manage and nothing else."""
+    role = RoleFactory(name="apps-manager", permissions=[PermissionFactory(code="apps.manage")])
+    user = UserFactory()
+    authz_services.role_assign(user=user, role=role, granted_by=None)
+    return User.objects.get(pk=user.pk)
+
+
+def _app_url(name: str, app: Registered) -> str:
+    return reverse(f"api:sso:{name}", kwargs={"client_id": app.client_id})
+
+
+def test_apps_manager_cannot_take_over_a_trusted_service_by_rotating_its_secret(owner):
+    """A trusted service acts with its service account's roles (here user-manager): rotating
+    its secret would let a mere apps.manage holder act with users.write."""
+    service, account = _service_with_account(owner)
+    authz_services.role_assign(
+        user=account, role=Role.objects.get(name="user-manager"), granted_by=None
+    )
+    response = _api_as(_apps_manager()).post(_app_url("application_rotate_secret", service))
+    assert response.status_code == 404, response.content
+    stolen = Registered(app=service.app, secret=response.json().get("client_secret", ""))
+    assert _client_credentials(stolen, "admin.read admin.write").status_code == 401
+    assert _client_credentials(service, "admin.read").status_code == 200  # still the owner's
+
+
+def test_apps_manager_cannot_redirect_a_trusted_apps_codes(owner):
+    """A trusted app's tokens carry admin scopes for whoever signs in (a superuser too):
+    pointing its redirect URI elsewhere would hand those codes to the apps.manage holder."""
+    trusted = _trusted(owner)
+    response = _api_as(_apps_manager()).patch(
+        _app_url("application", trusted),
+        {"redirect_uris": ["https://evil.example.net/callback"]},
+        format="json",
+    )
+    assert response.status_code == 404, response.content
+    trusted.app.refresh_from_db()
+    assert "evil.example.net" not in trusted.app.redirect_uris
