@@ -7,12 +7,15 @@ account, a self-registered application, a cross-site request.
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission as DjangoPermission
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from authz import services as authz_services
 from authz.models import Role
+from tests.admin_forms import form_data
 from tests.api.conftest import assert_problem
 from tests.factories import PermissionFactory, RoleFactory, UserFactory
 from tests.security.test_oauth_scopes import (
@@ -22,7 +25,7 @@ from tests.security.test_oauth_scopes import (
     _service_with_account,
     _trusted,
 )
-from tests.sso.conftest import Registered, sign_in
+from tests.sso.conftest import Registered, register, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +122,65 @@ def test_apps_manager_cannot_redirect_a_trusted_apps_codes(owner):
     assert response.status_code == 404, response.content
     trusted.app.refresh_from_db()
     assert "evil.example.net" not in trusted.app.redirect_uris
+
+
+def _staff_with_django_perms(*perms: str) -> User:
+    user = UserFactory(staff=True)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            DjangoPermission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return User.objects.get(pk=user.pk)
+
+
+def test_admin_staff_with_application_rights_cannot_change_a_trusted_app(owner):
+    """The Django admin's application form is the same power as apps.manage: a trusted
+    application is changed (redirect URIs, owner) by a superuser only."""
+    trusted = _trusted(owner)
+    staff = _staff_with_django_perms("sso.view_application", "sso.change_application")
+    client = Client()
+    client.force_login(staff)
+    url = reverse("admin:sso_application_change", args=[trusted.app.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    data = form_data(page.context["adminform"].form)
+    data.update(redirect_uris="https://evil.example.net/callback", user=str(staff.pk))
+    for inline in page.context["inline_admin_formsets"]:
+        data.update(form_data(inline.formset.management_form))
+    client.post(url, data)
+    trusted.app.refresh_from_db()
+    assert "evil.example.net" not in trusted.app.redirect_uris
+    assert trusted.app.user_id == owner.pk
+
+
+def test_admin_staff_with_application_rights_cannot_trust_an_app(owner):
+    """Trust (admin scopes for everyone signing in) and first-party (no consent) are a
+    superuser's decision, like the account flags."""
+    app = register(owner).app
+    staff = _staff_with_django_perms("sso.view_application", "sso.change_application")
+    client = Client()
+    client.force_login(staff)
+    url = reverse("admin:sso_application_change", args=[app.pk])
+    page = client.get(url)
+    data = form_data(page.context["adminform"].form)
+    data.update(is_trusted="on", is_first_party="on")
+    for inline in page.context["inline_admin_formsets"]:
+        data.update(form_data(inline.formset.management_form))
+    client.post(url, data)
+    app.refresh_from_db()
+    assert not app.is_trusted
+    assert not app.is_first_party
+
+
+def test_admin_staff_who_may_only_view_applications_cannot_delete_them(owner):
+    """Django offers an action without ``permissions`` to everyone who sees the list."""
+    app = register(owner).app
+    staff = _staff_with_django_perms("sso.view_application")
+    client = Client()
+    client.force_login(staff)
+    client.post(
+        reverse("admin:sso_application_changelist"),
+        {"action": "delete_and_revoke", "_selected_action": [app.pk]},
+    )
+    assert type(app).objects.filter(pk=app.pk).exists()
