@@ -180,6 +180,8 @@ class UserAdmin(DjangoUserAdmin):
         obj._state.adding = False
         obj.refresh_from_db()
 
+    # Each action changes accounts: the change permission, never a look at the list alone
+    # (Django offers an action without ``permissions`` to every viewer; issue 16.17).
     def _apply(
         self, request: HttpRequest, queryset: QuerySet[User], action: Any, done: str
     ) -> None:
@@ -194,11 +196,11 @@ class UserAdmin(DjangoUserAdmin):
                 count += 1
         self.message_user(request, f"{done}: {count} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Deactivate (and sign out everywhere)")
+    @admin.action(description="Deactivate (and sign out everywhere)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(request, queryset, lambda u: services.user_deactivate(user=u), "Deactivated")
 
-    @admin.action(description="Send a password-reset email")
+    @admin.action(description="Send a password-reset email", permissions=["change"])
     def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(
             request,
@@ -207,7 +209,7 @@ class UserAdmin(DjangoUserAdmin):
             "Password-reset email sent",
         )
 
-    @admin.action(description="Mark email as verified")
+    @admin.action(description="Mark email as verified", permissions=["change"])
     def mark_email_verified(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(
             request,
@@ -216,7 +218,7 @@ class UserAdmin(DjangoUserAdmin):
             "Marked verified",
         )
 
-    @admin.action(description="Require a password change at next sign-in")
+    @admin.action(description="Require a password change at next sign-in", permissions=["change"])
     def require_password_change(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(
             request,

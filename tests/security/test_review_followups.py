@@ -184,3 +184,30 @@ def test_admin_staff_who_may_only_view_applications_cannot_delete_them(owner):
         {"action": "delete_and_revoke", "_selected_action": [app.pk]},
     )
     assert type(app).objects.filter(pk=app.pk).exists()
+
+
+ACCOUNT_ACTIONS = [
+    "deactivate",
+    "send_password_reset",
+    "mark_email_verified",
+    "require_password_change",
+]
+
+
+@pytest.mark.parametrize("action", ACCOUNT_ACTIONS)
+def test_admin_staff_who_may_only_view_users_cannot_run_account_actions(action, mailoutbox):
+    """Item 17 beyond the session list: every admin action that changes an account needs
+    the change permission, not only a look at the list."""
+    target = UserFactory(email_verified_at=None)
+    staff = _staff_with_django_perms("accounts.view_user")
+    client = Client()
+    client.force_login(staff)
+    client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": action, "_selected_action": [target.pk]},
+    )
+    after = User.objects.get(pk=target.pk)
+    assert after.is_active
+    assert after.email_verified_at is None
+    assert not after.must_change_password
+    assert mailoutbox == []
