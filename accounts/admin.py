@@ -128,6 +128,10 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pk == request.user.pk:
+            # One's own address moves on the account page, proven with the current password
+            # (issue 16.4): here it would move at once, on the strength of a session alone.
+            fields = (*fields, "email")
         if request.user.is_superuser:
             return fields
         return (*fields, *PRIVILEGE_FIELDS)

@@ -211,3 +211,21 @@ def test_admin_staff_who_may_only_view_users_cannot_run_account_actions(action, 
     assert after.email_verified_at is None
     assert not after.must_change_password
     assert mailoutbox == []
+
+
+def test_admin_staff_cannot_move_their_own_email_in_the_admin():
+    """Item 4 in the Django admin: one's own address is changed on the account page, with
+    the current password; the admin form would move it at once, without even a link."""
+    staff = _staff_with_django_perms("accounts.view_user", "accounts.change_user")
+    client = Client()
+    client.force_login(staff)
+    url = reverse("admin:accounts_user_change", args=[staff.pk])
+    page = client.get(url)
+    data = form_data(page.context["adminform"].form)
+    for inline in page.context["inline_admin_formsets"]:
+        data.update(form_data(inline.formset.management_form))
+        for form in inline.formset.forms:
+            data.update(form_data(form))
+    data["email"] = "thief@example.com"
+    client.post(url, data)
+    assert User.objects.get(pk=staff.pk).email != "thief@example.com"
