@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -91,7 +90,8 @@ class AuthorizationView(dot.AuthorizationView):
             return True
         if max_age is None:
             return False
-        return auth_time is None or timezone.now() - auth_time > timedelta(seconds=max_age)
+        # In seconds, not as a timedelta: a max_age beyond any date would overflow one (a 500).
+        return auth_time is None or (timezone.now() - auth_time).total_seconds() > max_age
 
     def _browser_session(self) -> UserSession | None:
         if not hasattr(self, "_browser"):

@@ -25,7 +25,7 @@ from tests.security.test_oauth_scopes import (
     _service_with_account,
     _trusted,
 )
-from tests.sso.conftest import Registered, register, sign_in
+from tests.sso.conftest import Registered, authorize, pkce_pair, register, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +229,18 @@ def test_admin_staff_cannot_move_their_own_email_in_the_admin():
     data["email"] = "thief@example.com"
     client.post(url, data)
     assert User.objects.get(pk=staff.pk).email != "thief@example.com"
+
+
+# -- item 13: bad input is never a 500 -----------------------------------------------------
+
+
+@pytest.mark.parametrize("max_age", ["99999999999999999999999", "١٢٣"])
+def test_an_absurd_max_age_is_no_server_error(client, rp, user, max_age):
+    """A max_age beyond any date (or in other digits) is simply not exceeded; never a 500."""
+    client.raise_request_exception = False
+    client.post(
+        reverse("accounts:login"), {"username": user.username, "password": user.raw_password}
+    )
+    _, challenge = pkce_pair()
+    response = authorize(client, rp, challenge=challenge, max_age=max_age)
+    assert response.status_code < 500
