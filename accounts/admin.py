@@ -150,11 +150,14 @@ class UserAdmin(DjangoUserAdmin):
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         account_action_check(actor=request.user, target=obj)
+        services.user_sessions_revoke(user=obj, reason="deleted")  # caches hold its tokens
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             account_action_check(actor=request.user, target=user)
+        for user in queryset:
+            services.user_sessions_revoke(user=user, reason="deleted")
         super().delete_queryset(request, queryset)
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:

@@ -150,7 +150,7 @@ def user_delete(*, user: User, password: str, request: HttpRequest | None = None
     elif not user.check_password(password or ""):
         raise IncorrectPassword(field="password")
     logger.info("user %s deleted their account", user.public_id)
-    user.delete()
+    _user_delete(user=user)
 
 
 def user_deactivate(*, user: User) -> None:
@@ -205,6 +205,13 @@ def user_delete_by_admin(*, actor: User, user: User) -> None:
     if _is_self(actor, user):
         raise ReauthenticationRequired(OWN_ACCOUNT_MESSAGE)
     logger.info("user %s deleted by an administrator", user.public_id)
+    _user_delete(user=user)
+
+
+def _user_delete(*, user: User) -> None:
+    """Ends every sign-in first: the cascade removes the rows, but the caches that hold
+    resolved tokens (sso's token cache, the sign-in memory) learn only of revoked sids."""
+    user_sessions_revoke(user=user, reason="deleted")
     user.delete()
 
 

@@ -244,3 +244,28 @@ def test_an_absurd_max_age_is_no_server_error(client, rp, user, max_age):
     _, challenge = pkce_pair()
     response = authorize(client, rp, challenge=challenge, max_age=max_age)
     assert response.status_code < 500
+
+
+# -- item 5 for deletion: a deleted account's sign-ins end on every channel at once ------------
+
+
+def test_deleting_an_account_ends_its_oauth_access_at_once(client, rp, user):
+    """The OAuth token cache keeps a resolved token for OAUTH_TOKEN_CACHE_SECONDS unless the
+    sign-in is revoked: deleting the account must revoke it like a deactivation does."""
+    tokens = sign_in(client, rp, user, scope="openid read")
+    api = _bearer(tokens["access_token"])
+    assert api.get(reverse("api:accounts:me")).status_code == 200  # now cached
+    manager = _holder_of("user-manager")
+    assert _api_as(manager).delete(_user_url(user)).status_code == 204
+    assert api.get(reverse("api:accounts:me")).status_code == 401
+
+
+def test_deleting_ones_own_account_ends_its_oauth_access_at_once(client, rp, user):
+    tokens = sign_in(client, rp, user, scope="openid read")
+    api = _bearer(tokens["access_token"])
+    assert api.get(reverse("api:accounts:me")).status_code == 200
+    own = _api_as(user).delete(
+        reverse("api:accounts:me"), {"password": user.raw_password}, format="json"
+    )
+    assert own.status_code == 204, own.content
+    assert api.get(reverse("api:accounts:me")).status_code == 401
