@@ -8,9 +8,12 @@ from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
-from django.db.models import QuerySet
+from django.contrib.auth.models import Group
+from django.contrib.auth.models import Permission as DjangoPermission
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from accounts import services
@@ -233,6 +236,36 @@ class UserAdmin(DjangoUserAdmin):
             lambda u: services.user_require_password_change(user=u),
             "Password change required",
         )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """A group hands its Django permissions to every member, like ``user_permissions`` does
+    (a superuser's to set): nobody puts in a group, or changes a group carrying, a permission
+    they do not hold themselves (issue 16.1)."""
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "permissions" and not request.user.is_superuser:
+            user = request.user
+            held = Q(user=user) | Q(group__user=user)
+            kwargs["queryset"] = DjangoPermission.objects.filter(held).distinct()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._within(request, obj)
+
+    def _within(self, request: HttpRequest, obj: Group | None) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        held = request.user.get_all_permissions()
+        carried = obj.permissions.values_list("content_type__app_label", "codename")
+        return all(f"{app_label}.{codename}" in held for app_label, codename in carried)
 
 
 @admin.register(EmailDomainRule)

@@ -7,6 +7,7 @@ account, a self-registered application, a cross-site request.
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 from django.contrib.auth.models import Permission as DjangoPermission
 from django.test import Client
 from django.urls import reverse
@@ -269,3 +270,25 @@ def test_deleting_ones_own_account_ends_its_oauth_access_at_once(client, rp, use
     )
     assert own.status_code == 204, own.content
     assert api.get(reverse("api:accounts:me")).status_code == 401
+
+
+# -- items 1 and 3: Django's groups are the same power as user_permissions --------------------
+
+
+def test_admin_staff_cannot_grant_their_group_django_permissions_they_lack():
+    """user_permissions and groups are a superuser's to set on accounts; a group's own
+    permission list gives the same power to everyone in it, the editor included."""
+    staff = _staff_with_django_perms("auth.view_group", "auth.change_group")
+    group = Group.objects.create(name="helpdesk")
+    staff.groups.add(group)
+    wanted = DjangoPermission.objects.get(
+        content_type__app_label="accounts", codename="change_user"
+    )
+    client = Client()
+    client.force_login(staff)
+    client.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": "helpdesk", "permissions": [str(wanted.pk)]},
+    )
+    assert not group.permissions.filter(pk=wanted.pk).exists()
+    assert not User.objects.get(pk=staff.pk).has_perm("accounts.change_user")
