@@ -141,6 +141,15 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 @admin.register(Consent)
 class ConsentAdmin(admin.ModelAdmin):
+    """Consent is the user's own word: shown and withdrawn here, never given or widened in
+    their place (it would let an application take codes without asking them)."""
+
     list_display = ("user", "application", "scope", "updated_at")
     raw_id_fields = ("user", "application")
     search_fields = ("application__name", "user__username")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

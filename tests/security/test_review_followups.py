@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from authz import services as authz_services
 from authz.models import Role
+from sso.models import Consent
 from tests.admin_forms import form_data
 from tests.api.conftest import assert_problem
 from tests.factories import PermissionFactory, RoleFactory, UserFactory
@@ -292,3 +293,18 @@ def test_admin_staff_cannot_grant_their_group_django_permissions_they_lack():
     )
     assert not group.permissions.filter(pk=wanted.pk).exists()
     assert not User.objects.get(pk=staff.pk).has_perm("accounts.change_user")
+
+
+def test_nobody_consents_in_a_users_place_through_the_admin(owner):
+    """Consent is the user's own word: a consent row written in the admin would let the
+    application take codes (prompt=none) from a signed-in superuser without asking."""
+    app = register(owner).app
+    victim = UserFactory(superuser=True)
+    staff = _staff_with_django_perms("sso.view_consent", "sso.add_consent", "sso.change_consent")
+    client = Client()
+    client.force_login(staff)
+    client.post(
+        reverse("admin:sso_consent_add"),
+        {"user": str(victim.pk), "application": str(app.pk), "scope": "openid profile email"},
+    )
+    assert not Consent.objects.filter(user=victim, application=app).exists()
