@@ -6,16 +6,20 @@ account, a self-registered application, a cross-site request.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.auth.models import Permission as DjangoPermission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authz import cache as authz_cache
 from authz import services as authz_services
-from authz.models import Role
+from authz.models import Role, RoleAssignment
 from sso.models import Consent
 from tests.admin_forms import form_data
 from tests.api.conftest import assert_problem
@@ -308,3 +312,50 @@ def test_nobody_consents_in_a_users_place_through_the_admin(owner):
         {"user": str(victim.pk), "application": str(app.pk), "scope": "openid profile email"},
     )
     assert not Consent.objects.filter(user=victim, application=app).exists()
+
+
+# -- item 1 in time: a grant cannot outlive the granter's own hold ----------------------------
+
+
+def _expire(user: User, role_name: str) -> None:
+    RoleAssignment.objects.filter(user=user, role__name=role_name).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    authz_cache.user_changed(user)
+
+
+def _temporary_admin() -> User:
+    user = UserFactory()
+    authz_services.role_assign(
+        user=user,
+        role=Role.objects.get(name="admin"),
+        granted_by=None,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return User.objects.get(pk=user.pk)
+
+
+def test_a_temporary_admin_cannot_make_their_elevation_permanent_with_a_new_role():
+    """An administrator elevated for an hour copies their permissions into a new role and
+    assigns it to themselves without expiry: the grant would outlive what they hold."""
+    elevated = _temporary_admin()
+    api = _api_as(elevated)
+    codes = ["users.read", "users.write", "roles.read", "roles.write"]
+    api.post(reverse("api:authz:roles"), {"name": "forever", "permissions": codes}, format="json")
+    url = reverse("api:authz:user_roles", kwargs={"public_id": elevated.public_id})
+    api.post(url, {"role": "forever"}, format="json")
+    _expire(elevated, "admin")
+    assert not User.objects.get(pk=elevated.pk).has_perm("users.write")
+
+
+def test_a_temporary_admin_cannot_grant_others_beyond_their_own_hold():
+    elevated = _temporary_admin()
+    friend = UserFactory()
+    url = reverse("api:authz:user_roles", kwargs={"public_id": friend.public_id})
+    response = _api_as(elevated).post(url, {"role": "user-manager"}, format="json")
+    assert_problem(response, 403, "permission_denied")
+    later = (timezone.now() + timedelta(minutes=30)).isoformat()
+    response = _api_as(elevated).post(
+        url, {"role": "user-manager", "expires_at": later}, format="json"
+    )
+    assert response.status_code == 201, response.content  # within the granter's own hold
