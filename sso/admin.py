@@ -15,8 +15,8 @@ from sso.models import Application, ApplicationMember, Consent
 admin.site.unregister(Application)
 
 # Whoever sets these decides what everyone signing in through the application hands it (admin
-# scopes, no consent) or who acts as it: a superuser's decision alone, like the account flags.
-PRIVILEGE_FIELDS = ("is_trusted", "is_first_party", "user", "allowed_scopes")
+# scopes, no consent) or who manages it: a superuser's decision alone, like the account flags.
+PRIVILEGE_FIELDS = ("is_trusted", "is_first_party")
 
 
 class ApplicationMemberInline(admin.TabularInline):
@@ -73,7 +73,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         fields = tuple(super().get_readonly_fields(request, obj))
         if request.user.is_superuser:
             return fields
-        return (*fields, *PRIVILEGE_FIELDS)
+        owner = ("user",) if obj is not None else ()  # a new application gets one, once
+        return (*fields, *PRIVILEGE_FIELDS, *owner)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The rule of apps.manage (sso.selectors.application_can_manage): an application that
