@@ -31,7 +31,14 @@ from tests.security.test_oauth_scopes import (
     _service_with_account,
     _trusted,
 )
-from tests.sso.conftest import Registered, authorize, pkce_pair, register, sign_in
+from tests.sso.conftest import (
+    Registered,
+    authorize,
+    basic,
+    pkce_pair,
+    register,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -359,3 +366,47 @@ def test_a_temporary_admin_cannot_grant_others_beyond_their_own_hold():
         url, {"role": "user-manager", "expires_at": later}, format="json"
     )
     assert response.status_code == 201, response.content  # within the granter's own hold
+
+
+# -- bad input is never a 500 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["introspect", "token", "revoke-token"])
+def test_a_nul_character_in_client_credentials_is_no_server_error(endpoint):
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        reverse(f"oauth2_provider:{endpoint}"),
+        {"client_id": "a\x00b", "client_secret": "x", "token": "t\x00", "grant_type": "x"},
+    )
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("endpoint", ["introspect", "token", "revoke-token"])
+def test_a_nul_character_in_basic_credentials_is_no_server_error(endpoint):
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        reverse(f"oauth2_provider:{endpoint}"),
+        {"token": "t", "grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic("a%00b", "secret%00"),
+    )
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/o/authorize/?response_type=code&client_id=a%00b&scope=openid",
+        "/o/end-session/?client_id=a%00b",
+        "/developers/apps/a%00b/",
+        "/api/v1/roles/a%00b/",
+        "/api/v1/permissions/a%00b/",
+        "/api/v1/applications/a%00b/",
+    ],
+)
+def test_a_nul_character_in_a_path_or_query_is_a_clean_400(url):
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory(superuser=True))
+    response = client.get(url)
+    assert response.status_code == 400, response.status_code
+    if url.startswith("/api/"):
+        assert_problem(response, 400, "validation_error")
