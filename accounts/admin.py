@@ -14,7 +14,8 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.contrib.auth.models import Permission as DjangoPermission
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from accounts import services
 from accounts.admin_login import AdminLoginForm
@@ -150,6 +151,16 @@ class UserAdmin(DjangoUserAdmin):
 
     def _may_act_on(self, request: HttpRequest, obj: User) -> bool:
         return account_action_refusal(actor=request.user, target=obj) is None
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        if str(id) == str(request.user.pk):
+            # Django's form asks only for the new password: on one's own account a stolen
+            # admin session would become the account. The account page asks for the current
+            # one (ASVS 2.1.6, issue 16.4).
+            return redirect("accounts:password_change")
+        return super().user_change_password(request, id, form_url)
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         account_action_check(actor=request.user, target=obj)

@@ -410,3 +410,21 @@ def test_a_nul_character_in_a_path_or_query_is_a_clean_400(url):
     assert response.status_code == 400, response.status_code
     if url.startswith("/api/"):
         assert_problem(response, 400, "validation_error")
+
+
+# -- item 4 for the password: one's own is changed with the current one ---------------------
+
+
+def test_admin_cannot_set_their_own_password_without_the_current_one(client):
+    """Django's admin password form asks only for the new password: on one's own account it
+    would turn a stolen admin session into the account (ASVS 2.1.6). It sends the admin to
+    the account's password page instead."""
+    admin = UserFactory(superuser=True)
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:auth_user_password_change", args=[admin.pk]),
+        {"password1": "a brand new passphrase 7", "password2": "a brand new passphrase 7"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:password_change")
+    assert User.objects.get(pk=admin.pk).check_password(admin.raw_password)
