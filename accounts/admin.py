@@ -8,10 +8,14 @@ from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib.auth.models import Group
+from django.contrib.auth.models import Permission as DjangoPermission
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from accounts import services
 from accounts.admin_login import AdminLoginForm
@@ -161,6 +165,10 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pk == request.user.pk:
+            # One's own address moves on the account page, proven with the current password
+            # (issue 16.4): here it would move at once, on the strength of a session alone.
+            fields = (*fields, "email")
         if request.user.is_superuser:
             return fields
         return (*fields, *PRIVILEGE_FIELDS)
@@ -177,13 +185,26 @@ class UserAdmin(DjangoUserAdmin):
     def _may_act_on(self, request: HttpRequest, obj: User) -> bool:
         return account_action_refusal(actor=request.user, target=obj) is None
 
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        if str(id) == str(request.user.pk):
+            # Django's form asks only for the new password: on one's own account a stolen
+            # admin session would become the account. The account page asks for the current
+            # one (ASVS 2.1.6, issue 16.4).
+            return redirect("accounts:password_change")
+        return super().user_change_password(request, id, form_url)
+
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         account_action_check(actor=request.user, target=obj)
+        services.user_sessions_revoke(user=obj, reason="deleted")  # caches hold its tokens
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             account_action_check(actor=request.user, target=user)
+        for user in queryset:
+            services.user_sessions_revoke(user=user, reason="deleted")
         super().delete_queryset(request, queryset)
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:
@@ -216,6 +237,8 @@ class UserAdmin(DjangoUserAdmin):
         obj._state.adding = False
         obj.refresh_from_db()
 
+    # Each action changes accounts: the change permission, never a look at the list alone
+    # (Django offers an action without ``permissions`` to every viewer; issue 16.17).
     def _apply(
         self, request: HttpRequest, queryset: QuerySet[User], action: Any, done: str
     ) -> None:
@@ -230,11 +253,11 @@ class UserAdmin(DjangoUserAdmin):
                 count += 1
         self.message_user(request, f"{done}: {count} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Deactivate (and sign out everywhere)")
+    @admin.action(description="Deactivate (and sign out everywhere)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(request, queryset, lambda u: services.user_deactivate(user=u), "Deactivated")
 
-    @admin.action(description="Send a password-reset email")
+    @admin.action(description="Send a password-reset email", permissions=["change"])
     def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(
             request,
@@ -243,7 +266,7 @@ class UserAdmin(DjangoUserAdmin):
             "Password-reset email sent",
         )
 
-    @admin.action(description="Mark email as verified")
+    @admin.action(description="Mark email as verified", permissions=["change"])
     def mark_email_verified(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(
             request,
@@ -252,7 +275,7 @@ class UserAdmin(DjangoUserAdmin):
             "Marked verified",
         )
 
-    @admin.action(description="Require a password change at next sign-in")
+    @admin.action(description="Require a password change at next sign-in", permissions=["change"])
     def require_password_change(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._apply(
             request,
@@ -260,6 +283,36 @@ class UserAdmin(DjangoUserAdmin):
             lambda u: services.user_require_password_change(user=u),
             "Password change required",
         )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """A group hands its Django permissions to every member, like ``user_permissions`` does
+    (a superuser's to set): nobody puts in a group, or changes a group carrying, a permission
+    they do not hold themselves (issue 16.1)."""
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "permissions" and not request.user.is_superuser:
+            user = request.user
+            held = Q(user=user) | Q(group__user=user)
+            kwargs["queryset"] = DjangoPermission.objects.filter(held).distinct()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._within(request, obj)
+
+    def _within(self, request: HttpRequest, obj: Group | None) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        held = request.user.get_all_permissions()
+        carried = obj.permissions.values_list("content_type__app_label", "codename")
+        return all(f"{app_label}.{codename}" in held for app_label, codename in carried)
 
 
 @admin.register(EmailDomainRule)

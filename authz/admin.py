@@ -230,7 +230,8 @@ class RoleAssignmentFormSet(forms.BaseInlineFormSet):
         role = getattr(form, "cleaned_data", {}).get("role")
         reason = selectors.account_action_refusal(actor=self.actor, target=self.instance)
         if reason is None and role is not None and not self._deleting(form):
-            reason = selectors.role_grant_refusal(actor=self.actor, role_id=role.pk)
+            until = form.cleaned_data.get("expires_at")
+            reason = selectors.role_grant_refusal(actor=self.actor, role_id=role.pk, until=until)
         if reason is not None:
             form.add_error(None, reason)
 

@@ -351,22 +351,55 @@ def acts_unbounded(actor: Any) -> bool:
     return actor is None or bool(actor.is_superuser and actor.is_active)
 
 
-def grant_refusal(*, actor: Any, codes: frozenset[str] | set[str]) -> str | None:
-    """Why ``actor`` may not hand out ``codes`` (in a role, an inclusion or an assignment),
-    or None: nobody grants a permission they do not hold (issue 16.1)."""
+def _held_until(actor: Any) -> dict[str, float | None]:
+    """Each code the actor holds now, with when that hold ends (POSIX time; None: never)."""
+    if not _may_hold(actor):
+        return {}
+    state = _state(actor)
+    now = timezone.now().timestamp()
+    held: dict[str, float | None] = {}
+    for role_id, expiry in state.assignments:
+        if expiry is not None and expiry <= now:
+            continue
+        for code in state.graph.effective(role_id):
+            if code not in held:
+                held[code] = expiry
+            elif held[code] is not None:
+                held[code] = None if expiry is None else max(expiry, held[code] or expiry)
+    return held
+
+
+def grant_refusal(
+    *, actor: Any, codes: frozenset[str] | set[str], until: datetime | None = None
+) -> str | None:
+    """Why ``actor`` may not hand out ``codes`` (in a role, an inclusion or an assignment)
+    until ``until`` (None: for good), or None: nobody grants a permission they do not hold
+    (issue 16.1), nor for longer than they hold it, or an elevation for an hour could copy
+    itself into a role or an assignment that never expires."""
     if acts_unbounded(actor):
         return None
-    missing = set(codes) - user_effective_permissions(user=actor)
+    held = _held_until(actor)
+    missing = set(codes) - set(held)
     if missing:
         return f"You cannot grant permissions you do not hold: {', '.join(sorted(missing))}."
+    end = None if until is None else until.timestamp()
+    short = sorted(code for code in codes if _ends_before(held[code], end))
+    if short:
+        return f"You cannot grant permissions for longer than you hold them: {', '.join(short)}."
     return None
 
 
-def role_grant_refusal(*, actor: Any, role_id: int) -> str | None:
+def _ends_before(hold_end: float | None, grant_end: float | None) -> bool:
+    if hold_end is None:
+        return False
+    return grant_end is None or hold_end < grant_end
+
+
+def role_grant_refusal(*, actor: Any, role_id: int, until: datetime | None = None) -> str | None:
     """grant_refusal for everything a role carries, included roles expanded."""
     if acts_unbounded(actor):
         return None  # and the role graph is not even read
-    return grant_refusal(actor=actor, codes=role_graph().effective(role_id))
+    return grant_refusal(actor=actor, codes=role_graph().effective(role_id), until=until)
 
 
 def grant_check(*, actor: Any, codes: frozenset[str] | set[str]) -> None:
@@ -375,7 +408,7 @@ def grant_check(*, actor: Any, codes: frozenset[str] | set[str]) -> None:
         raise PrivilegeRefused(reason)
 
 
-def role_grant_check(*, actor: Any, role_id: int) -> None:
-    reason = role_grant_refusal(actor=actor, role_id=role_id)
+def role_grant_check(*, actor: Any, role_id: int, until: datetime | None = None) -> None:
+    reason = role_grant_refusal(actor=actor, role_id=role_id, until=until)
     if reason is not None:
         raise PrivilegeRefused(reason)

@@ -348,7 +348,7 @@ def role_assign(
     assignment of the same role is renewed; a live one is refused."""
     _check_expiry(expires_at)
     account_action_check(actor=granted_by, target=user)
-    role_grant_check(actor=granted_by, role_id=role.pk)
+    role_grant_check(actor=granted_by, role_id=role.pk, until=expires_at)
     granter = granted_by if granted_by is not None and granted_by.is_authenticated else None
     existing = (
         RoleAssignment.objects.select_for_update(of=("self",)).filter(user=user, role=role).first()
@@ -381,7 +381,7 @@ def role_assignment_update(
     """Changes when an assignment expires."""
     _check_expiry(expires_at)
     account_action_check(actor=actor, target=assignment.user)
-    role_grant_check(actor=actor, role_id=assignment.role_id)
+    role_grant_check(actor=actor, role_id=assignment.role_id, until=expires_at)
     before = _assignment_snapshot(assignment)
     assignment.expires_at = expires_at
     assignment.save(update_fields=["expires_at", "updated_at"])

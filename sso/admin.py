@@ -14,6 +14,10 @@ from sso.models import Application, ApplicationMember, Consent
 
 admin.site.unregister(Application)
 
+# Whoever sets these decides what everyone signing in through the application hands it (admin
+# scopes, no consent) or who manages it: a superuser's decision alone, like the account flags.
+PRIVILEGE_FIELDS = ("is_trusted", "is_first_party")
+
 
 class ApplicationMemberInline(admin.TabularInline):
     model = ApplicationMember
@@ -65,6 +69,27 @@ class ApplicationAdmin(admin.ModelAdmin):
     )
     actions = ("delete_and_revoke", "service_account_create")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        owner = ("user",) if obj is not None else ()  # a new application gets one, once
+        return (*fields, *PRIVILEGE_FIELDS, *owner)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The rule of apps.manage (sso.selectors.application_can_manage): an application that
+        # holds more than a user's own sign-in is changed by its owner or a superuser only.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or self._may_manage(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or self._may_manage(request, obj))
+
+    def _may_manage(self, request: HttpRequest, obj: Application) -> bool:
+        below = not obj.is_trusted and obj.service_account_id is None
+        return below or obj.user_id == request.user.pk or request.user.is_superuser
+
     def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
         if change:
             # Only the columns the form changed: a full-row save would write back, among
@@ -88,13 +113,21 @@ class ApplicationAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)  # would skip revocation: use the action below
         return actions
 
-    @admin.action(description="Delete selected applications and revoke their tokens")
+    @admin.action(
+        description="Delete selected applications and revoke their tokens", permissions=["delete"]
+    )
     def delete_and_revoke(self, request: HttpRequest, queryset: Any) -> None:
         for application in queryset:
+            if not self.has_delete_permission(request, application):
+                messages.error(request, f"{application.name}: only a superuser may delete it.")
+                continue
             services.application_delete(application=application)
         messages.success(request, "Deleted; their tokens no longer work.")
 
-    @admin.action(description="Create a service account (trusted client-credentials apps)")
+    @admin.action(
+        description="Create a service account (trusted client-credentials apps)",
+        permissions=["change"],
+    )
     def service_account_create(self, request: HttpRequest, queryset: Any) -> None:
         for application in queryset:
             try:
@@ -109,6 +142,15 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 @admin.register(Consent)
 class ConsentAdmin(admin.ModelAdmin):
+    """Consent is the user's own word: shown and withdrawn here, never given or widened in
+    their place (it would let an application take codes without asking them)."""
+
     list_display = ("user", "application", "scope", "updated_at")
     raw_id_fields = ("user", "application")
     search_fields = ("application__name", "user__username")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

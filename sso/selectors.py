@@ -15,7 +15,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from accounts.models import User, UserSession
 from accounts.services.sessions import sid_is_revoked
-from authz.selectors import user_has_permission
+from authz.selectors import acts_unbounded, user_has_permission
 from identity.cache import safe_get, safe_set
 from sso.models import Application, ApplicationMember, Consent
 
@@ -149,15 +149,31 @@ def application_get(*, client_id: str) -> Application | None:
 
 
 def application_list(*, user: User) -> QuerySet[Application]:
-    """The owner's own applications; every application for holders of apps.manage."""
+    """The owner's own applications; for holders of apps.manage, every application they may
+    manage (application_can_manage)."""
     apps = Application.objects.select_related("user").order_by("name", "pk")
-    if user_has_permission(user=user, code="apps.manage"):
+    if not user_has_permission(user=user, code="apps.manage"):
+        return apps.filter(user=user)
+    if acts_unbounded(user):
         return apps
-    return apps.filter(user=user)
+    return apps.filter(Q(user=user) | _BELOW_ANY_MANAGER)
+
+
+# What apps.manage covers: applications that hold nothing beyond their users' own sign-ins.
+# A trusted application holds the admin scopes for everyone who signs in through it (a
+# superuser too), and one with a service account acts with that account's roles: whoever
+# edits its redirect URIs or rotates its secret acts with them, so only its owner or a
+# superuser may (issue 16, items 1 and 2: nobody acts above what they hold).
+_BELOW_ANY_MANAGER = Q(is_trusted=False, service_account__isnull=True)
 
 
 def application_can_manage(*, user: User, application: Application) -> bool:
-    return application.user_id == user.pk or user_has_permission(user=user, code="apps.manage")
+    if application.user_id == user.pk:
+        return True
+    if not user_has_permission(user=user, code="apps.manage"):
+        return False
+    below = not application.is_trusted and application.service_account_id is None
+    return below or acts_unbounded(user)
 
 
 def application_member_list(*, application: Application) -> QuerySet[ApplicationMember]:

@@ -18,6 +18,7 @@ from accounts.errors import (
     EmailExists,
     IncorrectPassword,
     LinkInvalid,
+    ReauthenticationRequired,
     UsernameExists,
 )
 from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
@@ -179,7 +180,7 @@ def user_delete(*, user: User, password: str, request: HttpRequest | None = None
     elif not user.check_password(password or ""):
         raise IncorrectPassword(field="password")
     logger.info("user %s deleted their account", user.public_id)
-    user.delete()
+    _user_delete(user=user)
 
 
 def user_deactivate(*, user: User) -> None:
@@ -192,6 +193,8 @@ def user_deactivate(*, user: User) -> None:
 def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> User:
     """An administrator's change to an account and its profile; never the password."""
     account_action_check(actor=actor, target=user)
+    if _is_self(actor, user) and _email_changes(user=user, email=data.get("email")):
+        raise ReauthenticationRequired(OWN_ACCOUNT_MESSAGE)
     _admin_flags_set(user=user, data=data)
     if data.get("profile"):
         profile_update(user=user, data=data["profile"])
@@ -234,7 +237,16 @@ def user_update_from_admin_form(*, actor: User, user: User, changed: list[str]) 
 def user_delete_by_admin(*, actor: User, user: User) -> None:
     """Deletes an account; its profile, sessions and secrets go with it, login history stays."""
     account_action_check(actor=actor, target=user)
+    if _is_self(actor, user):
+        raise ReauthenticationRequired(OWN_ACCOUNT_MESSAGE)
     logger.info("user %s deleted by an administrator", user.public_id)
+    _user_delete(user=user)
+
+
+def _user_delete(*, user: User) -> None:
+    """Ends every sign-in first: the cascade removes the rows, but the caches that hold
+    resolved tokens (sso's token cache, the sign-in memory) learn only of revoked sids."""
+    user_sessions_revoke(user=user, reason="deleted")
     user.delete()
 
 
@@ -385,6 +397,18 @@ def email_change_pending(*, user: User) -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+# One's own email and one's own deletion are self-service whatever the endpoint: the users API
+# asks no password, so on the actor's own account it would let a stolen session (or a token
+# with admin.write) move the account to another mailbox or delete it (issue 16, items 2 and 4).
+OWN_ACCOUNT_MESSAGE = (
+    "Change your own email address or delete your own account through your account "
+    "(/api/v1/me/), confirmed with your current password."
+)
+
+
+def _is_self(actor: Any, user: User) -> bool:
+    return actor is not None and getattr(actor, "pk", None) == user.pk
 
 
 def _email_changes(*, user: User, email: str | None) -> bool:

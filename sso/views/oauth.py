@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -91,7 +90,8 @@ class AuthorizationView(dot.AuthorizationView):
             return True
         if max_age is None:
             return False
-        return auth_time is None or timezone.now() - auth_time > timedelta(seconds=max_age)
+        # In seconds, not as a timedelta: a max_age beyond any date would overflow one (a 500).
+        return auth_time is None or (timezone.now() - auth_time).total_seconds() > max_age
 
     def _browser_session(self) -> UserSession | None:
         if not hasattr(self, "_browser"):
@@ -172,7 +172,12 @@ class BackChannelEndpoint(View):
     ones Django or oauthlib would serve as an HTML page or an empty ``text/html`` body."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
+        if _has_nul(request):
+            # No identifier, secret or token holds one, and Postgres refuses it in a query (a
+            # 500 otherwise): refused before any lookup, as a malformed request.
+            response = _oauth_error("invalid_request", "The request is malformed.", 400)
+        else:
+            response = super().dispatch(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
         if response.status_code >= 400 and not _is_json(response):
@@ -183,6 +188,14 @@ class BackChannelEndpoint(View):
         response = _oauth_error("invalid_request", "This endpoint accepts POST only.", 405)
         response["Allow"] = "POST"
         return response
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    # Basic credentials are URL-decoded (RFC 6749 §2.3.1): %00 becomes a NUL too.
+    values = [part or "" for part in _basic_credentials(request)]
+    if request.method == "POST":
+        values += [value for _, found in request.POST.lists() for value in found]
+    return any("\x00" in value for value in values)
 
 
 def _is_json(response: HttpResponse) -> bool:

@@ -108,7 +108,9 @@ def test_admin_change_form_saves_what_it_changed(admin_client, user):
     assert user.check_password(DEFAULT_PASSWORD)
 
 
-def test_admin_setting_their_own_password_in_the_admin_signs_them_out_too(client, user_factory):
+def test_admin_setting_their_own_password_goes_to_the_account_page(client, user_factory):
+    """One's own password is changed with the current one (the account page), never through
+    the admin's form (tests/security/test_review_followups.py)."""
     admin = user_factory(superuser=True)
     client.force_login(admin)
     assert client.get(reverse("admin:index")).status_code == 200  # adopts a UserSession
@@ -117,5 +119,5 @@ def test_admin_setting_their_own_password_in_the_admin_signs_them_out_too(client
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
     )
     assert response.status_code == 302
-    assert client.get(reverse("admin:index")).status_code == 302  # to the sign-in page
-    assert not UserSession.objects.filter(user=admin, revoked_at__isnull=True).exists()
+    assert response["Location"] == reverse("accounts:password_change")
+    assert not User.objects.get(pk=admin.pk).check_password(NEW_PASSWORD)
