@@ -316,6 +316,23 @@ def test_query_count_leaves_out_what_the_call_needed_first(user):
     assert queries.count(lambda: revoke(sign_in())) > counted
 
 
+def test_authz_query_count_counts_authz_tables_not_a_column_named_like_them(user):
+    """The warm check's 'authz queries' read 1 once the user row gained ``authz_version``:
+    the user lookup is not an authz query; reading the role graph or assignments is."""
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User as Account
+    from authz import selectors
+    from bench import queries
+
+    with CaptureQueriesContext(connection) as user_read:
+        Account.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as authz_read:
+        selectors.role_graph_load()
+    assert not queries.reads_authz_tables(user_read.captured_queries[0]["sql"])
+    assert queries.reads_authz_tables(authz_read.captured_queries[0]["sql"])
+
+
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the seed's SQL is Postgres's")
 def test_seeded_bulk_users_are_whole_rows():
