@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from sso import services
 from sso.errors import NotTrusted
-from sso.models import Application, ApplicationMember, Consent
+from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
 admin.site.unregister(Application)
 
@@ -23,6 +23,19 @@ class ApplicationMemberInline(admin.TabularInline):
     model = ApplicationMember
     raw_id_fields = ("user",)
     extra = 0
+
+
+class ApplicationInvitationInline(admin.TabularInline):
+    """Pending invitations, to withdraw; created only by the owner's invite, whose link secret
+    exists only in the invitee's mailbox (its hash is left out here)."""
+
+    model = ApplicationInvitation
+    fields = ("login", "invited_by", "created_at", "expires_at")
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Application)
@@ -39,7 +52,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_filter = ("client_type", "is_first_party", "is_trusted", "restricted")
     search_fields = ("name", "client_id")
     raw_id_fields = ("user",)
-    inlines = (ApplicationMemberInline,)
+    inlines = (ApplicationMemberInline, ApplicationInvitationInline)
     # client_secret (even hashed) and hash_client_secret are left out entirely: secrets are
     # rotated by their owner, who sees the new one once.
     fields = (

@@ -153,3 +153,12 @@ def test_expired_invitation_link_is_dead(invited):
     )
     assert _client(member).post(link).status_code == 404
     assert not app.memberships.exists()
+
+
+def test_the_admin_lists_invitations_without_their_secret(invited, admin_user):
+    rp, member, _ = invited
+    invitation = ApplicationInvitation.objects.get(application=rp.app, login=member.email)
+    page = _client(admin_user).get(reverse("admin:sso_application_change", args=[rp.app.pk]))
+    assert page.status_code == 200
+    assert UNKNOWN_EMAIL in page.content.decode()
+    assert invitation.token_hash not in page.content.decode()
