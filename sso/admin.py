@@ -25,19 +25,6 @@ class ApplicationMemberInline(admin.TabularInline):
     extra = 0
 
 
-class ApplicationInvitationInline(admin.TabularInline):
-    """Pending invitations, to withdraw; created only by the owner's invite, whose link secret
-    exists only in the invitee's mailbox (its hash is left out here)."""
-
-    model = ApplicationInvitation
-    fields = ("login", "invited_by", "created_at", "expires_at")
-    readonly_fields = fields
-    extra = 0
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
     list_display = (
@@ -52,7 +39,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_filter = ("client_type", "is_first_party", "is_trusted", "restricted")
     search_fields = ("name", "client_id")
     raw_id_fields = ("user",)
-    inlines = (ApplicationMemberInline, ApplicationInvitationInline)
+    inlines = (ApplicationMemberInline,)
     # client_secret (even hashed) and hash_client_secret are left out entirely: secrets are
     # rotated by their owner, who sees the new one once.
     fields = (
@@ -161,6 +148,24 @@ class ConsentAdmin(admin.ModelAdmin):
     list_display = ("user", "application", "scope", "updated_at")
     raw_id_fields = ("user", "application")
     search_fields = ("application__name", "user__username")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ApplicationInvitation)
+class ApplicationInvitationAdmin(admin.ModelAdmin):
+    """Pending invitations, to look at or withdraw. Made only by an owner's invite, whose link
+    secret exists only in the invitee's mailbox (its hash is left out here)."""
+
+    list_display = ("login", "application", "invited_by", "created_at", "expires_at")
+    search_fields = ("login", "application__name", "application__client_id")
+    fields = ("application", "login", "user", "invited_by", "created_at", "expires_at")
+    readonly_fields = fields
+    list_select_related = ("application", "invited_by")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -163,6 +163,24 @@ class ApplicationMemberDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ApplicationInvitationDetailApi(APIView):
+    """Withdraws a pending invitation: 204 for any id, known account or not, even one already
+    accepted or withdrawn, so the answer never tells what became of it."""
+
+    oauth_scopes = ADMINISTRATION
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        request=None,
+        operation_id="applications_invitations_destroy",
+        responses={204: None, **problems(404)},
+    )
+    def delete(self, request: Request, client_id: str, invitation_id: str) -> Response:
+        application = _application(request, client_id)
+        services.application_invitation_withdraw(application=application, public_id=invitation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ConnectedAppListApi(ListAPIView):
     oauth_scopes = OWN_ACCOUNT_READ_ONLY
     permission_classes = (IsAuthenticated,)

@@ -89,6 +89,11 @@ def test_the_members_api_lists_known_and_unknown_invitations_alike(owner):
     assert member.username not in str(body)
     assert {i["login"] for i in body["invitations"]} == {member.email, UNKNOWN_EMAIL}
     assert body["results"] == []
+    for invitation in body["invitations"]:
+        withdraw = reverse("api:sso:application_invitation", args=[app.client_id, invitation["id"]])
+        assert api.delete(withdraw).status_code == 204
+    assert api.get(url).json()["invitations"] == []
+    assert not ApplicationInvitation.objects.filter(application=app).exists()
 
 
 def test_the_invited_account_accepts_and_signs_in(invited):
@@ -158,7 +163,9 @@ def test_expired_invitation_link_is_dead(invited):
 def test_the_admin_lists_invitations_without_their_secret(invited, admin_user):
     rp, member, _ = invited
     invitation = ApplicationInvitation.objects.get(application=rp.app, login=member.email)
-    page = _client(admin_user).get(reverse("admin:sso_application_change", args=[rp.app.pk]))
+    admin = _client(admin_user)
+    listing = admin.get(reverse("admin:sso_applicationinvitation_changelist"))
+    assert UNKNOWN_EMAIL in listing.content.decode()
+    page = admin.get(reverse("admin:sso_applicationinvitation_change", args=[invitation.pk]))
     assert page.status_code == 200
-    assert UNKNOWN_EMAIL in page.content.decode()
     assert invitation.token_hash not in page.content.decode()
