@@ -23,7 +23,7 @@ from oauth2_provider.models import (
 from accounts import services as account_services
 from accounts.emails import portal_link
 from accounts.models import User, UserSession
-from accounts.selectors import user_get_by_login
+from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.secrets import hash_token
 from accounts.services.service_accounts import service_account_create, service_account_delete
 from accounts.services.sessions import sids_mark_revoked
@@ -284,7 +284,9 @@ def application_member_invite(
     login = login.strip()
     if "@" in login:
         login = login.lower()
-    user = _public_id_user(login) if by_public_id else user_get_by_login(login=login)
+    user = _invitable(
+        user_get_by_public_id(public_id=login) if by_public_id else user_get_by_login(login=login)
+    )
     raw = secrets.token_urlsafe(32) if user is not None else None
     invitation, _ = ApplicationInvitation.objects.update_or_create(
         application=application,
@@ -302,12 +304,12 @@ def application_member_invite(
     return invitation
 
 
-def _public_id_user(public_id: str) -> User | None:
-    """The API's older way of naming an account: its public id (a UUID nobody can guess)."""
-    try:
-        return User.objects.filter(public_id=public_id, is_active=True).first()
-    except ValidationError:
+def _invitable(user: User | None) -> User | None:
+    """Only an active person with a proven address is mailed; anyone else is treated like no
+    account, so an invitation never writes to a mailbox nobody showed is theirs."""
+    if user is None or not user.is_active or user.is_service_account:
         return None
+    return user if user.email_verified_at is not None else None
 
 
 def application_invitation_withdraw(*, application: Application, public_id: str) -> None:

@@ -169,3 +169,21 @@ def test_the_admin_lists_invitations_without_their_secret(invited, admin_user):
     page = admin.get(reverse("admin:sso_applicationinvitation_change", args=[invitation.pk]))
     assert page.status_code == 200
     assert invitation.token_hash not in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "account",
+    [{"is_active": False}, {"unverified": True}, {"is_service_account": True}],
+    ids=["inactive", "unverified", "service-account"],
+)
+def test_no_mail_to_an_account_that_cannot_prove_its_address(owner, account):
+    """A deactivated account, an address never proven, or a service account (no mailbox) is
+    treated like no account: the row is stored, nothing is sent and no link exists."""
+    rp = register(owner, restricted=True)
+    target = UserFactory(**account)
+    mail.outbox.clear()
+    _invite(_client(owner), rp.client_id, target.email)
+    invitation = ApplicationInvitation.objects.get(application=rp.app)
+    assert invitation.login == target.email.lower()
+    assert invitation.token_hash is None
+    assert mail.outbox == []
