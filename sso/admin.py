@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from sso import services
 from sso.errors import NotTrusted
-from sso.models import Application, ApplicationMember, Consent
+from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
 admin.site.unregister(Application)
 
@@ -148,6 +148,24 @@ class ConsentAdmin(admin.ModelAdmin):
     list_display = ("user", "application", "scope", "updated_at")
     raw_id_fields = ("user", "application")
     search_fields = ("application__name", "user__username")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ApplicationInvitation)
+class ApplicationInvitationAdmin(admin.ModelAdmin):
+    """Pending invitations, to look at or withdraw. Made only by an owner's invite, whose link
+    secret exists only in the invitee's mailbox (its hash is left out here)."""
+
+    list_display = ("login", "application", "invited_by", "created_at", "expires_at")
+    search_fields = ("login", "application__name", "application__client_id")
+    fields = ("application", "login", "user", "invited_by", "created_at", "expires_at")
+    readonly_fields = fields
+    list_select_related = ("application", "invited_by")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -38,3 +38,11 @@ class NotTrusted(ApplicationError):
         "Only a confidential client-credentials application an administrator trusts may "
         "have a service account."
     )
+
+
+class InvitationInvalid(ApplicationError):
+    """Unknown, expired, withdrawn, used or another account's: one answer for all."""
+
+    code = "invitation_invalid"
+    status = 404
+    message = "This invitation link is not valid."

@@ -227,3 +227,40 @@ class SignIn(models.Model):
 
     def __str__(self) -> str:
         return f"OAuth sign-in {self.pk}"
+
+
+class ApplicationInvitation(models.Model):
+    """An owner's invitation of a login (as typed) to a restricted application.
+
+    Stored whether or not an account matches, so the owner's view of it is the same either way
+    (ASVS 5.0 V6.3.8); ``user`` is the matching account, never shown to the owner. Only a
+    SHA-256 of the accept link's secret is kept."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # db_index=False: the unique (application, login) index serves lookups by application.
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="invitations", db_index=False
+    )
+    login = models.CharField(max_length=254)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="application_invitations",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "login"], name="sso_invitation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation to {self.application_id}"

@@ -37,6 +37,11 @@ urlpatterns = [
         name="app_members",
     ),
     path(
+        "developers/invitations/<str:token>/",
+        pages.InvitationAcceptView.as_view(),
+        name="invitation_accept",
+    ),
+    path(
         "accounts/apps/<str:client_id>/revoke/",
         pages.ConnectedAppRevokeView.as_view(),
         name="connected_app_revoke",

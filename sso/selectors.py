@@ -17,7 +17,7 @@ from accounts.models import User, UserSession
 from accounts.services.sessions import sid_is_revoked
 from authz.selectors import acts_unbounded, user_has_permission
 from identity.cache import safe_get, safe_set
-from sso.models import Application, ApplicationMember, Consent
+from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -178,6 +178,13 @@ def application_can_manage(*, user: User, application: Application) -> bool:
 
 def application_member_list(*, application: Application) -> QuerySet[ApplicationMember]:
     return application.memberships.select_related("user").order_by("user__username")
+
+
+def application_invitation_list(*, application: Application) -> QuerySet[ApplicationInvitation]:
+    """Pending invitations by what the owner typed; the matched account is never read here."""
+    return application.invitations.only("public_id", "login", "created_at", "expires_at").order_by(
+        "login"
+    )
 
 
 def application_is_member(*, application: Application, user: User) -> bool:

@@ -21,21 +21,25 @@ from oauth2_provider.models import (
 )
 
 from accounts import services as account_services
+from accounts.emails import portal_link
 from accounts.models import User, UserSession
-from accounts.selectors import user_get_by_login
+from accounts.selectors import user_get_by_login, user_get_by_public_id
+from accounts.services.secrets import hash_token
 from accounts.services.service_accounts import service_account_create, service_account_delete
 from accounts.services.sessions import sids_mark_revoked
 from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete, safe_delete_many
+from sso import emails
 from sso.errors import (
     ApplicationNameTaken,
+    InvitationInvalid,
     NotConfidential,
     NotTrusted,
     NotVerified,
     UnknownApplication,
 )
 from sso.hashers import ClientSecretHasher
-from sso.models import Application, ApplicationMember, Consent, SignIn
+from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent, SignIn
 from sso.selectors import APPLICATION_CACHE_PREFIX, TOKEN_CACHE_PREFIX, token_checksum
 
 AccessToken = get_access_token_model()
@@ -269,13 +273,78 @@ def application_member_add(*, application: Application, user: User) -> Applicati
     return member
 
 
-def application_member_add_by_login(*, application: Application, login: str) -> None:
-    """The owner's "add a member" by username or email. Silent when no account matches: the
-    answer must not tell an application owner which usernames and addresses have accounts
-    (ASVS 5.0 V6.3.8); the owner sees the account in the member list once it is added."""
-    user = user_get_by_login(login=login)
-    if user is not None:
-        application_member_add(application=application, user=user)
+@transaction.atomic
+def application_member_invite(
+    *, application: Application, login: str, invited_by: User | None, by_public_id: bool = False
+) -> ApplicationInvitation:
+    """The owner's "add a member" by username or email: an invitation stored for whatever was
+    typed, whether or not an account matches, so the owner learns nothing about an account
+    until its holder accepts (ASVS 5.0 V6.3.8). Only a matching account is mailed a link; an
+    address without an account is never written to. Inviting again renews the invitation."""
+    login = login.strip()
+    if "@" in login:
+        login = login.lower()
+    user = _invitable(
+        user_get_by_public_id(public_id=login) if by_public_id else user_get_by_login(login=login)
+    )
+    raw = secrets.token_urlsafe(32) if user is not None else None
+    invitation, _ = ApplicationInvitation.objects.update_or_create(
+        application=application,
+        login=login,
+        defaults={
+            "invited_by": invited_by,
+            "user": user,
+            "token_hash": hash_token(raw) if raw else None,
+            "expires_at": timezone.now() + settings.INVITATION_TTL,
+        },
+    )
+    if user is not None and raw is not None:
+        link = portal_link("sso:invitation_accept", raw)
+        emails.send_application_invitation(application=application, user=user, link=link)
+    return invitation
+
+
+def _invitable(user: User | None) -> User | None:
+    """Only an active person with a proven address is mailed; anyone else is treated like no
+    account, so an invitation never writes to a mailbox nobody showed is theirs."""
+    if user is None or not user.is_active or user.is_service_account:
+        return None
+    return user if user.email_verified_at is not None else None
+
+
+def application_invitation_withdraw(*, application: Application, public_id: str) -> None:
+    """The same for every invitation: known or unknown account, the row simply goes."""
+    try:
+        ApplicationInvitation.objects.filter(application=application, public_id=public_id).delete()
+    except ValidationError:  # not a UUID: nothing to withdraw
+        return
+
+
+def application_invitation_get(*, raw: str, user: User) -> ApplicationInvitation:
+    """The live invitation of a link, for the account it was sent to only; any other case is
+    the same InvitationInvalid, so a link reveals nothing to whoever holds it."""
+    invitation = (
+        ApplicationInvitation.objects.select_related("application", "application__user")
+        .filter(token_hash=hash_token(raw or ""), user=user, expires_at__gt=timezone.now())
+        .first()
+    )
+    if invitation is None or not user.is_active:
+        raise InvitationInvalid()
+    return invitation
+
+
+@transaction.atomic
+def application_invitation_accept(*, raw: str, user: User) -> Application:
+    """Makes the invited account a member and uses the invitation up; of two racing accepts
+    exactly one deletes the row."""
+    invitation = application_invitation_get(raw=raw, user=user)
+    deleted, _ = ApplicationInvitation.objects.filter(
+        pk=invitation.pk, expires_at__gt=timezone.now()
+    ).delete()
+    if not deleted:
+        raise InvitationInvalid()
+    application_member_add(application=invitation.application, user=user)
+    return invitation.application
 
 
 @transaction.atomic

@@ -97,7 +97,25 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 
 class MemberInputSerializer(strict.InputSerializer):
-    user = serializers.UUIDField(help_text="The public id of the user to add.")
+    login = strict.CharField(
+        max_length=254, required=False, help_text="The username or email address to invite."
+    )
+    user = serializers.UUIDField(
+        required=False, help_text="Or the public id of the account to invite (older clients)."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if bool(attrs.get("login")) == bool(attrs.get("user")):
+            raise serializers.ValidationError("Give either login or user.", code="invalid")
+        return attrs
+
+
+class InvitationOutputSerializer(serializers.Serializer):
+    """What the owner typed, the same for every invitation, whether or not an account matches."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    login = serializers.CharField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
 
 
 class ConnectedAppOutputSerializer(serializers.ModelSerializer):

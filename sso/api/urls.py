@@ -26,6 +26,11 @@ urlpatterns = [
         views.ApplicationMemberDetailApi.as_view(),
         name="application_member",
     ),
+    path(
+        "applications/<str:client_id>/invitations/<str:invitation_id>/",
+        views.ApplicationInvitationDetailApi.as_view(),
+        name="application_invitation",
+    ),
     path("me/connected-apps/", views.ConnectedAppListApi.as_view(), name="connected_apps"),
     path(
         "me/connected-apps/<str:client_id>/",

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
 from sso import selectors, services
@@ -108,6 +107,8 @@ class ApplicationSecretRotateApi(APIView):
 
 
 class ApplicationMemberListApi(ListAPIView):
+    """Accepted members by username; pending invitations only by what the owner typed."""
+
     oauth_scopes = ADMINISTRATION
     permission_classes = (IsAuthenticated,)
     serializer_class = s.MemberOutputSerializer
@@ -116,19 +117,32 @@ class ApplicationMemberListApi(ListAPIView):
         application = _application(self.request, self.kwargs["client_id"])
         return selectors.application_member_list(application=application)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        application = _application(request, self.kwargs["client_id"])
+        invitations = selectors.application_invitation_list(application=application)
+        response.data["invitations"] = s.InvitationOutputSerializer(invitations, many=True).data
+        return response
+
     @extend_schema(
         operation_id="applications_members_create",
         request=s.MemberInputSerializer,
-        responses={201: s.MemberOutputSerializer, **problems(404)},
+        responses={202: None, **problems(400, 404)},
     )
     def post(self, request: Request, client_id: str) -> Response:
         application = _application(request, client_id)
         data = _validated(s.MemberInputSerializer, request)
-        user = User.objects.filter(public_id=data["user"], is_active=True).first()
-        if user is None:
-            raise Http404
-        member = services.application_member_add(application=application, user=user)
-        return Response(s.MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
+        login = data.get("login") or str(data["user"])
+        invitation = services.application_member_invite(
+            application=application,
+            login=login,
+            invited_by=request.user,
+            by_public_id="user" in data and not data.get("login"),
+        )
+        # 202 and the same body whether or not an account matches (ASVS 5.0 V6.3.8).
+        return Response(
+            {"login": invitation.login, "status": "invited"}, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class ApplicationMemberDetailApi(APIView):
@@ -146,6 +160,24 @@ class ApplicationMemberDetailApi(APIView):
         if user is None:
             raise Http404
         services.application_member_remove(application=application, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApplicationInvitationDetailApi(APIView):
+    """Withdraws a pending invitation: 204 for any id, known account or not, even one already
+    accepted or withdrawn, so the answer never tells what became of it."""
+
+    oauth_scopes = ADMINISTRATION
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        request=None,
+        operation_id="applications_invitations_destroy",
+        responses={204: None, **problems(404)},
+    )
+    def delete(self, request: Request, client_id: str, invitation_id: str) -> Response:
+        application = _application(request, client_id)
+        services.application_invitation_withdraw(application=application, public_id=invitation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

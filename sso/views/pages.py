@@ -141,26 +141,64 @@ class ApplicationMembersView(OwnedApplicationMixin, FormView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         application = self.get_application()
         members = selectors.application_member_list(application=application)
-        return super().get_context_data(application=application, members=members, **kwargs)
+        invitations = selectors.application_invitation_list(application=application)
+        return super().get_context_data(
+            application=application, members=members, invitations=invitations, **kwargs
+        )
 
     def post(self, request: HttpRequest, client_id: str) -> HttpResponse:
         application = self.get_application()
         remove = request.POST.get("remove")
+        withdraw = request.POST.get("withdraw")
         if remove:
             user = selectors.member_user_get(application=application, public_id=remove)
             if user is not None:
                 services.application_member_remove(application=application, user=user)
                 messages.success(request, f"{user.username} is no longer a member.")
             return redirect("sso:app_members", client_id=client_id)
+        if withdraw:
+            services.application_invitation_withdraw(application=application, public_id=withdraw)
+            messages.success(request, "The invitation is withdrawn.")
+            return redirect("sso:app_members", client_id=client_id)
         return super().post(request, client_id=client_id)
 
     def form_valid(self, form: MemberAddForm) -> HttpResponse:
         application = self.get_application()
-        login = form.cleaned_data["login"].strip()
-        services.application_member_add_by_login(application=application, login=login)
+        invitation = services.application_member_invite(
+            application=application, login=form.cleaned_data["login"], invited_by=self.request.user
+        )
         # The same answer whether or not the account exists, naming only what was typed.
-        messages.success(self.request, f"If an account exists for {login}, it is now a member.")
+        messages.success(
+            self.request,
+            f"{invitation.login} is invited. If an account exists for it, its holder can accept "
+            "and then appears as a member.",
+        )
         return redirect("sso:app_members", client_id=application.client_id)
+
+
+@method_decorator(never_cache, name="dispatch")
+class InvitationAcceptView(LoginRequiredMixin, View):
+    """The invited account's answer; any link it may not use is the same 404 page."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            invitation = services.application_invitation_get(raw=token, user=request.user)
+        except ApplicationError:
+            return _invitation_invalid(request)
+        context = {"application": invitation.application}
+        return render(request, "sso/invitation_accept.html", context)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            application = services.application_invitation_accept(raw=token, user=request.user)
+        except ApplicationError:
+            return _invitation_invalid(request)
+        messages.success(request, f"You are now a member of {application.name}.")
+        return redirect("accounts:connected_apps")
+
+
+def _invitation_invalid(request: HttpRequest) -> HttpResponse:
+    return render(request, "sso/invitation_invalid.html", status=404)
 
 
 class ConnectedAppListView(LoginRequiredMixin, TemplateView):

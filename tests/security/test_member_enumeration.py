@@ -41,8 +41,12 @@ def test_adding_an_unknown_account_answers_like_a_real_one(owner, owner_client, 
     unknown_login = "nobody-here" if by == "username" else "nobody-here@example.com"
     unknown = _answer(owner_client, _add(owner_client, app.client_id, unknown_login))
 
-    assert app.memberships.filter(user=member).exists()
-    assert app.memberships.count() == 1
+    # Neither is a member yet: the holder of an account must accept the invitation first.
+    assert not app.memberships.exists()
+    assert set(app.invitations.values_list("login", flat=True)) == {
+        getattr(member, by),
+        unknown_login,
+    }
     # Same status and redirect; the message repeats what was typed, never the account's
     # username, so an email address does not reveal the username behind it either.
     assert known[:2] == unknown[:2] == (302, reverse("sso:app_members", args=[app.client_id]))
@@ -60,7 +64,12 @@ def test_the_members_page_after_an_unknown_login_is_the_page_before(owner, owner
     assert after.status_code == before.status_code == 200
     assert "No account" not in after.content.decode()
     assert not app.memberships.exists()
+    # The page changed only by the invitation row naming what was typed.
+    assert "nobody-here" in after.content.decode()
 
 
 def _neutral(login: str) -> str:
-    return f"If an account exists for {login}, it is now a member."
+    return (
+        f"{login} is invited. If an account exists for it, its holder can accept "
+        "and then appears as a member."
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -104,11 +107,17 @@ def test_apps_manage_sees_every_application(owner, user):
     assert len(results) >= 1
 
 
-def test_members_api(owner, user):
+def test_members_api(owner, user, mailoutbox):
+    """Adding by public id (the older field) invites; the username shows once accepted."""
     rp = register(owner, restricted=True)
     api = _api(owner)
     url = reverse("api:sso:application_members", args=[rp.client_id])
-    assert api.post(url, {"user": str(user.public_id)}, format="json").status_code == 201
+    assert api.post(url, {"user": str(user.public_id)}, format="json").status_code == 202
+    assert api.get(url).json()["results"] == []
+    link = re.search(r"https?://[^/\s]+(/\S+/invitations/\S+/)", mailoutbox[-1].body).group(1)
+    member_client = Client()
+    member_client.force_login(user)
+    assert member_client.post(link).status_code == 302
     assert api.get(url).json()["results"][0]["username"] == user.username
     member = reverse("api:sso:application_member", args=[rp.client_id, user.public_id])
     assert api.delete(member).status_code == 204
