@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from django.urls import reverse
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
+
+from tests.factories import DEFAULT_PASSWORD
 
 # Playwright's sync API keeps an event loop running in the main thread, which trips Django's
 # async-safety check whenever a test touches the ORM between browser calls.
@@ -71,3 +74,18 @@ def screenshot() -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+def sign_in_form_submit(page: Page, login: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Fills and submits the sign-in form the page shows (the login page, or the one an
+    authorization request or an invitation link sent the browser to)."""
+    page.get_by_label("Username or email").fill(login)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password", exact=True).press("Enter")
+
+
+def sign_in(page: Page, login: str) -> None:
+    """Opens the sign-in page and signs in, waiting for the home page."""
+    page.goto(reverse("accounts:login"))
+    sign_in_form_submit(page, login)
+    expect(page.get_by_role("heading", name="Signed in as")).to_be_visible()

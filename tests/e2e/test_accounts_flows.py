@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from accounts import services
 from accounts.models import User
 from identity import ratelimit
+from tests.e2e.conftest import sign_in_form_submit
 from tests.factories import DEFAULT_PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase 7"
@@ -21,12 +22,6 @@ def _emailed_path(mailoutbox, pattern: str) -> str:
     match = re.search(rf"https?://[^/\s]+({pattern}[\w-]+/)", mailoutbox[-1].body)
     assert match, mailoutbox[-1].body
     return match[1]
-
-
-def _sign_in(page: Page, login: str, password: str) -> None:
-    page.get_by_label("Username or email").fill(login)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_label("Password", exact=True).press("Enter")
 
 
 def test_sign_up_verify_sign_in_edit_profile_sign_out(page: Page, screenshot, mailoutbox) -> None:
@@ -54,7 +49,7 @@ def test_sign_up_verify_sign_in_edit_profile_sign_out(page: Page, screenshot, ma
     expect(page.get_by_text("Your email address is confirmed.")).to_be_visible()
     screenshot(page, "login-after-verify")
 
-    _sign_in(page, "grace", NEW_PASSWORD)
+    sign_in_form_submit(page, "grace", NEW_PASSWORD)
     expect(page.get_by_role("heading", name="Signed in as grace")).to_be_visible()
     screenshot(page, "home")
 
@@ -79,7 +74,7 @@ def test_sign_up_verify_sign_in_edit_profile_sign_out(page: Page, screenshot, ma
 
 def test_password_reset_from_emailed_link(page: Page, screenshot, user, mailoutbox) -> None:
     page.goto(reverse("accounts:login"))
-    _sign_in(page, user.username, "not my password")
+    sign_in_form_submit(page, user.username, "not my password")
     expect(page.get_by_text("The username, email or password is not correct.")).to_be_visible()
     screenshot(page, "login-wrong-password")
 
@@ -99,7 +94,7 @@ def test_password_reset_from_emailed_link(page: Page, screenshot, user, mailoutb
     page.get_by_role("button", name="Save password").click()
     expect(page.get_by_text("Your password has been changed; sign in with it now.")).to_be_visible()
 
-    _sign_in(page, user.username, NEW_PASSWORD)
+    sign_in_form_submit(page, user.username, NEW_PASSWORD)
     expect(page.get_by_role("heading", name=f"Signed in as {user.username}")).to_be_visible()
 
     page.goto(link)
@@ -110,7 +105,7 @@ def test_password_reset_from_emailed_link(page: Page, screenshot, user, mailoutb
 def test_lockout_after_repeated_failures(page: Page, screenshot, user) -> None:
     page.goto(reverse("accounts:login"))
     for attempt in range(5):
-        _sign_in(page, user.username, f"wrong password {attempt}")
+        sign_in_form_submit(page, user.username, f"wrong password {attempt}")
         page.wait_for_load_state()
 
     expect(page.get_by_role("heading", name="Sign-in temporarily blocked")).to_be_visible()
@@ -128,7 +123,7 @@ def test_admin_created_user_must_choose_a_password_first(page: Page, screenshot,
         email_verified=True,
     )
     page.goto(reverse("accounts:login"))
-    _sign_in(page, "newhire", DEFAULT_PASSWORD)
+    sign_in_form_submit(page, "newhire", DEFAULT_PASSWORD)
     confirm = re.compile(re.escape(reverse("accounts:confirm_account")) + "$")
     expect(page).to_have_url(confirm)
     screenshot(page, "confirm-account")
@@ -157,7 +152,7 @@ def test_change_password_and_email_then_delete_account(
     page: Page, screenshot, user, mailoutbox
 ) -> None:
     page.goto(reverse("accounts:login"))
-    _sign_in(page, user.username, DEFAULT_PASSWORD)
+    sign_in_form_submit(page, user.username, DEFAULT_PASSWORD)
     page.goto(reverse("accounts:password_change"))
     page.get_by_label("Current password").fill(DEFAULT_PASSWORD)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
@@ -191,7 +186,7 @@ def test_unverified_sign_in_offers_a_new_link(
     page: Page, screenshot, unverified_user, mailoutbox, monkeypatch
 ) -> None:
     page.goto(reverse("accounts:login"))
-    _sign_in(page, unverified_user.username, DEFAULT_PASSWORD)
+    sign_in_form_submit(page, unverified_user.username, DEFAULT_PASSWORD)
     expect(page.get_by_text("Verify your email address before signing in.")).to_be_visible()
     screenshot(page, "login-unverified")
     page.get_by_role("button", name="Send a new link").click()

@@ -13,6 +13,7 @@ from playwright.sync_api import ConsoleMessage, Page, Response, expect
 from accounts.models import User
 from sso import services as sso_services
 from sso.models import Application
+from tests.e2e.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 REDIRECT_URI = "https://rp.example.com/callback"
@@ -69,18 +70,10 @@ def watch(page: Page) -> Watch:
     return Watch(page)
 
 
-def _sign_in(page: Page, user: User) -> None:
-    page.goto(reverse("accounts:login"))
-    page.get_by_label("Username or email").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
-    expect(page.get_by_role("heading", name=f"Signed in as {user.username}")).to_be_visible()
-
-
 @pytest.fixture
 def signed_in(page: Page) -> User:
     user = UserFactory()
-    _sign_in(page, user)
+    sign_in(page, user.username)
     return user
 
 

@@ -6,17 +6,10 @@ import httpx
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
-
-
-def _sign_in(page: Page, login: str) -> None:
-    page.goto(reverse("accounts:login"))
-    page.get_by_label("Username or email").fill(login)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
-    expect(page.get_by_role("heading", name="Signed in as")).to_be_visible()
 
 
 def test_sessions_page_ends_another_browser_and_an_api_client(
@@ -24,8 +17,8 @@ def test_sessions_page_ends_another_browser_and_an_api_client(
 ) -> None:
     user = UserFactory(username="ada")
     other = browser.new_context(base_url=live_server.url, user_agent=FIREFOX).new_page()
-    _sign_in(page, "ada")
-    _sign_in(other, "ada@" + user.email.split("@")[1])
+    sign_in(page, "ada")
+    sign_in(other, "ada@" + user.email.split("@")[1])
     api = httpx.post(
         f"{live_server.url}{reverse('api:accounts:login')}",
         json={"login": "ada", "password": DEFAULT_PASSWORD},
@@ -60,7 +53,7 @@ def test_history_page_shows_failures_plainly(page: Page, screenshot) -> None:
     page.get_by_label("Username or email").fill("grace")
     page.get_by_label("Password", exact=True).fill("not my password")
     page.get_by_label("Password", exact=True).press("Enter")
-    _sign_in(page, "grace")
+    sign_in(page, "grace")
     page.get_by_role("link", name="History", exact=True).click()
     expect(page.get_by_text("Wrong username or password")).to_be_visible()
     expect(page.get_by_text("Signed in", exact=True).first).to_be_visible()

@@ -7,21 +7,14 @@ import re
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from accounts.models import User, UserSession
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-
-
-def _sign_in(page: Page, user: User) -> None:
-    page.goto(reverse("accounts:login"))
-    page.get_by_label("Username or email").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
-    expect(page.get_by_role("heading", name=f"Signed in as {user.username}")).to_be_visible()
+from accounts.models import UserSession
+from tests.e2e.conftest import sign_in
+from tests.factories import UserFactory
 
 
 def test_typed_logout_url_asks_then_signs_out_by_post(page: Page, screenshot) -> None:
     user = UserFactory()
-    _sign_in(page, user)
+    sign_in(page, user.username)
 
     response = page.goto(reverse("accounts:logout"))
     assert response is not None
@@ -37,20 +30,20 @@ def test_typed_logout_url_asks_then_signs_out_by_post(page: Page, screenshot) ->
 
 def test_stay_signed_in_goes_home(page: Page) -> None:
     user = UserFactory()
-    _sign_in(page, user)
+    sign_in(page, user.username)
     page.goto(reverse("accounts:logout"))
 
     page.get_by_role("link", name="Stay signed in").click()
     expect(page.get_by_role("heading", name=f"Signed in as {user.username}")).to_be_visible()
 
 
-def test_signed_out_visitor_typing_logout_url_lands_on_sign_in(page: Page) -> None:
+def test_signed_out_visitor_typing_logout_url_lands_onsign_in(page: Page) -> None:
     page.goto(reverse("accounts:logout"))
     expect(page).to_have_url(re.compile(re.escape(reverse("accounts:login")) + "$"))
 
 
 def test_developer_applications_reached_from_home_and_nav(page: Page, screenshot) -> None:
-    _sign_in(page, UserFactory())
+    sign_in(page, UserFactory().username)
     screenshot(page, "home-with-developer-apps")
 
     page.get_by_role("main").get_by_role("link", name=re.compile("^Developer applications")).click()

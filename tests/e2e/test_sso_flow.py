@@ -16,22 +16,17 @@ from django.urls import reverse
 from jwcrypto import jwk, jwt
 from playwright.sync_api import Page, Route, expect
 
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in_form_submit
+from tests.factories import UserFactory
 
 CALLBACK = "http://127.0.0.1:8765/callback"
 SIGNED_OUT = "http://127.0.0.1:8765/signed-out"
 
 
-def _sign_in(page: Page, login: str) -> None:
-    page.get_by_label("Username or email").fill(login)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
-
-
 def _register_app(page: Page, screenshot) -> tuple[str, str]:
     developer = UserFactory()
     page.goto(reverse("sso:app_create"))
-    _sign_in(page, developer.username)
+    sign_in_form_submit(page, developer.username)
     page.get_by_label("Name", exact=True).fill("Demo RP")
     page.get_by_label(re.compile("Web application with a server")).check()
     page.get_by_label(re.compile("^Redirect URIs")).fill(CALLBACK)
@@ -80,7 +75,7 @@ def test_sign_in_with_pkce_refresh_revoke_and_end_session(
     )
 
     page.goto(url)
-    _sign_in(page, user.username)
+    sign_in_form_submit(page, user.username)
     expect(page.get_by_role("heading", name="Allow Demo RP to use your account?")).to_be_visible()
     expect(page.get_by_text("See the roles you hold in the portal")).to_be_visible()
     screenshot(page, "sso-consent")

@@ -10,14 +10,9 @@ from django.core import mail
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in_form_submit
+from tests.factories import UserFactory
 from tests.sso.conftest import register
-
-
-def _sign_in(page: Page, login: str) -> None:
-    page.get_by_label("Username or email").fill(login)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
 
 
 def test_invite_then_accept(page: Page, browser: Browser, live_server, screenshot) -> None:
@@ -29,7 +24,7 @@ def test_invite_then_accept(page: Page, browser: Browser, live_server, screensho
     page.goto(
         reverse("accounts:login") + "?next=" + reverse("sso:app_members", args=[app.client_id])
     )
-    _sign_in(page, owner.username)
+    sign_in_form_submit(page, owner.username)
     for login in (member.email, "nobody-here@example.com"):
         page.get_by_label("Username or email").fill(login)
         page.get_by_role("button", name="Invite").click()
@@ -43,7 +38,7 @@ def test_invite_then_accept(page: Page, browser: Browser, live_server, screensho
     context = browser.new_context(base_url=live_server.url)
     invited = context.new_page()
     invited.goto(link)
-    _sign_in(invited, member.username)
+    sign_in_form_submit(invited, member.username)
     expect(invited.get_by_role("heading", name=f"Invitation to {app.name}")).to_be_visible()
     screenshot(invited, "sso-invitation-accept")
     invited.get_by_role("button", name="Accept").click()

@@ -14,7 +14,8 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from sso import services
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in_form_submit
+from tests.factories import UserFactory
 from tests.sso.conftest import pkce_pair, register
 
 
@@ -42,16 +43,10 @@ def relying_party() -> Iterator[str]:
     server.server_close()
 
 
-def _sign_in(page: Page, login: str) -> None:
-    page.get_by_label("Username or email").fill(login)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
-
-
 def test_home_shows_the_connected_apps_tile(page: Page, screenshot) -> None:
     user = UserFactory()
     page.goto(reverse("accounts:login"))
-    _sign_in(page, user.username)
+    sign_in_form_submit(page, user.username)
     tile = page.get_by_role("link", name=re.compile("^Connected apps"))
     expect(tile).to_be_visible()
     screenshot(page, "sso-home-connected-apps-tile")
@@ -87,7 +82,7 @@ def test_sign_in_during_authorize_with_remembered_consent_reaches_the_client(
     blocked: list[str] = []
     page.on("console", lambda msg: blocked.append(msg.text) if "form-action" in msg.text else None)
     with page.expect_request(re.compile(re.escape(callback))) as reached:
-        _sign_in(page, user.username)
+        sign_in_form_submit(page, user.username)
     query = parse_qs(urlsplit(reached.value.url).query)
     assert query["state"] == ["st-remembered"]
     assert "code" in query
