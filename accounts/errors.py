@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
+from identity.errors import ApplicationError
 
-class ApplicationError(Exception):
-    """A refusal the user can act on. Pages show ``message``; the API sends ``code``."""
-
-    code = "error"
-    status = 400
-    message = "The request could not be completed."
-    field: str | None = None
-
-    def __init__(
-        self, message: str | None = None, *, field: str | None = None, code: str | None = None
-    ) -> None:
-        self.message = message or self.message
-        self.field = field or self.field
-        self.code = code or self.code
-        super().__init__(self.message)
+__all__ = ["ApplicationError"]  # re-exported: account code raises and catches it by this name
 
 
 class EmailDomainNotAllowed(ApplicationError):

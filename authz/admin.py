@@ -13,11 +13,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.admin import UserAdmin
-from accounts.errors import ApplicationError
 from authz import selectors, services
 from authz.errors import ExpiryInPast
 from authz.models import AuthzAuditEvent, Permission, Role, RoleAssignment
 from identity.admin import ReadOnlyAdmin
+from identity.errors import ApplicationError
 
 READ, WRITE = "roles.read", "roles.write"
 

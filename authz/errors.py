@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.errors import ApplicationError
+from identity.errors import ApplicationError
 
 
 class PermissionExists(ApplicationError):

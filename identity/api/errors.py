@@ -25,7 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from accounts.errors import ApplicationError
+from identity.errors import ApplicationError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 VALIDATION_ERROR = "validation_error"

@@ -10,9 +10,9 @@ from drf_spectacular.utils import OpenApiResponse
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from rest_framework import serializers
 
-from accounts.errors import ApplicationError
 from identity.api.errors import PROBLEM_CONTENT_TYPE, VALIDATION_ERROR
 from identity.api.serializers import InputSerializer
+from identity.errors import ApplicationError
 
 # Codes raised by DRF and by our own plumbing; ApplicationError subclasses are added below.
 _BUILTIN_CODES: dict[int, list[str]] = {

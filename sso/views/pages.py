@@ -14,7 +14,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
-from accounts.errors import ApplicationError
+from identity.errors import ApplicationError
 from sso import selectors, services
 from sso.forms import ApplicationCreateForm, ApplicationForm, MemberAddForm
 from sso.models import Application
