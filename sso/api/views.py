@@ -1,4 +1,5 @@
-"""REST API: an owner's applications (apps.manage sees all) and the user's connected apps."""
+"""REST API: sign-up (through an application), an owner's applications (apps.manage sees all)
+and the user's connected apps."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.serializers import MeOutputSerializer, NewAccountInputSerializer
+from accounts.api.views.base import ThrottledPublicApi
+from identity.api import serializers as strict
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
 from sso import selectors, services
@@ -35,6 +39,40 @@ def _application(request: Request, client_id: str) -> Application:
     ):
         raise Http404
     return application
+
+
+class SignUpApi(ThrottledPublicApi):
+    """Sign-up for everyone; naming an application's client_id also joins it, so the API
+    lives in sso, the higher of the two apps it joins (ARCHITECTURE.md)."""
+
+    throttle_scope = "signup"
+    throttle_identifier_field = "email"
+    # Per address alone, from anywhere: this limit locks no account out of anything (sign-in,
+    # reset and resend have limits of their own) and at most delays registering an address
+    # someone else is hammering; counted across addresses, it caps how often a distributed
+    # client can probe one address with sign-up's duplicate check or mail it.
+    throttle_identifier_per_ip = False
+
+    class InputSerializer(NewAccountInputSerializer):
+        password = strict.PasswordField()
+        client_id = strict.CharField(
+            max_length=100,
+            required=False,
+            help_text="The application signed up through: the new user becomes a member of it "
+            "unless it is restricted (members only; its owner adds them).",
+        )
+
+    @extend_schema(
+        operation_id="auth_signup",
+        request=InputSerializer,
+        responses={201: MeOutputSerializer, **problems(403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data, profile = self.InputSerializer.split_profile(
+            _validated(self.InputSerializer, request)
+        )
+        user = services.user_sign_up_through_application(**data, profile=profile)
+        return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 # The create and rotate answers carry the client secret: never cached (ASVS V8.2.1).

@@ -35,10 +35,10 @@ from accounts.services.sessions import (
     reauthenticated_since_request,
     reauthentication_request,
 )
+from identity.csp import form_action_allow
 from sso import selectors, services
 from sso.authentication import bearer_token
 from sso.claims import user_claims
-from sso.csp import form_action_allow
 from sso.hashers import ALGORITHM
 from sso.models import Application, is_loopback_uri
 
