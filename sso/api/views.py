@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.api.serializers import MeOutputSerializer, NewAccountInputSerializer
 from accounts.api.views.base import ThrottledPublicApi
 from identity.api import serializers as strict
+from identity.api.lookups import get_or_404
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
 from sso import selectors, services
@@ -34,11 +34,11 @@ def _validated(serializer_class: Any, request: Request, **kwargs: Any) -> dict:
 
 def _application(request: Request, client_id: str) -> Application:
     application = selectors.application_get(client_id=client_id)
-    if application is None or not selectors.application_can_manage(
+    if application is not None and not selectors.application_can_manage(
         user=request.user, application=application
     ):
-        raise Http404
-    return application
+        application = None  # another owner's application answers as if there were none
+    return get_or_404(application)
 
 
 class SignUpApi(ThrottledPublicApi):
@@ -194,9 +194,7 @@ class ApplicationMemberDetailApi(APIView):
     )
     def delete(self, request: Request, client_id: str, user_id: str) -> Response:
         application = _application(request, client_id)
-        user = selectors.member_user_get(application=application, public_id=user_id)
-        if user is None:
-            raise Http404
+        user = get_or_404(selectors.member_user_get(application=application, public_id=user_id))
         services.application_member_remove(application=application, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -238,12 +236,10 @@ class ConnectedAppDetailApi(APIView):
         responses={204: None, **problems(404)},
     )
     def delete(self, request: Request, client_id: str) -> Response:
-        consent = (
+        consent = get_or_404(
             selectors.connected_app_list(user=request.user)
             .filter(application__client_id=client_id)
             .first()
         )
-        if consent is None:
-            raise Http404
         services.connected_app_revoke(user=request.user, application=consent.application)
         return Response(status=status.HTTP_204_NO_CONTENT)
