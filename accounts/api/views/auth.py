@@ -32,6 +32,7 @@ from accounts.tokens import (
 )
 from identity.api import serializers as strict
 from identity.api.schema import problems
+from identity.http import authorization
 from identity.timing import response_floor
 
 ACCEPTED = "If the address or account exists, an email is on its way."
@@ -192,10 +193,10 @@ class TokenInfoApi(PublicApi):
         auth=[{"jwtAuth": []}],
     )
     def get(self, request: Request) -> Response:
-        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, token = authorization(request)
+        if scheme != "bearer" or not token:
             raise InvalidToken("Send the access token as: Authorization: Bearer <token>.")
-        claims = access_token_verify(token=token.strip())
+        claims = access_token_verify(token=token)
         claims.setdefault("roles", [])
         return Response(self.OutputSerializer({"active": True, **claims}).data)
 
