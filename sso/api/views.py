@@ -41,10 +41,10 @@ def _application(request: Request, client_id: str) -> Application:
     return get_or_404(application)
 
 
+# Sign-up for everyone; naming an application's client_id also joins it, so the API lives in
+# sso, the higher of the two apps it joins. No docstring: the schema's description of this
+# operation stays the one it inherits.
 class SignUpApi(ThrottledPublicApi):
-    """Sign-up for everyone; naming an application's client_id also joins it, so the API
-    lives in sso, the higher of the two apps it joins (ARCHITECTURE.md)."""
-
     throttle_scope = "signup"
     throttle_identifier_field = "email"
     # Per address alone, from anywhere: this limit locks no account out of anything (sign-in,
