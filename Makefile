@@ -24,7 +24,7 @@ help:
 	@echo "make run      install, migrate, create the signing key, serve on 127.0.0.1:8000"
 	@echo "make test     install, then run the tests (ARGS='...' passes pytest arguments)"
 	@echo "make bench    benchmarks under wrk, results in bench/results/ (BENCH_SECONDS=2: quick)"
-	@echo "make lint     ruff check + ruff format --check"
+	@echo "make lint     ruff check + ruff format --check + lint-imports (app layers)"
 	@echo "make check    missing migrations + Django system checks"
 	@echo "make install  create .venv and install the locked dependencies"
 	@echo "make soak     SOAK_CLIENTS (50) clients for SOAK_SECONDS (600) against gunicorn"
@@ -64,6 +64,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 check: install
 	DJANGO_ENV=test $(MANAGE) makemigrations --check --dry-run

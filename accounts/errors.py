@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from authz.errors import UserNotFound
 from identity.errors import ApplicationError
 
-__all__ = ["ApplicationError"]  # re-exported: account code raises and catches it by this name
+# Re-exported: account code raises and catches them by these names. UserNotFound lives in
+# authz, the lower layer, whose role endpoints answer it too.
+__all__ = ["ApplicationError", "UserNotFound"]
 
 
 class EmailDomainNotAllowed(ApplicationError):
@@ -100,12 +103,6 @@ class PasswordNotChanged(ApplicationError):
     status = 400
     message = "Choose a password different from your current one."
     field = "new_password"
-
-
-class UserNotFound(ApplicationError):
-    code = "user_not_found"
-    status = 404
-    message = "No user has this id."
 
 
 class DomainRuleExists(ApplicationError):

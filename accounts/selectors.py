@@ -60,6 +60,10 @@ def email_domain_allowed(*, email: str) -> bool:
     return not EmailDomainRule.objects.filter(action=EmailDomainRule.Action.ALLOW).exists()
 
 
+def email_domain_rule_get(*, pk: int) -> EmailDomainRule | None:
+    return EmailDomainRule.objects.filter(pk=pk).first()
+
+
 USER_ORDERINGS = ("username", "-username", "email", "-email", "date_joined", "-date_joined")
 
 

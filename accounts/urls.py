@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import views
-from sso.views.pages import ConnectedAppListView
 
 app_name = "accounts"
 
@@ -53,6 +52,5 @@ urlpatterns = [
         name="session_revoke",
     ),
     path("history/", views.LoginHistoryView.as_view(), name="history"),
-    # The applications the user allowed (sso's page, listed with the rest of the account).
-    path("apps/", ConnectedAppListView.as_view(), name="connected_apps"),
+    # /accounts/apps/ (the applications the user allowed) is sso's: sso:connected_apps.
 ]

@@ -78,3 +78,9 @@ class PrivilegeRefused(ApplicationError):
     code = "permission_denied"
     status = 403
     message = "You cannot act beyond the permissions you hold yourself."
+
+
+class UserNotFound(ApplicationError):
+    code = "user_not_found"
+    status = 404
+    message = "No user has this id."

@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission as DjangoPermission
+from django.core.exceptions import ValidationError
 from django.db.models import (
     BigIntegerField,
     CharField,
@@ -279,6 +281,15 @@ def role_get(*, name: str) -> Role:
 
 def role_list() -> QuerySet[Role]:
     return Role.objects.order_by("name").prefetch_related("permissions", "included_roles")
+
+
+def user_get(*, public_id: uuid.UUID | str) -> Any | None:
+    """Any user, active or not, with this public id (None also for a malformed id). authz
+    knows users only as AUTH_USER_MODEL, never by importing accounts (ARCHITECTURE.md)."""
+    try:
+        return get_user_model().objects.filter(public_id=public_id).first()
+    except (ValueError, ValidationError):
+        return None
 
 
 def user_assignment_list(*, user: Any) -> QuerySet[RoleAssignment]:

@@ -9,7 +9,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from identity import jwks, views
 from identity.api import errors
-from sso.views import discovery
 
 api_v1 = (
     [
@@ -25,7 +24,7 @@ api_v1 = (
 urlpatterns = [
     path("api/v1/", include(api_v1, namespace="api")),
     path("", include("accounts.home_urls")),
-    # sso pages: /developers/apps/ and /accounts/apps/<client_id>/revoke/.
+    # sso pages: /developers/apps/, and /accounts/apps/ (connected apps) with its revoke.
     path("", include("sso.pages_urls")),
     path("accounts/", include("accounts.urls")),
     path("o/", include("sso.urls")),
@@ -36,16 +35,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),
-    path(
-        ".well-known/openid-configuration",
-        discovery.openid_configuration,
-        name="openid_configuration",
-    ),
-    path(
-        ".well-known/oauth-authorization-server",
-        discovery.authorization_server_metadata,
-        name="oauth_authorization_server",
-    ),
+    # Included by dotted string: identity is the floor and imports no app above it.
+    path("", include("sso.wellknown_urls")),
 ]
 
 if settings.BENCH_URLS:

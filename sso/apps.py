@@ -8,3 +8,10 @@ from django.apps import AppConfig
 class SsoConfig(AppConfig):
     name = "sso"
     verbose_name = "Single sign-on"
+
+    def ready(self) -> None:
+        from identity.csp import form_action_hook_register
+        from sso.csp import form_action_allow_authorize_next
+
+        # accounts' sign-in pages may send the browser on to a client: sso says which origin.
+        form_action_hook_register(form_action_allow_authorize_next)

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 
 from accounts.api.authentication import refuse_pending_password_change
 from identity.api.scopes import ADMIN_SCOPES, INSUFFICIENT_SCOPE, OAuthScopes
+from identity.http import authorization
 from sso.selectors import ResolvedAccessToken, access_token_resolve
 
 TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code
@@ -23,10 +24,8 @@ TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code
 
 def bearer_token(request: Any) -> str | None:
     """The opaque token of an ``Authorization: Bearer`` header; JWTs (two dots) are not ours."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or token.count(".") == 2:
+    scheme, token = authorization(request)
+    if scheme != "bearer" or not token or token.count(".") == 2:
         return None
     return token
 

@@ -1,35 +1,17 @@
-"""CSP form-action for forms whose answer ends in a redirect to a client application.
-
-Chromium checks ``form-action`` against every hop of the redirect chain that follows a form
-submission (CSP Level 3 §6.4.1 leaves this open; Chromium enforces it), so the consent form and
-the login form of an authorization request must allow the client's redirect URI origin. Only a
-registered redirect URI of a real application is ever added, never a wildcard.
+"""The login page of an authorization request allows the client's redirect URI in CSP
+form-action: a hook registered with identity.csp (sso.apps), since accounts' pages know no
+application. Only a registered redirect URI of a real application is ever added.
 """
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 
+from identity.csp import form_action_allow
 from sso import selectors
-
-_SELF = "form-action 'self'"
-# scheme://host[:port]: nothing that could end the directive or add another source.
-_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?")
-
-
-def form_action_allow(response: HttpResponse, *, redirect_uri: str) -> HttpResponse:
-    """Adds the origin of ``redirect_uri`` to this response's form-action."""
-    parts = urlsplit(redirect_uri or "")
-    origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-    policy = response.get("Content-Security-Policy") or settings.CONTENT_SECURITY_POLICY
-    if origin and _ORIGIN.fullmatch(origin) and _SELF in policy:
-        response["Content-Security-Policy"] = policy.replace(_SELF, f"{_SELF} {origin}", 1)
-    return response
 
 
 def form_action_allow_authorize_next(response: HttpResponse, *, next_url: str) -> HttpResponse:

@@ -1,6 +1,5 @@
-"""Pages: an owner's applications under /developers/apps/, revoking a connected app.
-
-The connected-apps list itself is accounts:connected_apps (/accounts/apps/)."""
+"""Pages: an owner's applications under /developers/apps/, the user's connected apps under
+/accounts/apps/ (they join accounts and sso, so they live in sso, the higher app)."""
 
 from __future__ import annotations
 
@@ -41,6 +40,7 @@ urlpatterns = [
         pages.InvitationAcceptView.as_view(),
         name="invitation_accept",
     ),
+    path("accounts/apps/", pages.ConnectedAppListView.as_view(), name="connected_apps"),
     path(
         "accounts/apps/<str:client_id>/revoke/",
         pages.ConnectedAppRevokeView.as_view(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from accounts.models import User, UserSession
 from accounts.services.sessions import sid_is_revoked
 from authz.selectors import acts_unbounded, user_has_permission
 from identity.cache import safe_get, safe_set
+from identity.hashing import sha256_hex
 from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
 AccessToken = get_access_token_model()
@@ -26,7 +26,7 @@ TOKEN_CACHE_PREFIX = "sso-at:"  # noqa: S105 - a cache key prefix
 
 def token_checksum(raw_token: str) -> str:
     """DOT's lookup key: tokens are stored hashed (RFC 9700 §4.14 / TOKEN_STORAGE)."""
-    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+    return sha256_hex(raw_token)  # the full hex digest: DOT stores and looks up exactly this
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ app_name = "accounts"
 urlpatterns = [
     # The most requested endpoint first (patterns are tried in order).
     path("me/", me.MeApi.as_view(), name="me"),
-    path("auth/signup/", auth.SignUpApi.as_view(), name="signup"),
+    # auth/signup/ is sso's (api:sso:signup): sign-up may join an application.
     path("auth/verify-email/", auth.VerifyEmailApi.as_view(), name="verify_email"),
     path(
         "auth/verify-email/resend/",

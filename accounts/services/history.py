@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import threading
 import time
@@ -16,6 +15,7 @@ from django.utils import timezone
 from accounts import emails
 from accounts.models import LoginEvent, LoginOutcome, User
 from identity.cache import safe_get, safe_set
+from identity.hashing import key_digest
 
 # How many earlier successful sign-ins are compared with a new one.
 KNOWN_DEVICES_WINDOW = 200
@@ -42,7 +42,9 @@ def ip_network(ip: str | None) -> str:
 
 
 def _known_device_key(user: User, device_label: str, network: str) -> str:
-    digest = hashlib.sha256(f"{device_label}|{network}".encode()).hexdigest()[:32]
+    # key_digest joins with "|" and keeps 32 hex characters, as the keys already stored do:
+    # remembered devices survive the move to the shared helper.
+    digest = key_digest(device_label, network)
     # public_id, never the bigint: a database restored or recreated under a kept Redis hands
     # old ids to new accounts, which must not inherit another person's devices.
     return f"known-device:{user.public_id.hex}:{digest}"

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.errors import CodeInvalid, LinkInvalid
 from accounts.models import OneTimeToken, User
+from identity.hashing import sha256_hex
 
 # Crockford-style alphabet: no 0/O or 1/I/L to mistype.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -21,7 +22,7 @@ CODE_LENGTH = 10
 
 def hash_token(raw: str) -> str:
     """SHA-256 of a 256-bit link token: brute force is out of reach, so no slow hash."""
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return sha256_hex(raw)
 
 
 def hash_code(code: str, *, key: str | None = None) -> str:

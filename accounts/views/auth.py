@@ -33,9 +33,9 @@ from accounts.views.base import (
     safe_next,
     secret_page,
 )
+from identity.csp import form_action_allow_next
 from identity.ratelimit import page_limit
 from identity.timing import response_floor
-from sso.csp import form_action_allow_authorize_next
 
 
 class SignUpView(AnonymousOnlyMixin, ServiceFormView):
@@ -136,7 +136,7 @@ class LoginView(ServiceFormView):
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         # Signing in during an authorization request may redirect straight on to the client.
         response = super().render_to_response(context, **kwargs)
-        return form_action_allow_authorize_next(response, next_url=context["next"])
+        return form_action_allow_next(response, next_url=context["next"])
 
     def perform(self, form: Form) -> HttpResponse:
         login = form.cleaned_data["username"]
@@ -190,7 +190,7 @@ class ConfirmAccountView(LoginRequiredMixin, ServiceFormView):
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         # An authorization request interrupted for the password goes on to the client after.
         response = super().render_to_response(context, **kwargs)
-        return form_action_allow_authorize_next(response, next_url=context["next"])
+        return form_action_allow_next(response, next_url=context["next"])
 
     def perform(self, form: Form) -> HttpResponse:
         user = self.request.user

@@ -14,14 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.errors import UserNotFound
-from accounts.models import User
-from accounts.selectors import user_get_for_admin
 from authz import selectors, services
 from authz.api import serializers as s
 from authz.api.permissions import PERMISSION_DENIED, HasPermission
+from authz.errors import UserNotFound
 from authz.models import Permission, Role, RoleAssignment
 from identity.api.errors import PROBLEM_CONTENT_TYPE, problem_body
+from identity.api.lookups import get_or_404
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
 from identity.api.scopes import (
@@ -44,13 +43,6 @@ def validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[s
     serializer = serializer_class(data=request.data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def user_or_404(public_id: str) -> User:
-    user = user_get_for_admin(public_id=public_id)
-    if user is None:
-        raise UserNotFound()
-    return user
 
 
 # --- permissions -------------------------------------------------------------------------
@@ -182,7 +174,8 @@ class UserRoleListApi(ListAPIView):
     serializer_class = s.AssignmentOutputSerializer
 
     def get_queryset(self) -> QuerySet[RoleAssignment]:
-        return selectors.user_assignment_list(user=user_or_404(self.kwargs["public_id"]))
+        user = selectors.user_get(public_id=self.kwargs["public_id"])
+        return selectors.user_assignment_list(user=get_or_404(user, error=UserNotFound))
 
     @extend_schema(
         operation_id="user_roles_assign",
@@ -191,7 +184,7 @@ class UserRoleListApi(ListAPIView):
         responses={201: s.AssignmentOutputSerializer, **problems(404, 409)},
     )
     def post(self, request: Request, public_id: str) -> Response:
-        user = user_or_404(public_id)
+        user = get_or_404(selectors.user_get(public_id=public_id), error=UserNotFound)
         data = validated(s.AssignmentInputSerializer, request)
         assignment = services.role_assign(
             user=user,
@@ -213,7 +206,7 @@ class UserRoleDetailApi(APIView):
         responses={204: None, **problems(404)},
     )
     def delete(self, request: Request, public_id: str, name: str) -> Response:
-        user = user_or_404(public_id)
+        user = get_or_404(selectors.user_get(public_id=public_id), error=UserNotFound)
         role = selectors.role_get(name=name)
         services.role_unassign(user=user, role=role, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -263,7 +256,7 @@ class CheckApi(APIView):
         }
         return Response(s.CheckOutputSerializer(body).data)
 
-    def _target(self, request: Request, public_id: Any) -> User:
+    def _target(self, request: Request, public_id: Any) -> Any:
         if public_id is None or public_id == request.user.public_id:
             return request.user
         oauth_scope_demand(request, ADMIN_READ)
@@ -271,9 +264,9 @@ class CheckApi(APIView):
             self.permission_denied(
                 request, f"This requires the permission {CHECK_OTHERS}.", PERMISSION_DENIED
             )
-        return user_or_404(public_id)
+        return get_or_404(selectors.user_get(public_id=public_id), error=UserNotFound)
 
-    def _denied(self, request: Request, *, target: User, code: str) -> Response:
+    def _denied(self, request: Request, *, target: Any, code: str) -> Response:
         who = "You do" if target.pk == request.user.pk else f"{target.get_username()} does"
         body = problem_body(
             status=403, code=PERMISSION_DENIED, detail=f"{who} not hold the permission {code}."

@@ -1,7 +1,7 @@
 """Every API error as an RFC 9457 problem (application/problem+json), on drf-standardized-errors.
 
 Shape: {"type", "title", "status", "detail", "code", "errors": [{"field", "code", "message"}]}.
-Domain errors (accounts.errors.ApplicationError) and Django ValidationErrors raised by services
+Domain errors (identity.errors.ApplicationError) and Django ValidationErrors raised by services
 keep their codes; DRF's own errors keep DRF's codes.
 """
 

@@ -9,6 +9,7 @@ from sso.api import views
 app_name = "sso"
 
 urlpatterns = [
+    path("auth/signup/", views.SignUpApi.as_view(), name="signup"),
     path("applications/", views.ApplicationListApi.as_view(), name="applications"),
     path("applications/<str:client_id>/", views.ApplicationDetailApi.as_view(), name="application"),
     path(

@@ -1,10 +1,10 @@
-"""REST API: an owner's applications (apps.manage sees all) and the user's connected apps."""
+"""REST API: sign-up (through an application), an owner's applications (apps.manage sees all)
+and the user's connected apps."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
@@ -15,6 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.serializers import MeOutputSerializer, NewAccountInputSerializer
+from accounts.api.views.base import ThrottledPublicApi
+from identity.api import serializers as strict
+from identity.api.lookups import get_or_404
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
 from sso import selectors, services
@@ -30,11 +34,45 @@ def _validated(serializer_class: Any, request: Request, **kwargs: Any) -> dict:
 
 def _application(request: Request, client_id: str) -> Application:
     application = selectors.application_get(client_id=client_id)
-    if application is None or not selectors.application_can_manage(
+    if application is not None and not selectors.application_can_manage(
         user=request.user, application=application
     ):
-        raise Http404
-    return application
+        application = None  # another owner's application answers as if there were none
+    return get_or_404(application)
+
+
+# Sign-up for everyone; naming an application's client_id also joins it, so the API lives in
+# sso, the higher of the two apps it joins. No docstring: the schema's description of this
+# operation stays the one it inherits.
+class SignUpApi(ThrottledPublicApi):
+    throttle_scope = "signup"
+    throttle_identifier_field = "email"
+    # Per address alone, from anywhere: this limit locks no account out of anything (sign-in,
+    # reset and resend have limits of their own) and at most delays registering an address
+    # someone else is hammering; counted across addresses, it caps how often a distributed
+    # client can probe one address with sign-up's duplicate check or mail it.
+    throttle_identifier_per_ip = False
+
+    class InputSerializer(NewAccountInputSerializer):
+        password = strict.PasswordField()
+        client_id = strict.CharField(
+            max_length=100,
+            required=False,
+            help_text="The application signed up through: the new user becomes a member of it "
+            "unless it is restricted (members only; its owner adds them).",
+        )
+
+    @extend_schema(
+        operation_id="auth_signup",
+        request=InputSerializer,
+        responses={201: MeOutputSerializer, **problems(403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data, profile = self.InputSerializer.split_profile(
+            _validated(self.InputSerializer, request)
+        )
+        user = services.user_sign_up_through_application(**data, profile=profile)
+        return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 # The create and rotate answers carry the client secret: never cached (ASVS V8.2.1).
@@ -156,9 +194,7 @@ class ApplicationMemberDetailApi(APIView):
     )
     def delete(self, request: Request, client_id: str, user_id: str) -> Response:
         application = _application(request, client_id)
-        user = selectors.member_user_get(application=application, public_id=user_id)
-        if user is None:
-            raise Http404
+        user = get_or_404(selectors.member_user_get(application=application, public_id=user_id))
         services.application_member_remove(application=application, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -200,12 +236,10 @@ class ConnectedAppDetailApi(APIView):
         responses={204: None, **problems(404)},
     )
     def delete(self, request: Request, client_id: str) -> Response:
-        consent = (
+        consent = get_or_404(
             selectors.connected_app_list(user=request.user)
             .filter(application__client_id=client_id)
             .first()
         )
-        if consent is None:
-            raise Http404
         services.connected_app_revoke(user=request.user, application=consent.application)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -35,10 +35,11 @@ from accounts.services.sessions import (
     reauthenticated_since_request,
     reauthentication_request,
 )
+from identity.csp import form_action_allow
+from identity.http import authorization
 from sso import selectors, services
 from sso.authentication import bearer_token
 from sso.claims import user_claims
-from sso.csp import form_action_allow
 from sso.hashers import ALGORITHM
 from sso.models import Application, is_loopback_uri
 
@@ -259,11 +260,11 @@ def client_authenticate(request: HttpRequest) -> Application | None:
 
 
 def _basic_credentials(request: HttpRequest) -> tuple[str | None, str | None]:
-    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "basic":
+    scheme, value = authorization(request)
+    if scheme != "basic":
         return None, None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
+        decoded = base64.b64decode(value, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         return None, None
     client_id, sep, secret = decoded.partition(":")

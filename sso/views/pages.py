@@ -194,7 +194,7 @@ class InvitationAcceptView(LoginRequiredMixin, View):
         except ApplicationError:
             return _invitation_invalid(request)
         messages.success(request, f"You are now a member of {application.name}.")
-        return redirect("accounts:connected_apps")
+        return redirect("sso:connected_apps")
 
 
 def _invitation_invalid(request: HttpRequest) -> HttpResponse:
@@ -216,7 +216,7 @@ class ConnectedAppRevokeView(LoginRequiredMixin, View):
             raise Http404
         services.connected_app_revoke(user=request.user, application=application)
         messages.success(request, f"{application.name} can no longer use your account.")
-        return redirect("accounts:connected_apps")
+        return redirect("sso:connected_apps")
 
 
 def not_member(request: HttpRequest, application: Application) -> HttpResponse:

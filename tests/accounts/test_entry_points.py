@@ -53,7 +53,7 @@ def blocked(email_domain_rule_factory):
 
 def test_api_signup_reports_every_fields_errors_at_once(api_client):
     response = api_client.post(
-        reverse("api:accounts:signup"),
+        reverse("api:sso:signup"),
         {"username": "", "email": "not-an-email", "password": "short"},
         format="json",
     )
@@ -84,7 +84,7 @@ def test_signup_still_refuses_a_password_like_the_username(channel, client, api_
         "password": "marmaduke.longname1",
     }
     if channel == "api":
-        response = api_client.post(reverse("api:accounts:signup"), data, format="json")
+        response = api_client.post(reverse("api:sso:signup"), data, format="json")
         body = assert_problem(response, 400, "validation_error")
         assert ("password", "password_too_similar") in {
             (error["field"], error["code"]) for error in body["errors"]
@@ -102,7 +102,7 @@ def test_signup_still_refuses_a_password_like_the_username(channel, client, api_
 
 def test_api_signup_accepts_the_profile_fields(api_client):
     data = {"username": "ada", "email": "ada@example.com", "password": PASSWORD, **PROFILE}
-    response = api_client.post(reverse("api:accounts:signup"), data, format="json")
+    response = api_client.post(reverse("api:sso:signup"), data, format="json")
     assert response.status_code == 201, response.content
     profile = User.objects.get(username="ada").profile
     assert (profile.first_name, profile.last_name, profile.phone_number) == tuple(PROFILE.values())
@@ -138,7 +138,7 @@ def test_a_bad_phone_number_is_refused_like_the_profile_edit_does(channel, api_c
     data = {"username": "ada", "email": "ada@example.com", "phone_number": "call me maybe"}
     if channel == "signup":
         response = api_client.post(
-            reverse("api:accounts:signup"), {**data, "password": PASSWORD}, format="json"
+            reverse("api:sso:signup"), {**data, "password": PASSWORD}, format="json"
         )
     else:
         response = admin_api.post(users_url(), data, format="json")

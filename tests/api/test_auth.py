@@ -33,7 +33,7 @@ def test_signup_creates_user_and_sends_verification(
 ):
     body = {"username": "Newbie", "email": "NEWBIE@example.com", "password": NEW_PASSWORD}
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(url("signup"), body, format="json")
+        response = api.post(reverse("api:sso:signup"), body, format="json")
     assert response.status_code == 201, response.content
     data = response.json()
     assert data["username"] == "Newbie"
@@ -53,12 +53,14 @@ def test_signup_creates_user_and_sends_verification(
 def test_signup_refused_by_domain_rule(api):
     EmailDomainRule.objects.create(domain="blocked.example", action="block")
     body = {"username": "x", "email": "x@blocked.example", "password": NEW_PASSWORD}
-    assert_problem(api.post(url("signup"), body, format="json"), 403, "email_domain_not_allowed")
+    assert_problem(
+        api.post(reverse("api:sso:signup"), body, format="json"), 403, "email_domain_not_allowed"
+    )
 
 
 def test_signup_duplicate_email(api, user):
     body = {"username": "other", "email": user.email.upper(), "password": NEW_PASSWORD}
-    assert_problem(api.post(url("signup"), body, format="json"), 409, "email_exists")
+    assert_problem(api.post(reverse("api:sso:signup"), body, format="json"), 409, "email_exists")
 
 
 def test_resend_always_202(api, unverified_user, mailoutbox):

@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import User
 from tests.api.conftest import assert_problem
 
-SIGNUP = "api:accounts:signup"
+SIGNUP = "api:sso:signup"
 GOOD = {"username": "newbie", "email": "newbie@example.com", "password": "a long enough secret 9"}
 
 
@@ -157,7 +157,7 @@ def test_head_of_an_unknown_api_path_is_a_bodiless_problem(api, path):
 @pytest.mark.parametrize(
     ("method", "name", "allowed"),
     [
-        ("DELETE", "api:accounts:signup", "POST"),
+        ("DELETE", "api:sso:signup", "POST"),
         ("GET", "api:accounts:refresh", "POST"),
         ("PUT", "api:accounts:login", "POST"),
         ("POST", "api_schema", "GET"),

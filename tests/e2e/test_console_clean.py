@@ -109,7 +109,7 @@ SIGNED_IN_PAGES = [
     "accounts:delete",
     "accounts:sessions",
     "accounts:history",
-    "accounts:connected_apps",
+    "sso:connected_apps",
     "sso:app_list",
     "sso:app_create",
     "accounts:logout",

@@ -106,7 +106,7 @@ def test_sign_in_with_pkce_refresh_revoke_and_end_session(
     refreshed = rp.refresh_token(meta["token_endpoint"])
     assert refreshed["refresh_token"] != token["refresh_token"]
 
-    page.goto(reverse("accounts:connected_apps"))
+    page.goto(reverse("sso:connected_apps"))
     expect(page.get_by_role("cell", name="Demo RP", exact=True)).to_be_visible()
     screenshot(page, "sso-connected-apps")
 
@@ -121,5 +121,5 @@ def test_sign_in_with_pkce_refresh_revoke_and_end_session(
     assert rp.get(meta["userinfo_endpoint"]).status_code == 401
     revoke = rp.revoke_token(meta["revocation_endpoint"], refreshed["refresh_token"])
     assert revoke.status_code == 200
-    page.goto(reverse("accounts:connected_apps"))
+    page.goto(reverse("sso:connected_apps"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # signed out of the portal

@@ -214,7 +214,7 @@ def test_reset_and_resend_timing_does_not_tell_accounts_apart(padded, kind, chan
 def test_api_signup_duplicate_email_is_the_documented_rate_limited_exception(api, user):
     """docs/security.md: the API keeps 409 email_exists (its contract), behind throttles."""
     body = {"username": "other", "email": user.email, "password": DEFAULT_PASSWORD + "x"}
-    url = reverse("api:accounts:signup")
+    url = reverse("api:sso:signup")
     statuses = [api.post(url, body, format="json").status_code for _ in range(7)]
     assert statuses[0] == 409
     assert 429 in statuses

@@ -83,7 +83,7 @@ def test_full_flows_log_no_secret(captured, caplog, mailoutbox, django_capture_o
     # sign-up (page and API) and verification
     with django_capture_on_commit_callbacks(execute=True):
         api.post(
-            reverse("api:accounts:signup"),
+            reverse("api:sso:signup"),
             {"username": "logged.one", "email": "one@example.com", "password": PASSWORD},
             format="json",
         )

@@ -96,7 +96,7 @@ def test_signup_cannot_set_privileged_fields(field, value):
         "password": "a long new passphrase 99",
         field: value,
     }
-    response = APIClient().post(reverse("api:accounts:signup"), body, format="json")
+    response = APIClient().post(reverse("api:sso:signup"), body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "unknown_field"
     assert not User.objects.filter(username=body["username"]).exists()

@@ -48,7 +48,7 @@ def test_user_pages_escape_stored_markup(client, victim, evil_app, payload):
         "accounts:profile",
         "accounts:sessions",
         "accounts:history",
-        "accounts:connected_apps",
+        "sso:connected_apps",
     ):
         response = client.get(reverse(name), HTTP_USER_AGENT=payload)
         assert response.status_code == 200, name

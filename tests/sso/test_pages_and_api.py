@@ -135,7 +135,7 @@ def test_deleting_an_application_revokes_its_tokens(client, rp, user):
 
 def test_connected_apps_page_and_revoke(client, rp, user):
     tokens = sign_in(client, rp, user)
-    page = client.get(reverse("accounts:connected_apps"))
+    page = client.get(reverse("sso:connected_apps"))
     assert rp.app.name.encode() in page.content
     client.post(reverse("sso:connected_app_revoke", args=[rp.client_id]))
     assert not Consent.objects.filter(user=user).exists()

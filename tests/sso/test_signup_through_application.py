@@ -22,7 +22,7 @@ PASSWORD = "a long enough secret 42"
 
 def _signup(**extra: str):
     body = {"username": "newbie", "email": "newbie@example.com", "password": PASSWORD, **extra}
-    return APIClient().post(reverse("api:accounts:signup"), body, format="json")
+    return APIClient().post(reverse("api:sso:signup"), body, format="json")
 
 
 def test_signup_with_client_id_makes_the_user_a_member(owner) -> None:

@@ -1,4 +1,4 @@
-"""Anonymous entry points: sign-up, email verification, tokens, password reset."""
+"""Anonymous entry points: email verification, tokens, password reset (sign-up is sso's)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from accounts import services
 from accounts.api.serializers import (
     DetailOutputSerializer,
     LoginOutputSerializer,
-    MeOutputSerializer,
-    NewAccountInputSerializer,
 )
 from accounts.api.views.base import (
     PublicApi,
@@ -34,8 +32,8 @@ from accounts.tokens import (
 )
 from identity.api import serializers as strict
 from identity.api.schema import problems
+from identity.http import authorization
 from identity.timing import response_floor
-from sso import services as sso_services
 
 ACCEPTED = "If the address or account exists, an email is on its way."
 
@@ -58,35 +56,6 @@ def session_start(request: Request, user: User) -> dict:
     client = services.request_client(request._request)
     pair = api_session_start(user=user, ip=client["ip"], user_agent=client["user_agent"])
     return token_body(pair, user=user)
-
-
-class SignUpApi(ThrottledPublicApi):
-    throttle_scope = "signup"
-    throttle_identifier_field = "email"
-    # Per address alone, from anywhere: this limit locks no account out of anything (sign-in,
-    # reset and resend have limits of their own) and at most delays registering an address
-    # someone else is hammering; counted across addresses, it caps how often a distributed
-    # client can probe one address with sign-up's duplicate check or mail it.
-    throttle_identifier_per_ip = False
-
-    class InputSerializer(NewAccountInputSerializer):
-        password = strict.PasswordField()
-        client_id = strict.CharField(
-            max_length=100,
-            required=False,
-            help_text="The application signed up through: the new user becomes a member of it "
-            "unless it is restricted (members only; its owner adds them).",
-        )
-
-    @extend_schema(
-        operation_id="auth_signup",
-        request=InputSerializer,
-        responses={201: MeOutputSerializer, **problems(403, 409)},
-    )
-    def post(self, request: Request) -> Response:
-        data, profile = self.InputSerializer.split_profile(validated(self.InputSerializer, request))
-        user = sso_services.user_sign_up_through_application(**data, profile=profile)
-        return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class VerifyEmailApi(PublicApi):
@@ -224,10 +193,10 @@ class TokenInfoApi(PublicApi):
         auth=[{"jwtAuth": []}],
     )
     def get(self, request: Request) -> Response:
-        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, token = authorization(request)
+        if scheme != "bearer" or not token:
             raise InvalidToken("Send the access token as: Authorization: Bearer <token>.")
-        claims = access_token_verify(token=token.strip())
+        claims = access_token_verify(token=token)
         claims.setdefault("roles", [])
         return Response(self.OutputSerializer({"active": True, **claims}).data)
 

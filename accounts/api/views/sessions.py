@@ -17,9 +17,11 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.api.views.me import current_session_id
-from accounts.api.views.users import PUBLIC_ID, user_or_404
+from accounts.api.views.users import PUBLIC_ID
+from accounts.errors import UserNotFound
 from accounts.models import LoginEvent, UserSession
 from authz.api.permissions import HasPermission
+from identity.api.lookups import get_or_404
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
@@ -150,7 +152,8 @@ class UserSessionListApi(_SessionList):
     permission_classes = (ADMIN_SESSIONS,)
 
     def get_queryset(self) -> QuerySet[UserSession]:
-        return selectors.user_sessions_live(user=user_or_404(self.kwargs["public_id"]))
+        user = selectors.user_get_for_admin(public_id=self.kwargs["public_id"])
+        return selectors.user_sessions_live(user=get_or_404(user, error=UserNotFound))
 
 
 class UserSessionRevokeApi(APIView):
@@ -164,8 +167,9 @@ class UserSessionRevokeApi(APIView):
         responses={204: None, **problems(403, 404)},
     )
     def delete(self, request: Request, public_id: str, session_id: uuid.UUID) -> Response:
+        user = get_or_404(selectors.user_get_for_admin(public_id=public_id), error=UserNotFound)
         services.user_session_revoke_by_admin(
-            actor=request.user, user=user_or_404(public_id), session_id=str(session_id)
+            actor=request.user, user=user, session_id=str(session_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -184,4 +188,5 @@ class UserLoginHistoryApi(ListAPIView):
     serializer_class = AdminLoginEventOutputSerializer
 
     def get_queryset(self) -> QuerySet[LoginEvent]:
-        return selectors.login_history_list(user=user_or_404(self.kwargs["public_id"]))
+        user = selectors.user_get_for_admin(public_id=self.kwargs["public_id"])
+        return selectors.login_history_list(user=get_or_404(user, error=UserNotFound))

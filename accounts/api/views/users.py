@@ -25,6 +25,7 @@ from accounts.errors import DomainRuleNotFound, UserNotFound
 from accounts.models import EmailDomainRule, User, UserType
 from authz.api.permissions import HasPermission
 from identity.api import serializers as strict
+from identity.api.lookups import get_or_404
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION
@@ -37,13 +38,6 @@ IGNORE_DOMAIN_RULES = strict.BooleanField(
 )
 USERS_PERMISSION = HasPermission("users.read", write="users.write")
 PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
-
-
-def user_or_404(public_id: str) -> User:
-    user = selectors.user_get_for_admin(public_id=public_id)
-    if user is None:
-        raise UserNotFound()
-    return user
 
 
 class UserFilterSerializer(serializers.Serializer):
@@ -121,7 +115,8 @@ class UserDetailApi(APIView):
         responses={200: UserOutputSerializer, **problems(404)},
     )
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(UserOutputSerializer(user_or_404(public_id)).data)
+        user = get_or_404(selectors.user_get_for_admin(public_id=public_id), error=UserNotFound)
+        return Response(UserOutputSerializer(user).data)
 
     @extend_schema(
         operation_id="users_update",
@@ -130,10 +125,12 @@ class UserDetailApi(APIView):
         responses={200: UserOutputSerializer, **problems(403, 404, 409)},
     )
     def patch(self, request: Request, public_id: str) -> Response:
-        user = user_or_404(public_id)
+        user = get_or_404(selectors.user_get_for_admin(public_id=public_id), error=UserNotFound)
         data = validated(self.UpdateInputSerializer, request)
-        user = services.user_update_by_admin(actor=request.user, user=user, data=data)
-        return Response(UserOutputSerializer(user_or_404(public_id)).data)
+        services.user_update_by_admin(actor=request.user, user=user, data=data)
+        # Read back through the selector: the answer carries last_login like a GET's.
+        user = get_or_404(selectors.user_get_for_admin(public_id=public_id), error=UserNotFound)
+        return Response(UserOutputSerializer(user).data)
 
     @extend_schema(
         operation_id="users_delete",
@@ -142,7 +139,8 @@ class UserDetailApi(APIView):
         responses={204: None, **problems(403, 404)},
     )
     def delete(self, request: Request, public_id: str) -> Response:
-        services.user_delete_by_admin(actor=request.user, user=user_or_404(public_id))
+        user = get_or_404(selectors.user_get_for_admin(public_id=public_id), error=UserNotFound)
+        services.user_delete_by_admin(actor=request.user, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -159,15 +157,9 @@ class UserPasswordResetApi(APIView):
         responses={202: DetailOutputSerializer, **problems(403, 404)},
     )
     def post(self, request: Request, public_id: str) -> Response:
-        services.user_password_reset_by_admin(actor=request.user, user=user_or_404(public_id))
+        user = get_or_404(selectors.user_get_for_admin(public_id=public_id), error=UserNotFound)
+        services.user_password_reset_by_admin(actor=request.user, user=user)
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
-
-
-def rule_or_404(pk: int) -> EmailDomainRule:
-    rule = EmailDomainRule.objects.filter(pk=pk).first()
-    if rule is None:
-        raise DomainRuleNotFound()
-    return rule
 
 
 class EmailDomainRuleInputSerializer(strict.InputSerializer):
@@ -205,7 +197,8 @@ class EmailDomainRuleDetailApi(APIView):
         responses={200: EmailDomainRuleOutputSerializer, **problems(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(EmailDomainRuleOutputSerializer(rule_or_404(pk)).data)
+        rule = get_or_404(selectors.email_domain_rule_get(pk=pk), error=DomainRuleNotFound)
+        return Response(EmailDomainRuleOutputSerializer(rule).data)
 
     @extend_schema(
         operation_id="email_domain_rules_update",
@@ -213,7 +206,7 @@ class EmailDomainRuleDetailApi(APIView):
         responses={200: EmailDomainRuleOutputSerializer, **problems(404, 409)},
     )
     def patch(self, request: Request, pk: int) -> Response:
-        rule = rule_or_404(pk)
+        rule = get_or_404(selectors.email_domain_rule_get(pk=pk), error=DomainRuleNotFound)
         data = validated(EmailDomainRuleInputSerializer, request, partial=True)
         rule = services.email_domain_rule_update(rule=rule, data=data)
         return Response(EmailDomainRuleOutputSerializer(rule).data)
@@ -224,5 +217,6 @@ class EmailDomainRuleDetailApi(APIView):
         responses={204: None, **problems(404)},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        services.email_domain_rule_delete(rule=rule_or_404(pk))
+        rule = get_or_404(selectors.email_domain_rule_get(pk=pk), error=DomainRuleNotFound)
+        services.email_domain_rule_delete(rule=rule)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+# In accounts, not identity: how long a retired key must verify follows accounts.jwt's leeway.
 from accounts.jwt import token_backend
 from identity.keys import prune_signing_keys, rotate_signing_key
 
