@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -68,6 +69,7 @@ def user_for_login(*, login: str) -> User | None:
     return None if row is None else statement.instances(row)[0]
 
 
+@functools.cache
 def _login_statement(alias: str, column: str) -> Select:
     """lower(column) = lower(%s): what the case-insensitive unique indexes serve (one row)."""
     return select_statement(

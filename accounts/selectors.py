@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -145,6 +146,7 @@ def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[
     return statement.instances(row)[0], live
 
 
+@functools.cache
 def _user_for_token_statement(alias: str) -> Select:
     return select_statement(
         User,

@@ -54,6 +54,7 @@ def refresh_token_load(*, checksum: str, now: datetime) -> Any:
     return refresh
 
 
+@functools.cache
 def _load_statement(alias: str) -> Select:
     return select_statement(
         RefreshToken,

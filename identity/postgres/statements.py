@@ -143,12 +143,13 @@ class Select(Statement):
 
     parts: tuple[_Part, ...] = ()
     width: int = 0  # how many leading columns the models take
+    converting: bool = False  # whether any model column needs a converter
 
     def row(self, params: Sequence[Any]) -> tuple[Any, ...] | None:
         """The first row, with each model column through its field's converters (JSON, ...).
         A row built into instances twice shares its mutable values: build one row once."""
         row = super().row(params)
-        if row is None or not any(part.converters for part in self.parts):
+        if row is None or not self.converting:
             return row
         values, connection, start = list(row), connections[self.using], 0
         for part in self.parts:
@@ -228,7 +229,8 @@ def select_statement(
         f"{' ' + _compose(tail, refs, using) if tail else ''}"
     )
     width = sum(len(part.attnames) for part in parts)
-    return Select(sql, using, parts=tuple(parts), width=width)
+    converting = any(part.converters for part in parts)
+    return Select(sql, using, parts=tuple(parts), width=width, converting=converting)
 
 
 def _join(field: Any, alias: str, parent_alias: str, quote: Callable[[str], str]) -> tuple:
