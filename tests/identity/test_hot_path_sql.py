@@ -24,9 +24,9 @@ from accounts.backends import user_for_login
 from accounts.lockout import LockoutHandler
 from accounts.models import Channel, UserSession
 from accounts.selectors import user_get_for_access_token
+from identity.hashing import sha256_hex
 from identity.postgres.statements import fast_path, orm_only, update_statement
 from sso import token_store
-from sso.selectors import token_checksum
 from tests.sso.conftest import register, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def _refresh_token_lookup(state: str):
             UserSession.objects.filter(user=user).update(revoked_at=timezone.now())
         raw = "not-a-token" if state == "unknown" else issued["refresh_token"]
         now = timezone.now()
-        return lambda: token_store.refresh_token_load(checksum=token_checksum(raw), now=now)
+        return lambda: token_store.refresh_token_load(checksum=sha256_hex(raw), now=now)
 
     return case
 
