@@ -9,9 +9,9 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
 from django.http import HttpRequest
 
-from accounts.models import Profile, User
+from accounts.models import User
 from accounts.selectors import user_get_by_login
-from identity.postgres import prepared_cursor
+from identity.postgres.statements import Select, fast_path, select_statement
 
 # Where the sign-in service leaves the (login, user) it already looked up.
 RESOLVED_LOGIN_ATTR = "_resolved_login"
@@ -54,50 +54,29 @@ class LoginBackend(ModelBackend):
 def user_for_login(*, login: str) -> User | None:
     """``accounts.selectors.user_get_by_login`` for the sign-in hot path, profile attached.
 
-    On Postgres one prepared statement built once from the models' own fields: compiling the
-    equivalent queryset cost more CPU than the database spends answering it. Other databases
-    (SQLite for ``make run``) take the selector.
+    On Postgres one prepared statement built once from the models' own fields
+    (identity.postgres.statements): compiling the equivalent queryset cost more CPU than the
+    database spends answering it. Other databases (SQLite for ``make run``) take the selector.
     """
     login = (login or "").strip()
     if not login or len(login) > 254:
         return None
     alias = router.db_for_read(User)
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
+    if not fast_path(connections[alias]):
         return user_get_by_login(login=login)
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(_login_sql(alias, "email" if "@" in login else "username"), [login])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(User._meta.concrete_fields)
-    user = User.from_db(alias, _attnames(User), row[:split])
-    profile = (
-        None if row[split] is None else Profile.from_db(alias, _attnames(Profile), row[split:])
-    )
-    # What select_related("profile") leaves: user.profile costs no query, even when missing.
-    Profile._meta.get_field("user").remote_field.set_cached_value(user, profile)
-    if profile is not None:
-        Profile._meta.get_field("user").set_cached_value(profile, user)
-    return user
+    statement = _login_statement(alias, "email" if "@" in login else "username")
+    row = statement.row([login])
+    return None if row is None else statement.instances(row)[0]
 
 
 @functools.cache
-def _attnames(model: type[Any]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
-@functools.cache
-def _login_sql(alias: str, column: str) -> str:
+def _login_statement(alias: str, column: str) -> Select:
     """lower(column) = lower(%s): what the case-insensitive unique indexes serve (one row)."""
-    quote = connections[alias].ops.quote_name
-    columns = ", ".join(
-        f"{table}.{quote(field.column)}"
-        for model, table in ((User, "u"), (Profile, "p"))
-        for field in model._meta.concrete_fields
-    )
-    return (
-        f"SELECT {columns} FROM {quote(User._meta.db_table)} u"  # noqa: S608 - model metadata
-        f" LEFT OUTER JOIN {quote(Profile._meta.db_table)} p ON p.user_id = u.id"
-        f" WHERE lower(u.{quote(User._meta.get_field(column).column)}) = lower(%s) LIMIT 1"
+    return select_statement(
+        User,
+        "u",
+        related=(("profile", "p"),),
+        where=f"lower({{u.{column}}}) = lower(%s)",
+        tail="LIMIT 1",
+        using=alias,
     )

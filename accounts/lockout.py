@@ -15,7 +15,7 @@ from django.db import connections, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from identity.postgres import prepared_cursor
+from identity.postgres.statements import Statement, fast_path, sql_statement
 
 # Set by the sign-in service: the account a login resolves to, so that failures typed as
 # "alice", "ALICE" or "alice@example.com" and the reset on success all share one counter.
@@ -57,12 +57,13 @@ class LockoutHandler(AxesDatabaseHandler):
 
 def _failures_counted(request: HttpRequest, credentials: dict[str, Any] | None) -> int | None:
     """axes' own count (the largest sum of ``failures_since_start`` over its lockout parameter
-    sets, within the cool-off), in SQL built once: the queryset it compiles for every sign-in
-    cost more CPU than the query. None where axes' path is needed (no cool-off, not Postgres).
+    sets, within the cool-off), in SQL built once (identity.postgres.statements): the queryset
+    it compiles for every sign-in cost more CPU than the query. None where axes' path is
+    needed (no cool-off, not Postgres).
     """
     alias = router.db_for_read(AccessAttempt)
     connection = connections[alias]
-    if connection.vendor != "postgresql" or settings.AXES_COOLOFF_TIME is None:
+    if not fast_path(connection) or settings.AXES_COOLOFF_TIME is None:
         return None
     username = get_client_username(request, credentials)
     parameter_sets = get_client_parameters(
@@ -77,21 +78,20 @@ def _failures_counted(request: HttpRequest, credentials: dict[str, Any] | None) 
             AccessAttempt._meta.get_field(name).get_db_prep_value(value, connection)
             for name, value in parameters.items()
         ]
-        with prepared_cursor(connection) as cursor:
-            cursor.execute(_failures_sql(alias, tuple(parameters)), [*values, threshold])
-            counts.append(cursor.fetchone()[0] or 0)
+        row = _failures_statement(alias, tuple(parameters)).row([*values, threshold])
+        counts.append(row[0] or 0)
     return max(counts)
 
 
 @functools.cache
-def _failures_sql(alias: str, names: tuple[str, ...]) -> str:
-    quote = connections[alias].ops.quote_name
-    field = AccessAttempt._meta.get_field
-    where = " AND ".join(f"{quote(field(name).column)} = %s" for name in names)
-    return (
-        f"SELECT SUM({quote(field('failures_since_start').column)})"  # noqa: S608 - metadata
-        f" FROM {quote(AccessAttempt._meta.db_table)}"
-        f" WHERE {where} AND {quote(field('attempt_time').column)} >= %s"
+def _failures_statement(alias: str, names: tuple[str, ...]) -> Statement:
+    # Field names of axes' lockout parameters, resolved to columns by the model's metadata.
+    where = " AND ".join(f"{{a.{name}}} = %s" for name in names)
+    return sql_statement(
+        "SELECT SUM({a.failures_since_start}) FROM {a}"  # noqa: S608 - no values inside
+        f" WHERE {where} AND {{a.attempt_time}} >= %s",
+        tables=(("a", AccessAttempt),),
+        using=alias,
     )
 
 

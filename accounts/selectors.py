@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import connections, router
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import signin_memory
 from accounts.models import EmailDomainRule, LoginEvent, User, UserSession, ci_equals
-from identity.postgres import instance_from_row, prepared_cursor
+from identity.postgres.statements import Select, fast_path, select_statement
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -118,55 +118,59 @@ def login_history_list(*, user: User) -> QuerySet[LoginEvent]:
     return LoginEvent.objects.filter(user=user).order_by("-created_at", "-id")
 
 
-@lru_cache(maxsize=4)
-def _user_for_token_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
-    quote = connection.ops.quote_name
-    fields = tuple(f.attname for f in User._meta.concrete_fields)
-    columns = ", ".join(f"u.{quote(User._meta.get_field(f).column)}" for f in fields)
-    sessions = quote(UserSession._meta.db_table)
-    sql = (
-        f"SELECT {columns}, EXISTS (SELECT 1 FROM {sessions} s WHERE s.id = %s"  # noqa: S608
-        " AND s.user_id = u.id AND s.revoked_at IS NULL)"
-        f" FROM {quote(User._meta.db_table)} u WHERE u.public_id = %s"
-    )
-    return sql, fields
-
-
-_PK_INDEX = [f.attname for f in User._meta.concrete_fields].index(User._meta.pk.attname)
-
-
 def user_get_for_access_token(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple[User | None, bool]:
     """The user a verified access token names, and whether its sign-in ``sid`` is still live.
 
     At most one query: the user row and the revocation state come from the database itself,
     so a revoked sign-in is refused by every process at once, with or without the cache; and
     each process remembers the answer until told it changed (accounts.signin_memory), so a
-    token used again costs none. The SQL is built once from the model's own fields, because
-    compiling the equivalent queryset costs more than the database round trip.
+    token used again costs none. On Postgres the SQL is built once from the model's own fields
+    (identity.postgres.statements), because compiling the equivalent queryset costs more than
+    the database round trip; other databases take that queryset.
     """
-    sql, fields = _user_for_token_sql(connection.vendor)
+    alias = router.db_for_read(User)
+    statement = _user_for_token_statement(alias)
     remembered = signin_memory.recall(public_id, sid)
     if remembered is not None:
         row, live = remembered.row, remembered.live
     else:
         since = signin_memory.generation()
-        sqlite = connection.vendor == "sqlite"
-        params = [sid.hex, public_id.hex] if sqlite else [sid, public_id]
-        # identity.postgres prepares the statement on each connection: no parse or plan.
-        with prepared_cursor(connection) as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchone()
+        if fast_path(connections[alias]):
+            found = statement.row([sid, public_id])
+        else:
+            found = _user_for_token_orm(public_id=public_id, sid=sid)
         if found is None:
             return None, False
         row, live = tuple(found[:-1]), bool(found[-1])
         signin_memory.remember(
             public_id, sid, user_pk=row[_PK_INDEX], row=row, live=live, since=since
         )
-    return _user_from_row(fields, row), live
+    # Built without Model.__init__ (a tenth of a remembered-token request); the values are all
+    # immutable, so instances built from one remembered row share nothing mutable.
+    return statement.instances(row)[0], live
 
 
-def _user_from_row(fields: tuple[str, ...], row: tuple) -> User:
-    """``User.from_db`` for a full row (identity.postgres.instance_from_row: a tenth of a
-    remembered-token request); the values are all immutable, so instances built from one
-    remembered row share nothing mutable."""
-    return instance_from_row(User, list(fields), row, connection.alias)
+@functools.cache
+def _user_for_token_statement(alias: str) -> Select:
+    return select_statement(
+        User,
+        "u",
+        extra=(
+            "EXISTS (SELECT 1 FROM {s} WHERE {s.id} = %s"
+            " AND {s.user_id} = {u.id} AND {s.revoked_at} IS NULL)",
+        ),
+        tables=(("s", UserSession),),
+        where="{u.public_id} = %s",
+        using=alias,
+    )
+
+
+def _user_for_token_orm(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple | None:
+    """The statement's row through the ORM: the user's columns, then whether ``sid`` is live."""
+    live = UserSession.objects.filter(pk=sid, user=OuterRef("pk"), revoked_at__isnull=True)
+    users = User.objects.filter(public_id=public_id).annotate(sid_live=Exists(live))
+    return users.values_list(*_USER_ATTNAMES, "sid_live").first()
+
+
+_USER_ATTNAMES = [f.attname for f in User._meta.concrete_fields]
+_PK_INDEX = _USER_ATTNAMES.index(User._meta.pk.attname)

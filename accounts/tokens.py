@@ -16,6 +16,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
+from accounts.claims import FIRST_PARTY_SCOPES, user_claims
 from accounts.devices import MAX_USER_AGENT, device_label
 from accounts.errors import ApplicationError, PasswordChangeRequired
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
@@ -166,21 +167,11 @@ def id_token_issue(
         "exp": int((now + jwt_setting("ACCESS_TOKEN_LIFETIME")).timestamp()),
         "auth_time": int((auth_time or session.created_at).timestamp()),
         "sid": str(session.pk),
-        **_profile_claims(user),
+        **user_claims(user=user, scopes=FIRST_PARTY_SCOPES),
     }
     if nonce is not None:
         claims["nonce"] = nonce  # OIDC Core §3.1.3.7 step 11: the client checks it
     return token_backend.encode(claims)
-
-
-def _profile_claims(user: User) -> dict[str, Any]:
-    """OIDC Core §5.1 standard claims."""
-    return {
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "preferred_username": user.username,
-        "name": user.get_full_name(),
-    }
 
 
 def _pair_issue(*, user: User, session: UserSession) -> tuple[TokenPair, str]:

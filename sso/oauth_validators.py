@@ -34,12 +34,12 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
+from accounts.claims import SUPPORTED_CLAIMS, user_claims
 from accounts.models import Channel, UserSession
 from accounts.selectors import user_password_change_pending
 from identity.cache import safe_delete
 from identity.keys import signing_keys
 from sso import selectors, services, token_store
-from sso.claims import SUPPORTED_CLAIMS, user_claims
 from sso.hashers import ALGORITHM
 from sso.models import Application, SignIn
 from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
@@ -56,7 +56,7 @@ CONSUMED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class OAuth2Validator(oauth2_validators.OAuth2Validator):
-    oidc_claim_scope = None  # sso.claims filters by scope itself
+    oidc_claim_scope = None  # accounts.claims filters by scope itself
 
     # -- client authentication ------------------------------------------------------------
     def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:

@@ -6,8 +6,9 @@ one SELECT and, on Postgres, the rotation one statement of data-modifying CTEs: 
 itself, so no transaction round trips, and it inserts nothing unless it revoked the presented
 token first. Values go through each field's own pre_save and database preparation, so tokens
 are stored as DOT stores them (blank ``token``, SHA-256 ``token_checksum``: RFC 9700 token
-storage); column lists come from the models, so a new field needs no change here. On other
-databases (SQLite for ``make run``) the writes take the ORM path.
+storage); column lists come from the models, so a new field needs no change here. Statements
+are built and run through identity.postgres.statements; on other databases (SQLite for
+``make run``) the lookup and the writes take the ORM path.
 """
 
 from __future__ import annotations
@@ -17,29 +18,21 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Field, Model
+from django.db.models import Exists, F, Field, Model, OuterRef, Subquery
 from oauth2_provider.models import (
     get_access_token_model,
     get_id_token_model,
     get_refresh_token_model,
 )
 
-from accounts.models import Profile, User, UserSession
-from identity.postgres import instance_from_row, prepared_cursor
-from sso.models import Application, SignIn
+from accounts.models import UserSession
+from identity.postgres import instance_saved
+from identity.postgres.statements import Select, Statement, fast_path, select_statement
+from sso.models import SignIn
 
 AccessToken = get_access_token_model()
 IDToken = get_id_token_model()
 RefreshToken = get_refresh_token_model()
-
-# The models a refresh-token lookup returns, in SELECT order, with their table aliases.
-_LOADED: tuple[tuple[type[Model], str], ...] = (
-    (RefreshToken, "rt"),
-    (AccessToken, "at"),
-    (User, "u"),
-    (Profile, "p"),
-    (Application, "app"),
-)
 
 
 # -- refresh-token lookup -------------------------------------------------------------------
@@ -49,104 +42,65 @@ def refresh_token_load(*, checksum: str, now: datetime) -> Any:
     two flags: ``sso_session_live`` (its UserSession is neither revoked nor expired) and
     ``sso_auth_time`` (of its sign-in). None when no token has this checksum."""
     alias = router.db_for_read(RefreshToken)
-    connection = connections[alias]
-    expires_at = UserSession._meta.get_field("expires_at").get_db_prep_value(now, connection)
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(_load_sql(alias), [expires_at, checksum])
-        row = cursor.fetchone()
+    if not fast_path(connections[alias]):
+        return _refresh_token_orm(checksum=checksum, now=now)
+    statement = _load_statement(alias)
+    row = statement.row([now, checksum])
     if row is None:
         return None
-    start, instances = 0, []
-    for model, table_alias in _LOADED:
-        end = start + len(model._meta.concrete_fields)
-        instances.append(_instance(model, table_alias, list(row[start:end]), connection))
-        start = end
-    refresh, access, user, profile, application = instances
-    RefreshToken._meta.get_field("access_token").set_cached_value(refresh, access)
-    RefreshToken._meta.get_field("user").set_cached_value(refresh, user)
-    RefreshToken._meta.get_field("application").set_cached_value(refresh, application)
-    Profile._meta.get_field("user").remote_field.set_cached_value(user, profile)
-    refresh.sso_session_live = bool(row[start])
-    refresh.sso_auth_time = _auth_time(row[start + 1], connection)
+    refresh = statement.instances(row)[0]
+    live, auth_time = statement.extras(row)
+    refresh.sso_session_live, refresh.sso_auth_time = bool(live), auth_time
     return refresh
 
 
 @functools.cache
-def _load_sql(alias: str) -> str:
-    quote = connections[alias].ops.quote_name
-    columns = ", ".join(
-        f"{table_alias}.{quote(field.column)}"
-        for model, table_alias in _LOADED
-        for field in model._meta.concrete_fields
-    )
-    table = {model: quote(model._meta.db_table) for model, _ in _LOADED}
-    sessions, sign_ins = (quote(m._meta.db_table) for m in (UserSession, SignIn))
-    # Identifiers come from model metadata; values are parameters.
-    return (
-        f"SELECT {columns},"  # noqa: S608
-        f" EXISTS (SELECT 1 FROM {sessions} s WHERE s.id = rt.token_family"
-        " AND s.revoked_at IS NULL AND s.expires_at > %s),"
-        f" (SELECT si.auth_time FROM {sign_ins} si WHERE si.id = rt.token_family)"
-        f" FROM {table[RefreshToken]} rt"
-        f" INNER JOIN {table[User]} u ON u.id = rt.user_id"
-        f" INNER JOIN {table[Application]} app ON app.id = rt.application_id"
-        f" LEFT OUTER JOIN {table[Profile]} p ON p.user_id = u.id"
-        f" LEFT OUTER JOIN {table[AccessToken]} at ON at.id = rt.access_token_id"
+def _load_statement(alias: str) -> Select:
+    return select_statement(
+        RefreshToken,
+        "rt",
+        related=(
+            ("access_token", "at"),
+            ("user", "u"),
+            ("user__profile", "p"),
+            ("application", "app"),
+        ),
+        extra=(
+            "EXISTS (SELECT 1 FROM {s} WHERE {s.id} = {rt.token_family}"
+            " AND {s.revoked_at} IS NULL AND {s.expires_at} > %s)",
+            "(SELECT {si.auth_time} FROM {si} WHERE {si.id} = {rt.token_family})",
+        ),
+        tables=(("s", UserSession), ("si", SignIn)),
+        where="{rt.token_checksum} = %s",
         # A revoked row may share the checksum of a live one (DOT #1816): the live one wins.
-        " WHERE rt.token_checksum = %s ORDER BY rt.revoked DESC NULLS FIRST LIMIT 1"
+        tail="ORDER BY {rt.revoked} DESC NULLS FIRST LIMIT 1",
+        using=alias,
     )
 
 
-def _instance(model: type[Model], table_alias: str, values: list[Any], connection: Any) -> Any:
-    """The model built from its columns as the ORM builds it; None for the missing side of a
-    LEFT JOIN (a NULL primary key)."""
-    if values[0] is None:
-        return None
-    for index, col, converters in _converters(model, table_alias, connection.alias):
-        for convert in converters:
-            values[index] = convert(values[index], col, connection)
-    return instance_from_row(model, _attnames(model), values, connection.alias)
-
-
-@functools.cache
-def _converters(model: type[Model], table_alias: str, alias: str) -> tuple[Any, ...]:
-    """(index, column, converters) of the columns that need the ORM's converters: JSON
-    decoding, and dates and UUIDs on SQLite. They depend on the column and the backend only,
-    so one thread's connection serves them to all."""
-    connection = connections[alias]
-    result = []
-    for index, field in enumerate(model._meta.concrete_fields):
-        col = field.get_col(table_alias)
-        converters = (*connection.ops.get_db_converters(col), *col.get_db_converters(connection))
-        if converters:
-            result.append((index, col, converters))
-    return tuple(result)
-
-
-def _auth_time(value: Any, connection: Any) -> datetime | None:
-    col = SignIn._meta.get_field("auth_time").get_col("si")
-    for convert in connection.ops.get_db_converters(col):  # a string on SQLite
-        value = convert(value, col, connection)
-    return value
-
-
-@functools.cache
-def _attnames(model: type[Model]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+def _refresh_token_orm(*, checksum: str, now: datetime) -> Any:
+    """The statement's answer through the ORM."""
+    family = OuterRef("token_family")
+    live = UserSession.objects.filter(pk=family, revoked_at__isnull=True, expires_at__gt=now)
+    auth_time = SignIn.objects.filter(pk=family).values("auth_time")[:1]
+    tokens = RefreshToken.objects.select_related(
+        "access_token", "user", "user__profile", "application"
+    ).annotate(sso_session_live=Exists(live), sso_auth_time=Subquery(auth_time))
+    return (
+        tokens.filter(token_checksum=checksum).order_by(F("revoked").desc(nulls_first=True)).first()
+    )
 
 
 # -- inserts and rotation -------------------------------------------------------------------
 def access_token_insert(*, access_token: Any) -> None:
     """``access_token.save()`` for a new row, without the ORM's per-call SQL compilation."""
     alias = router.db_for_write(AccessToken)
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
+    if not fast_path(connections[alias]):
         access_token.save()
         return
     access_token._prepare_related_fields_for_save(operation_name="save")  # as save() does
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(_insert_sql(AccessToken, alias), _insert_params(access_token, (), alias))
-        _saved(access_token, cursor.fetchone()[0], alias)
+    statement = Statement(_insert_sql(AccessToken, alias), alias)
+    instance_saved(access_token, statement.row(_insert_params(access_token, (), alias))[0], alias)
 
 
 def refresh_token_rotate(
@@ -161,7 +115,7 @@ def refresh_token_rotate(
     and refresh token (pointing at that access token). False, with nothing written, when
     ``previous`` is revoked already: a concurrent rotation won the race."""
     alias = router.db_for_write(RefreshToken)
-    if connections[alias].vendor != "postgresql":
+    if not fast_path(connections[alias]):
         return _rotate_with_orm(alias, previous, access_token, refresh_token, id_token, now)
     old_access_id = previous.access_token_id
     params: list[Any] = [now, now, previous.pk]
@@ -172,17 +126,15 @@ def refresh_token_rotate(
     params += _insert_params(access_token, ("id_token_id",) if id_token else (), alias)
     params += _insert_params(refresh_token, ("access_token_id",), alias)
     sql = _rotate_sql(alias, id_token is not None, old_access_id is not None)
-    with prepared_cursor(connections[alias]) as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = Statement(sql, alias).row(params)
     if row is None:
         return False
     if id_token is not None:
-        _saved(id_token, row[2], alias)
+        instance_saved(id_token, row[2], alias)
         access_token.id_token_id = id_token.pk
-    _saved(access_token, row[0], alias)
+    instance_saved(access_token, row[0], alias)
     refresh_token.access_token_id = access_token.pk
-    _saved(refresh_token, row[1], alias)
+    instance_saved(refresh_token, row[1], alias)
     return True
 
 
@@ -250,12 +202,6 @@ def _insert_params(instance: Model, computed: tuple[str, ...], alias: str) -> li
         for field in _insert_fields(type(instance))
         if field.column not in computed
     ]
-
-
-def _saved(instance: Model, pk: int, alias: str) -> None:
-    instance.pk = pk
-    instance._state.adding = False
-    instance._state.db = alias
 
 
 def _rotate_with_orm(

@@ -104,7 +104,8 @@ class TokenPairOutputSerializer(strict.OutputSerializer):
 
 class LoginOutputSerializer(TokenPairOutputSerializer):
     id_token = serializers.CharField(
-        help_text="OpenID Connect id_token with email, email_verified, preferred_username, name."
+        help_text="OpenID Connect id_token with the claims of the openid, profile and email "
+        "scopes, as the OIDC provider's id_token carries them."
     )
 
 

@@ -47,8 +47,14 @@ def rows_insert(*instances: Model) -> None:
         cursor.execute(sql, params)
         keys = cursor.fetchone()
     for instance, key in zip(instances, keys, strict=True):
-        instance.pk = key
-        instance._state.adding, instance._state.db = False, alias
+        instance_saved(instance, key, alias)
+
+
+def instance_saved(instance: Model, pk: Any, alias: str) -> None:
+    """What ``save()`` leaves on an instance our own INSERT wrote: its key, and a saved state
+    (a later save() updates the row rather than inserting it again)."""
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, alias
 
 
 @functools.cache

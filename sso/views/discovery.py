@@ -14,8 +14,8 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 from oauth2_provider.scopes import get_scopes_backend
 
+from accounts.claims import SUPPORTED_CLAIMS
 from sso import services
-from sso.claims import SUPPORTED_CLAIMS
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 MAX_AGE = 300

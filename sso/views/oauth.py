@@ -26,6 +26,7 @@ from oauth2_provider.exceptions import (
 )
 from oauth2_provider.views.oidc import _load_id_token, _validate_claims
 
+from accounts.claims import user_claims
 from accounts.models import UserSession
 from accounts.selectors import user_password_change_pending
 from accounts.services.sessions import (
@@ -39,7 +40,6 @@ from identity.csp import form_action_allow
 from identity.http import authorization
 from sso import selectors, services
 from sso.authentication import bearer_token
-from sso.claims import user_claims
 from sso.hashers import ALGORITHM
 from sso.models import Application, is_loopback_uri
 

@@ -1,4 +1,9 @@
-"""OpenID Connect claims of a user, by scope (OIDC Core §5.4), for id_tokens and userinfo."""
+"""A user's claims by scope (OIDC Core §5.4): the one builder for every id_token and userinfo.
+
+The first-party login's id_token (accounts.tokens), the OIDC id_token and userinfo (sso) all
+take their user claims from ``user_claims``; the protocol claims (iss, aud, exp, sid, nonce,
+at_hash...) stay with each issuer.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ CLAIMS_BY_SCOPE: dict[str, tuple[str, ...]] = {
     "roles": ("roles",),
 }
 SUPPORTED_CLAIMS = sorted({claim for claims in CLAIMS_BY_SCOPE.values() for claim in claims})
+# What a first-party login's id_token stands for: who signed in, their name and email.
+FIRST_PARTY_SCOPES = ("openid", "profile", "email")
 
 
 def _profile_claims(user: User) -> dict[str, Any]:
