@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import checks
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -58,6 +59,17 @@ def rate_get(name: str) -> Rate | None:
     a settings override applies at once."""
     text = settings.RATE_LIMITS.get(name)
     return None if text is None else rate_parse(text)
+
+
+def rate_limits_check(**kwargs: object) -> list[checks.CheckMessage]:
+    """A system check: a malformed rate would fail every request it limits, not the start."""
+    errors = []
+    for name, text in settings.RATE_LIMITS.items():
+        try:
+            rate_parse(text)
+        except (ValueError, AttributeError) as error:
+            errors.append(checks.Error(f"RATE_LIMITS[{name!r}]: {error}", id="identity.E001"))
+    return errors
 
 
 def _counters(*, scope: str, ip: str, identifier: str | None) -> list[tuple[str, Rate]]:

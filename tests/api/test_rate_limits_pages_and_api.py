@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.core.checks import run_checks
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from identity.ratelimit import Rate, rate_get, rate_parse
+from identity.ratelimit import Rate, rate_get, rate_limits_check, rate_parse
 from tests.api.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD
 
@@ -250,3 +251,9 @@ def test_every_limit_a_page_or_api_view_names_is_in_the_settings(settings):
     }
     assert {"signup", "login", "password_reset", "verify_resend", "refresh"} <= named
     assert named <= set(settings.RATE_LIMITS)
+
+
+def test_a_malformed_rate_in_the_settings_fails_the_system_check(settings):
+    assert rate_limits_check() == []
+    _limits(settings, login="30 a minute")
+    assert "identity.E001" in [error.id for error in run_checks()]
