@@ -1,5 +1,4 @@
-"""The one rate limiter of pages and API: the named limits of settings.RATE_LIMITS, counted
-per client IP and per account identifier in the cache, and the 429 page."""
+"""One rate limiter for pages and API: settings.RATE_LIMITS counted in the cache; the 429 page."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""DRF's throttle interface over identity.ratelimit: an API view has the limits of its page twin.
-
-A view names its limit with ``throttle_scope`` (a name in settings.RATE_LIMITS) and the request
-field that names the account with ``throttle_identifier_field``; how each limit counts (per IP,
-per identifier and IP, per identifier alone) is the limiter's, the same for pages and API.
-"""
+"""DRF's throttle interface over identity.ratelimit: an API view has the limits of its page twin."""
 
 from __future__ import annotations
 
@@ -27,7 +22,12 @@ def _identifier(request: Request, view: Any) -> str | None:
 
 class RateLimitThrottle(BaseThrottle):
     """Refuses with 429 ``throttled`` and Retry-After (DRF's Throttled) what the limiter
-    refuses; one cache read and one write for all of the view's limits."""
+    refuses; one cache read and one write for all of the view's limits.
+
+    A view names its limit with ``throttle_scope`` (a name in settings.RATE_LIMITS) and the
+    request field that names the account with ``throttle_identifier_field``; how each limit
+    counts (per IP, per identifier and IP, per identifier alone) is the limiter's, the same for
+    pages and API."""
 
     def __init__(self) -> None:
         self.retry_after: int | None = None
