@@ -47,7 +47,7 @@ def rate_parse(text: str) -> Rate:
     """``N/period`` as DRF writes rates (``10/min``, ``5/hour``), or with a count of periods
     (``5/15min``)."""
     match = _RATE.fullmatch(text.strip().lower().replace(" ", ""))
-    if match is None:
+    if match is None or int(match.group(2) or 1) == 0:  # a window of no time counts nothing
         raise ValueError(f"rate {text!r} is not N/period, such as 10/min, 5/hour or 5/15min")
     requests, periods, unit = match.groups()
     return Rate(requests=int(requests), seconds=int(periods or 1) * _UNIT_SECONDS[unit])

@@ -190,7 +190,7 @@ def test_rates_are_written_as_drf_writes_them(text, rate):
     assert rate_parse(text) == rate
 
 
-@pytest.mark.parametrize("text", ["10", "ten/min", "10/fortnight", "10/5", "-1/min", ""])
+@pytest.mark.parametrize("text", ["10", "ten/min", "10/fortnight", "10/5", "-1/min", "", "5/0min"])
 def test_a_malformed_rate_is_refused(text):
     with pytest.raises(ValueError, match="N/period"):
         rate_parse(text)
