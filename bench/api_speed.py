@@ -162,10 +162,9 @@ def main() -> None:
 if __name__ == "__main__":
     db = settings.DATABASES["default"]
     db.setdefault("TEST", {})["NAME"] = f"bench_{db['NAME']}"
-    rates = dict.fromkeys(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "1000000/min")
     overrides = {
         "ROOT_URLCONF": bench_urls,
-        "REST_FRAMEWORK": {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates},
+        "RATE_LIMITS": dict.fromkeys(settings.RATE_LIMITS, "1000000/min"),
         "DEBUG": False,
     }
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)

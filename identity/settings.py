@@ -417,6 +417,31 @@ OAUTH2_PROVIDER = {
 OAUTH_TOKEN_CACHE_SECONDS = env.int("OAUTH_TOKEN_CACHE_SECONDS", default=30)
 
 # ---------------------------------------------------------------------------
+# Rate limits: one set for pages and API (identity/ratelimit.py)
+# ---------------------------------------------------------------------------
+# "N/period" (10/min, 5/hour, 5/15min). <name> counts per client IP, <name>_identifier per
+# account identifier and client IP (sign-up's: per address alone), so that no stranger can lock
+# an owner out. A page and its API twin count in the same counters. The variables keep their
+# API_ prefix from when only the API read them.
+RATE_LIMITS = {
+    "signup": env.str("API_THROTTLE_SIGNUP", default="10/hour"),
+    "signup_identifier": env.str("API_THROTTLE_SIGNUP_IDENTIFIER", default="5/hour"),
+    "login": env.str("API_THROTTLE_LOGIN", default="30/min"),
+    "login_identifier": env.str("API_THROTTLE_LOGIN_IDENTIFIER", default="10/min"),
+    "refresh": env.str("API_THROTTLE_REFRESH", default="60/min"),
+    "password_reset": env.str("API_THROTTLE_PASSWORD_RESET", default="10/hour"),
+    "password_reset_identifier": env.str(
+        "API_THROTTLE_PASSWORD_RESET_IDENTIFIER", default="5/hour"
+    ),
+    "password_reset_confirm": env.str("API_THROTTLE_PASSWORD_RESET_CONFIRM", default="30/hour"),
+    "password_reset_confirm_identifier": env.str(
+        "API_THROTTLE_PASSWORD_RESET_CONFIRM_IDENTIFIER", default="10/hour"
+    ),
+    "verify_resend": env.str("API_THROTTLE_VERIFY_RESEND", default="10/hour"),
+    "verify_resend_identifier": env.str("API_THROTTLE_VERIFY_RESEND_IDENTIFIER", default="3/hour"),
+}
+
+# ---------------------------------------------------------------------------
 # REST API
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -437,28 +462,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "identity.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": None,
-    # Per client IP (<scope>) and per login identifier and client IP (<scope>_identifier; sign-up
-    # counts the address alone), so that no stranger can lock an owner out; see
-    # identity/api/throttles.py.
-    "DEFAULT_THROTTLE_RATES": {
-        "signup": env.str("API_THROTTLE_SIGNUP", default="20/hour"),
-        "signup_identifier": env.str("API_THROTTLE_SIGNUP_IDENTIFIER", default="5/hour"),
-        "login": env.str("API_THROTTLE_LOGIN", default="30/min"),
-        "login_identifier": env.str("API_THROTTLE_LOGIN_IDENTIFIER", default="10/min"),
-        "refresh": env.str("API_THROTTLE_REFRESH", default="60/min"),
-        "password_reset": env.str("API_THROTTLE_PASSWORD_RESET", default="10/hour"),
-        "password_reset_identifier": env.str(
-            "API_THROTTLE_PASSWORD_RESET_IDENTIFIER", default="5/hour"
-        ),
-        "password_reset_confirm": env.str("API_THROTTLE_PASSWORD_RESET_CONFIRM", default="30/hour"),
-        "password_reset_confirm_identifier": env.str(
-            "API_THROTTLE_PASSWORD_RESET_CONFIRM_IDENTIFIER", default="10/hour"
-        ),
-        "verify_resend": env.str("API_THROTTLE_VERIFY_RESEND", default="10/hour"),
-        "verify_resend_identifier": env.str(
-            "API_THROTTLE_VERIFY_RESEND_IDENTIFIER", default="3/hour"
-        ),
-    },
 }
 # A password-reset request answers no sooner than this, whether or not the account exists,
 # so that its timing does not reveal which (sending mail takes time).

@@ -43,9 +43,9 @@ class SignUpView(AnonymousOnlyMixin, ServiceFormView):
     form_class = forms.SignUpForm
 
     def perform(self, form: Form) -> HttpResponse:
-        if limited := page_limit(self.request, scope="signup"):
-            return limited
         data = form.cleaned_data
+        if limited := page_limit(self.request, scope="signup", identifier=data["email"]):
+            return limited
         user = services.user_sign_up(
             username=data["username"],
             email=data["email"],
@@ -90,10 +90,11 @@ class VerifyEmailResendView(ServiceFormView):
     form_class = forms.EmailForm
 
     def perform(self, form: Form) -> HttpResponse:
-        if limited := page_limit(self.request, scope="verify_resend"):
+        email = form.cleaned_data["email"]
+        if limited := page_limit(self.request, scope="verify_resend", identifier=email):
             return limited
         with response_floor():
-            services.email_verification_resend(email=form.cleaned_data["email"])
+            services.email_verification_resend(email=email)
         messages.info(self.request, RESEND_MESSAGE)
         return redirect("home" if self.request.user.is_authenticated else "accounts:login")
 
@@ -106,7 +107,7 @@ class VerifyEmailResendPendingView(View):
         user = user_get_by_public_id(public_id=public_id) if public_id else None
         if user is None:
             return redirect("accounts:verify_email_resend")
-        if limited := page_limit(request, scope="verify_resend"):
+        if limited := page_limit(request, scope="verify_resend", identifier=user.email):
             return limited
         services.email_verification_resend(email=user.email)
         messages.info(request, "We sent a new link to your email address. Open it, then sign in.")
@@ -140,6 +141,8 @@ class LoginView(ServiceFormView):
 
     def perform(self, form: Form) -> HttpResponse:
         login = form.cleaned_data["username"]
+        if limited := page_limit(self.request, scope="login", identifier=login):
+            return limited
         try:
             services.browser_sign_in(
                 request=self.request, login=login, password=form.cleaned_data["password"]
@@ -215,10 +218,7 @@ class PasswordResetView(ServiceFormView):
 
     def perform(self, form: Form) -> HttpResponse:
         login = form.cleaned_data["login"]
-        limited = page_limit(self.request, scope="password_reset_ip") or page_limit(
-            self.request, scope="password_reset", extra=login
-        )
-        if limited:
+        if limited := page_limit(self.request, scope="password_reset", identifier=login):
             return limited
         with response_floor():
             services.password_reset_request(login=login)

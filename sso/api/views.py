@@ -47,11 +47,6 @@ def _application(request: Request, client_id: str) -> Application:
 class SignUpApi(ThrottledPublicApi):
     throttle_scope = "signup"
     throttle_identifier_field = "email"
-    # Per address alone, from anywhere: this limit locks no account out of anything (sign-in,
-    # reset and resend have limits of their own) and at most delays registering an address
-    # someone else is hammering; counted across addresses, it caps how often a distributed
-    # client can probe one address with sign-up's duplicate check or mail it.
-    throttle_identifier_per_ip = False
 
     class InputSerializer(NewAccountInputSerializer):
         password = strict.PasswordField()

@@ -16,7 +16,6 @@ from django.utils import timezone
 from accounts.models import OneTimeToken, User, UserSession
 from accounts.services.secrets import secret_issue
 from accounts.views import PENDING_VERIFICATION_KEY
-from identity import ratelimit
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +138,8 @@ def test_signup_refuses_taken_username_and_blocked_domain(
     assert list(User.objects.all()) == [taken]
 
 
-def test_signup_is_rate_limited_per_ip(client, monkeypatch):
-    monkeypatch.setitem(ratelimit.PAGE_RATE_LIMITS, "signup", (1, 3600))
+def test_signup_is_rate_limited_per_ip(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": "1/hour"}
     client.post(reverse("accounts:signup"), SIGNUP)
     response = client.post(reverse("accounts:signup"), {**SIGNUP, "username": "second"})
 
@@ -463,8 +462,8 @@ def test_password_reset_request_refuses_empty_and_oversized(client, mailoutbox):
     assert mailoutbox == []
 
 
-def test_password_reset_request_is_rate_limited(client, user, mailoutbox, monkeypatch):
-    monkeypatch.setitem(ratelimit.PAGE_RATE_LIMITS, "password_reset", (2, 900))
+def test_password_reset_request_is_rate_limited(client, user, mailoutbox, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password_reset_identifier": "2/15min"}
     url = reverse("accounts:password_reset")
     statuses = [client.post(url, {"login": user.username}).status_code for _ in range(3)]
 

@@ -31,13 +31,12 @@ class PublicApi(APIView):
 
 
 class ThrottledPublicApi(PublicApi):
-    """Limited per IP (``throttle_scope``) and per account and IP (``throttle_identifier_field``;
-    per account alone with ``throttle_identifier_per_ip = False``)."""
+    """Limited as its page twin is (identity.ratelimit): ``throttle_scope`` names the limit,
+    ``throttle_identifier_field`` the request field that names the account."""
 
     throttle_classes = AUTH_THROTTLES
     throttle_scope = ""
     throttle_identifier_field: str | None = None
-    throttle_identifier_per_ip = True
 
 
 def api_authenticate(
