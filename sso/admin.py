@@ -1,13 +1,16 @@
 """Admin for OAuth applications: never shows a client secret; is_first_party, is_trusted and
-the service account are set only here."""
+the service account are set only here. Every change goes through sso.services."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 
+from identity.errors import ApplicationError
 from sso import services
 from sso.errors import NotTrusted
 from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
@@ -19,14 +22,48 @@ admin.site.unregister(Application)
 PRIVILEGE_FIELDS = ("is_trusted", "is_first_party")
 
 
+class ApplicationMemberFormSet(forms.BaseInlineFormSet):
+    """Saves through application_member_add / application_member_remove: removing a member
+    of a restricted application ends their sign-ins, as on the owner's page."""
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> ApplicationMember:
+        return services.application_member_add(
+            application=self.instance, user=form.cleaned_data["user"]
+        )
+
+    def save_existing(
+        self, form: forms.ModelForm, obj: ApplicationMember, commit: bool = True
+    ) -> ApplicationMember:
+        original = ApplicationMember.objects.select_related("user").get(pk=obj.pk)
+        if original.user_id != obj.user_id:  # another member in place of this one
+            services.application_member_remove(application=self.instance, user=original.user)
+        return self.save_new(form, commit)
+
+    def delete_existing(self, obj: ApplicationMember, commit: bool = True) -> None:
+        services.application_member_remove(application=self.instance, user=obj.user)
+
+
 class ApplicationMemberInline(admin.TabularInline):
     model = ApplicationMember
+    formset = ApplicationMemberFormSet
     raw_id_fields = ("user",)
     extra = 0
 
 
+class ApplicationAdminForm(forms.ModelForm):
+    def validate_unique(self) -> None:
+        """The service refuses a name its owner already uses; here the refusal shows on the
+        form (the instance holds the form's values by now), not as an error page."""
+        super().validate_unique()
+        try:
+            services.application_name_check(application=self.instance)
+        except ApplicationError as error:
+            self.add_error("name", error.message)
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
+    form = ApplicationAdminForm
     list_display = (
         "name",
         "client_id",
@@ -90,23 +127,27 @@ class ApplicationAdmin(admin.ModelAdmin):
         below = not obj.is_trusted and obj.service_account_id is None
         return below or obj.user_id == request.user.pk or request.user.is_superuser
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Applications are registered by their owners (application_create: a verified owner,
+        # a client type, a secret shown once); the admin's form could set none of these.
+        return False
+
     def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
-        if change:
-            # Only the columns the form changed: a full-row save would write back, among
-            # others, a client secret hash the owner has rotated meanwhile.
-            obj.save(update_fields=[*form.changed_data, "updated"])
-        else:
-            super().save_model(request, obj, form, change)
-        if "is_first_party" in form.changed_data:
-            services.application_first_party_set(application=obj, is_first_party=obj.is_first_party)
-        if "is_trusted" in form.changed_data:
-            # Withdrawing trust ends what the application holds under it.
-            services.application_trust_set(
-                application=obj, is_trusted=obj.is_trusted, admin_scopes=obj.scope_list
-            )
+        """Saved in save_related, after the members: restricting the application then ends
+        the sign-ins of whoever is not a member once this form is saved."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+        services.application_update_by_admin(application=form.instance, changed=form.changed_data)
 
     def delete_model(self, request: HttpRequest, obj: Application) -> None:
         services.application_delete(application=obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for application in queryset:
+            services.application_delete(application=application)
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
@@ -155,6 +196,13 @@ class ConsentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def delete_model(self, request: HttpRequest, obj: Consent) -> None:
+        services.consent_withdraw(consent=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for consent in queryset:
+            services.consent_withdraw(consent=consent)
+
 
 @admin.register(ApplicationInvitation)
 class ApplicationInvitationAdmin(admin.ModelAdmin):
@@ -172,3 +220,12 @@ class ApplicationInvitationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: ApplicationInvitation) -> None:
+        services.application_invitation_withdraw(
+            application=obj.application, public_id=str(obj.public_id)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for invitation in queryset.select_related("application"):
+            self.delete_model(request, invitation)

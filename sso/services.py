@@ -76,15 +76,17 @@ def client_secret_generate() -> str:
 def _save(application: Application, *, update_fields: list[str] | None = None) -> None:
     """Validates and saves; an update names its columns, so that the owner's copy of the row
     never writes back flags an administrator changed meanwhile (is_first_party, restricted)."""
-    if (
-        Application.objects.filter(user=application.user, name=application.name)
-        .exclude(pk=application.pk)
-        .exists()
-    ):
-        raise ApplicationNameTaken()
+    application_name_check(application=application)
     application.full_clean(exclude=["client_secret"])
     application.save(update_fields=update_fields)
     application_cache_forget(application=application)
+
+
+def application_name_check(*, application: Application) -> None:
+    """Raises ApplicationNameTaken when its owner has another application of that name."""
+    others = Application.objects.filter(user=application.user_id, name=application.name)
+    if others.exclude(pk=application.pk).exists():
+        raise ApplicationNameTaken()
 
 
 def application_cache_forget(*, application: Application) -> None:
@@ -160,14 +162,49 @@ def application_update(*, application: Application, **fields: Any) -> Applicatio
     for key in changed:
         setattr(application, key, fields[key])
     _save(application, update_fields=[*changed, "updated"])
+    application_non_members_revoke(application=application)
+    return application
+
+
+# What the admin's form writes as it is, besides EDITABLE_FIELDS: the owner (a superuser's
+# choice). Trust and first-party go through their services; administration scopes are an
+# administrator's to give, so the owner's scope rule (_owner_scopes) does not apply here.
+ADMIN_EDITABLE_FIELDS = (*EDITABLE_FIELDS, "user")
+
+
+@transaction.atomic
+def application_update_by_admin(*, application: Application, changed: Iterable[str]) -> None:
+    """The admin's change form, after its member inline: the columns it changed, trust and
+    first-party through their services, and a restricted application keeps only its members
+    signed in, as after the owner's change (application_update)."""
+    changed = list(changed)
+    plain = [name for name in changed if name in ADMIN_EDITABLE_FIELDS]
+    if plain:
+        # Only these columns: a full-row save would write back, among others, a client secret
+        # hash the owner has rotated meanwhile.
+        _save(application, update_fields=[*plain, "updated"])
+    if "is_first_party" in changed:
+        application_first_party_set(
+            application=application, is_first_party=application.is_first_party
+        )
+    if "is_trusted" in changed:
+        # Withdrawing trust ends what the application holds under it.
+        application_trust_set(
+            application=application,
+            is_trusted=application.is_trusted,
+            admin_scopes=application.scope_list,
+        )
+    application_non_members_revoke(application=application)
+
+
+def application_non_members_revoke(*, application: Application) -> None:
+    """Only members may stay signed in to a restricted application; others' sign-ins end."""
     if not application.restricted:
-        return application
-    # Only members may stay signed in to a restricted application.
+        return
     outsiders = SignIn.objects.filter(application=application).exclude(
         user__in=application.memberships.values("user")
     )
     sign_ins_revoke(sids=[str(pk) for pk in outsiders.values_list("pk", flat=True)], reason="app")
-    return application
 
 
 def _owner_scopes(application: Application, requested: str) -> str:
@@ -434,6 +471,12 @@ def consent_grant(*, user: User, application: Application, scopes: list[str]) ->
         consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scopes)))
         consent.save(update_fields=["scope", "updated_at"])
     return consent
+
+
+def consent_withdraw(*, consent: Consent) -> None:
+    """An administrator withdraws a remembered consent: the next authorization asks again.
+    Tokens already issued stay (connected_app_revoke is the user's cut-off)."""
+    consent.delete()
 
 
 @transaction.atomic
