@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from sso import services
-from sso.models import Application, ApplicationMember, Consent
+from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 from sso.selectors import application_cache_put, application_cached
 from tests.admin_forms import admin_change_form_post, form_data
 from tests.sso.conftest import Registered, refresh, register, sign_in
@@ -126,3 +126,23 @@ def test_admin_withdraws_a_consent_through_the_service(admin_client, owner, user
     assert response.status_code == 302
     assert calls == [consent.pk]
     assert not Consent.objects.filter(pk=consent.pk).exists()
+
+
+def test_admin_withdraws_an_invitation_through_the_service(admin_client, owner, monkeypatch):
+    rp = register(owner)
+    invitation = services.application_member_invite(
+        application=rp.app, login="nobody-yet@example.com", invited_by=owner
+    )
+    calls = []
+    withdraw = services.application_invitation_withdraw
+    monkeypatch.setattr(
+        services,
+        "application_invitation_withdraw",
+        lambda **kw: (calls.append(kw), withdraw(**kw)),
+    )
+
+    url = reverse("admin:sso_applicationinvitation_delete", args=[invitation.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+
+    assert calls == [{"application": rp.app, "public_id": str(invitation.public_id)}]
+    assert not ApplicationInvitation.objects.exists()
