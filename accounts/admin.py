@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.contrib.auth.models import Permission as DjangoPermission
 from django.db import transaction
@@ -116,6 +116,30 @@ class UserCreateForm(forms.ModelForm):
         return data
 
 
+class UserChangeAdminForm(UserChangeForm):
+    """The change form; a new email address is taken as the users API takes it."""
+
+    ignore_domain_rules = forms.BooleanField(
+        required=False,
+        label="Ignore email-domain rules",
+        help_text="For a new email address: an exception to the allow and block rules, "
+        "recorded in the account's history with your name.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        email = data.get("email")
+        # The service refuses it too; here the refusal shows next to the field.
+        if "email" in self.changed_data and email and not data.get("ignore_domain_rules"):
+            try:
+                services.email_domain_rules_apply(
+                    email=services.normalise_email(email), message=ADMIN_REFUSAL
+                )
+            except ApplicationError as error:
+                self.add_error("email", error.message)
+        return data
+
+
 class AdminPasswordSetForm(AdminPasswordChangeForm):
     """Django's admin password form, saved through the service that ends every sign-in."""
 
@@ -133,6 +157,7 @@ admin.site.login_form = AdminLoginForm
 @admin.register(User)
 class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
     add_form = UserCreateForm
+    form = UserChangeAdminForm
     change_password_form = AdminPasswordSetForm
     add_fieldsets = (
         (
@@ -152,7 +177,22 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         ("Profile (optional)", {"fields": ("first_name", "last_name", "phone_number")}),
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "username", "email", "user_type", "password")}),
+        (
+            None,
+            {
+                "fields": (
+                    "public_id",
+                    "username",
+                    "email",
+                    "ignore_domain_rules",
+                    "user_type",
+                    "password",
+                ),
+                # A new address is the account's once its owner follows the link sent to it.
+                "description": "A new email address is sent a confirmation link; the account "
+                "keeps its current address until the link is used.",
+            },
+        ),
         ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
         ("Permissions", {"fields": ("is_staff", "is_superuser", "is_service_account")}),
         ("Dates", {"fields": ("date_joined", "updated_at")}),
@@ -225,7 +265,10 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         if change:
             services.user_update_from_admin_form(
-                actor=request.user, user=obj, changed=form.changed_data
+                actor=request.user,
+                user=obj,
+                changed=form.changed_data,
+                ignore_domain_rules=form.cleaned_data.get("ignore_domain_rules", False),
             )
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> User:

@@ -19,7 +19,7 @@ from accounts import services
 from accounts.models import EmailDomainRule, Profile, User
 from authz.admin import RoleAssignmentInline
 from tests.accounts.test_admin_ends_sign_ins import _live, _refreshes, _sign_in_everywhere
-from tests.admin_forms import admin_change_form_post
+from tests.admin_forms import admin_change_form_post, form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +163,57 @@ def test_admin_deleting_a_lockout_record_lifts_it_through_the_service(admin_clie
 
     assert calls == [{"attempt_ids": [attempt.pk]}]
     assert not AccessAttempt.objects.exists()
+
+
+def test_admin_email_change_is_requested_like_the_users_api(admin_client, user, mailoutbox):
+    """The change form's new address gets a link, as PATCH /api/v1/users/{id}/ does; the
+    account keeps its proven address until the link is used."""
+    old_email, verified_at = user.email, user.email_verified_at
+
+    admin_change_form_post(
+        admin_client, "admin:accounts_user_change", user, email="New.Address@example.com"
+    )
+
+    user.refresh_from_db()
+    assert (user.email, user.email_verified_at) == (old_email, verified_at)
+    assert services.email_change_pending(user=user) == "new.address@example.com"
+    assert {to for message in mailoutbox for to in message.to} == {
+        "new.address@example.com",
+        old_email,
+    }
+
+
+def test_admin_email_change_obeys_the_domain_rules(
+    admin_client, user, email_domain_rule_factory, mailoutbox
+):
+    email_domain_rule_factory(domain="blocked.example", action="block")
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    page = admin_client.get(url)
+    data = form_data(page.context["adminform"].form)
+    for inline in page.context["inline_admin_formsets"]:
+        data.update(form_data(inline.formset.management_form))
+    data["email"] = "eve@blocked.example"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "email" in response.context["adminform"].form.errors
+    assert mailoutbox == []
+
+
+def test_admin_email_change_may_override_the_domain_rules_and_it_is_recorded(
+    admin_client, admin_user, user, email_domain_rule_factory, mailoutbox
+):
+    email_domain_rule_factory(domain="blocked.example", action="block")
+
+    admin_change_form_post(
+        admin_client,
+        "admin:accounts_user_change",
+        user,
+        email="eve@blocked.example",
+        ignore_domain_rules=True,
+    )
+
+    assert "eve@blocked.example" in {to for message in mailoutbox for to in message.to}
+    entries = LogEntry.objects.filter(object_id=str(user.pk), user=admin_user)
+    assert any("email-domain rules" in entry.get_change_message() for entry in entries)
