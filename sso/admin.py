@@ -9,13 +9,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest
+from oauth2_provider import admin as oauth2_admin
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from identity.errors import ApplicationError
 from sso import services
 from sso.errors import NotTrusted
 from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
-admin.site.unregister(Application)
+AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
+Grant, IDToken = get_grant_model(), get_id_token_model()
+for _model in (Application, AccessToken, RefreshToken, Grant, IDToken):
+    admin.site.unregister(_model)  # django-oauth-toolkit's admin, replaced below
 
 # Whoever sets these decides what everyone signing in through the application hands it (admin
 # scopes, no consent) or who manages it: a superuser's decision alone, like the account flags.
@@ -229,3 +239,47 @@ class ApplicationInvitationAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for invitation in queryset.select_related("application"):
             self.delete_model(request, invitation)
+
+
+class _IssuedByFlows:
+    """Codes and tokens are issued by the OAuth flows: shown (masked), never edited or deleted
+    by hand here, where a changed scope, owner or expiry would outlive the copies that the
+    token cache and the sign-in hold."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Signing people out is a change, not a look: sessions.revoke, as for UserSession."""
+        return request.user.has_perm("sessions.revoke")
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(_IssuedByFlows, oauth2_admin.AccessTokenAdmin):
+    @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        services.oauth_tokens_revoke_by_admin(access_token_ids=ids)
+        messages.success(request, f"Revoked {len(ids)} access token(s) and their sign-ins.")
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(_IssuedByFlows, oauth2_admin.RefreshTokenAdmin):
+    @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        services.oauth_tokens_revoke_by_admin(refresh_token_ids=ids)
+        messages.success(request, f"Revoked {len(ids)} refresh token(s) and their sign-ins.")
+
+
+@admin.register(Grant)
+class GrantAdmin(_IssuedByFlows, oauth2_admin.GrantAdmin):
+    pass
+
+
+@admin.register(IDToken)
+class IDTokenAdmin(_IssuedByFlows, oauth2_admin.IDTokenAdmin):
+    pass

@@ -539,6 +539,30 @@ def token_revoke(*, raw_token: str, application_id: int) -> None:
         refresh.revoke()
 
 
+@transaction.atomic
+def oauth_tokens_revoke_by_admin(
+    *, access_token_ids: Iterable[int] = (), refresh_token_ids: Iterable[int] = ()
+) -> None:
+    """An administrator revokes OAuth tokens (sso.admin): a token of a sign-in ends that whole
+    sign-in, as the client's own revocation does (token_revoke); a token of no sign-in (client
+    credentials) goes, and leaves the token cache too."""
+    access_ids, refresh_ids = list(access_token_ids), list(refresh_token_ids)
+    minted_by = AccessToken.objects.filter(pk__in=access_ids).values("source_refresh_token")
+    related = RefreshToken.objects.filter(
+        Q(pk__in=refresh_ids) | Q(access_token_id__in=access_ids) | Q(pk__in=minted_by)
+    )
+    families = related.exclude(token_family=None).values_list("token_family", flat=True)
+    sign_ins_revoke(sids=sorted({str(family) for family in families}), reason="revoked_by_admin")
+    loose = RefreshToken.objects.filter(pk__in=refresh_ids, token_family=None)
+    bound = [token.access_token_id for token in loose if token.access_token_id is not None]
+    own = AccessToken.objects.filter(pk__in=[*access_ids, *bound])
+    _token_cache_forget(own)
+    loose.filter(revoked__isnull=True).update(
+        revoked=timezone.now(), updated=timezone.now(), access_token=None
+    )
+    own.delete()
+
+
 def sign_ins_end_for_browser(
     *, user: User, browser_session_id: str | None, sid: str | None = None
 ) -> None:
