@@ -10,9 +10,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.contrib.auth.models import Permission as DjangoPermission
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -31,20 +32,27 @@ from accounts.models import (
 )
 from accounts.services.domain_rules import ADMIN_REFUSAL
 from accounts.services.lockouts import lockout_lift
+from authz.admin import RoleAssignmentInline
 from authz.selectors import account_action_check, account_action_refusal
-from identity.admin import ReadOnlyAdmin
+from identity.admin import CreatedByServiceAdmin, ReadOnlyAdmin
 
 # Whoever may set these makes superusers and staff: a superuser's decision alone (issue 16.3).
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "user_permissions", "groups")
 
 
 class ProfileFormSet(forms.BaseInlineFormSet):
+    """Saves through profile_update, like the account page and the users API."""
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> Profile:
+        return self._save(form)
+
     def save_existing(self, form: forms.ModelForm, obj: Profile, commit: bool = True) -> Profile:
+        return self._save(form)
+
+    def _save(self, form: forms.ModelForm) -> Profile:
         # Only what the admin changed: the user may be editing other fields of their profile.
-        columns = {field.name for field in Profile._meta.concrete_fields}
-        changed = [name for name in form.changed_data if name in columns]
-        obj.save(update_fields=[*changed, "updated_at"])
-        return obj
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        return services.profile_update(user=self.instance, data=data)
 
 
 class ProfileInline(admin.StackedInline):
@@ -108,6 +116,30 @@ class UserCreateForm(forms.ModelForm):
         return data
 
 
+class UserChangeAdminForm(UserChangeForm):
+    """The change form; a new email address is taken as the users API takes it."""
+
+    ignore_domain_rules = forms.BooleanField(
+        required=False,
+        label="Ignore email-domain rules",
+        help_text="For a new email address: an exception to the allow and block rules, "
+        "recorded in the account's history with your name.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        email = data.get("email")
+        # The service refuses it too; here the refusal shows next to the field.
+        if "email" in self.changed_data and email and not data.get("ignore_domain_rules"):
+            try:
+                services.email_domain_rules_apply(
+                    email=services.normalise_email(email), message=ADMIN_REFUSAL
+                )
+            except ApplicationError as error:
+                self.add_error("email", error.message)
+        return data
+
+
 class AdminPasswordSetForm(AdminPasswordChangeForm):
     """Django's admin password form, saved through the service that ends every sign-in."""
 
@@ -123,8 +155,9 @@ admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
     add_form = UserCreateForm
+    form = UserChangeAdminForm
     change_password_form = AdminPasswordSetForm
     add_fieldsets = (
         (
@@ -144,7 +177,22 @@ class UserAdmin(DjangoUserAdmin):
         ("Profile (optional)", {"fields": ("first_name", "last_name", "phone_number")}),
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "username", "email", "user_type", "password")}),
+        (
+            None,
+            {
+                "fields": (
+                    "public_id",
+                    "username",
+                    "email",
+                    "ignore_domain_rules",
+                    "user_type",
+                    "password",
+                ),
+                # A new address is the account's once its owner follows the link sent to it.
+                "description": "A new email address is sent a confirmation link; the account "
+                "keeps its current address until the link is used.",
+            },
+        ),
         ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
         ("Permissions", {"fields": ("is_staff", "is_superuser", "is_service_account")}),
         ("Dates", {"fields": ("date_joined", "updated_at")}),
@@ -155,7 +203,8 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email")
     ordering = ("username",)
     filter_horizontal = ()
-    inlines = [ProfileInline]
+    # authz's inline, included here: accounts builds on authz, never the other way round.
+    inlines = [ProfileInline, RoleAssignmentInline]
     actions = [
         "deactivate",
         "send_password_reset",
@@ -179,8 +228,11 @@ class UserAdmin(DjangoUserAdmin):
         return allowed and (obj is None or self._may_act_on(request, obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # One's own account is deleted on the account page, confirmed with the password
+        # (user_delete_by_admin refuses it, as the users API does).
         allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or self._may_act_on(request, obj))
+        own = obj is not None and obj.pk == request.user.pk
+        return allowed and not own and (obj is None or self._may_act_on(request, obj))
 
     def _may_act_on(self, request: HttpRequest, obj: User) -> bool:
         return account_action_refusal(actor=request.user, target=obj) is None
@@ -196,20 +248,15 @@ class UserAdmin(DjangoUserAdmin):
         return super().user_change_password(request, id, form_url)
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        account_action_check(actor=request.user, target=obj)
-        services.user_sessions_revoke(user=obj, reason="deleted")  # caches hold its tokens
-        super().delete_model(request, obj)
+        services.user_delete_by_admin(actor=request.user, user=obj)
 
+    @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
+        users = list(queryset)
+        for user in users:  # all refused or none deleted
             account_action_check(actor=request.user, target=user)
-        for user in queryset:
-            services.user_sessions_revoke(user=user, reason="deleted")
-        super().delete_queryset(request, queryset)
-
-    def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:
-        # The sign-up service creates the profile; the inline edits it afterwards.
-        return self.inlines if obj is not None else []
+        for user in users:
+            services.user_delete_by_admin(actor=request.user, user=user)
 
     @admin.display(boolean=True, description="Verified")
     def email_verified(self, obj: User) -> bool:
@@ -218,11 +265,16 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         if change:
             services.user_update_from_admin_form(
-                actor=request.user, user=obj, changed=form.changed_data
+                actor=request.user,
+                user=obj,
+                changed=form.changed_data,
+                ignore_domain_rules=form.cleaned_data.get("ignore_domain_rules", False),
             )
-            return
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> User:
+        # The sign-up service creates the profile; the inlines edit it afterwards.
         data = form.cleaned_data
-        created = services.user_create(
+        return services.user_create(
             username=data["username"],
             email=data["email"],
             user_type=data.get("user_type") or UserType.CUSTOMER,
@@ -233,9 +285,6 @@ class UserAdmin(DjangoUserAdmin):
             actor=request.user,
             ignore_domain_rules=data.get("ignore_domain_rules", False),
         )
-        obj.pk = created.pk
-        obj._state.adding = False
-        obj.refresh_from_db()
 
     # Each action changes accounts: the change permission, never a look at the list alone
     # (Django offers an action without ``permissions`` to every viewer; issue 16.17).
@@ -316,10 +365,33 @@ class GroupAdmin(DjangoGroupAdmin):
 
 
 @admin.register(EmailDomainRule)
-class EmailDomainRuleAdmin(admin.ModelAdmin):
+class EmailDomainRuleAdmin(CreatedByServiceAdmin):
+    """Rules are written by accounts.services.domain_rules, like the domain-rules API."""
+
     list_display = ("domain", "action", "note", "updated_at")
     list_filter = ("action",)
     search_fields = ("domain",)
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> EmailDomainRule:
+        data = form.cleaned_data
+        return services.email_domain_rule_create(
+            domain=data["domain"], action=data["action"], note=data.get("note", "")
+        )
+
+    def save_model(
+        self, request: HttpRequest, obj: EmailDomainRule, form: forms.Form, change: bool
+    ) -> None:
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.email_domain_rule_update(rule=obj, data=data)
+
+    def delete_model(self, request: HttpRequest, obj: EmailDomainRule) -> None:
+        services.email_domain_rule_delete(rule=obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EmailDomainRule]) -> None:
+        for rule in queryset:
+            services.email_domain_rule_delete(rule=rule)
 
 
 @admin.register(LoginEvent)
@@ -374,6 +446,13 @@ class LockoutAdmin(AccessAttemptAdmin):
     """axes' failed-attempt records; unlocking a pair forgets its failures."""
 
     actions = ["unlock"]
+
+    # Deleting a record is unlocking it: the same service as the action.
+    def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
+        lockout_lift(attempt_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        lockout_lift(attempt_ids=list(queryset.values_list("pk", flat=True)))
 
     @admin.action(description="Unlock: forget these failed attempts", permissions=["delete"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:

@@ -1,5 +1,6 @@
-"""Django admin for authorization: permissions, roles, assignments on the user page, and the
-read-only audit. Every save goes through authz.services, so the audit row is always written."""
+"""Django admin for authorization: permissions, roles, the assignments inline (accounts' user
+page includes it), and the read-only audit. Every save goes through authz.services, so the
+audit row is always written."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.admin import UserAdmin
 from authz import selectors, services
 from authz.errors import ExpiryInPast
 from authz.models import AuthzAuditEvent, Permission, Role, RoleAssignment
-from identity.admin import ReadOnlyAdmin
+from identity.admin import CreatedByServiceAdmin, ReadOnlyAdmin
 from identity.errors import ApplicationError
 
 READ, WRITE = "roles.read", "roles.write"
@@ -47,7 +47,7 @@ def _as_validation_error(error: ApplicationError) -> ValidationError:
 
 
 @admin.register(Permission)
-class PermissionAdmin(_GuardedByRoles, admin.ModelAdmin):
+class PermissionAdmin(_GuardedByRoles, CreatedByServiceAdmin):
     list_display = ("code", "description", "updated_at")
     search_fields = ("code", "description")
 
@@ -60,18 +60,17 @@ class PermissionAdmin(_GuardedByRoles, admin.ModelAdmin):
         codes = {obj.code} if obj is not None else set()
         return allowed and selectors.grant_refusal(actor=request.user, codes=codes) is None
 
-    def save_model(self, request: HttpRequest, obj: Permission, form: Any, change: bool) -> None:
+    def service_create(self, request: HttpRequest, form: Any) -> Permission:
         data = form.cleaned_data
-        if change:
-            services.permission_update(
-                permission=obj, description=data["description"], actor=request.user
-            )
-            return
-        created = services.permission_create(
+        return services.permission_create(
             code=data["code"], description=data["description"], actor=request.user
         )
-        obj.pk, obj._state.adding = created.pk, False
-        obj.refresh_from_db()
+
+    def save_model(self, request: HttpRequest, obj: Permission, form: Any, change: bool) -> None:
+        if change:
+            services.permission_update(
+                permission=obj, description=form.cleaned_data["description"], actor=request.user
+            )
 
     def delete_model(self, request: HttpRequest, obj: Permission) -> None:
         services.permission_delete(permission=obj, actor=request.user)
@@ -133,7 +132,7 @@ class RoleForm(forms.ModelForm):
 
 
 @admin.register(Role)
-class RoleAdmin(_GuardedByRoles, admin.ModelAdmin):
+class RoleAdmin(_GuardedByRoles, CreatedByServiceAdmin):
     form = RoleForm
     list_display = ("name", "description", "updated_at")
     search_fields = ("name", "description")
@@ -162,22 +161,22 @@ class RoleAdmin(_GuardedByRoles, admin.ModelAdmin):
         form = super().get_form(request, obj, **kwargs)
         return type(form.__name__, (form,), {"actor": request.user})
 
+    def service_create(self, request: HttpRequest, form: Any) -> Role:
+        return services.role_create(actor=request.user, **self._fields(form))
+
     def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
+        if change:
+            services.role_update(role=obj, actor=request.user, **self._fields(form))
+
+    def _fields(self, form: Any) -> dict[str, Any]:
+        """The service sets the permissions and inclusions too (no save_m2m after it)."""
         data = form.cleaned_data
-        links = {
+        return {
+            "name": data["name"],
+            "description": data["description"],
             "permissions": [p.code for p in data["grant_permissions"]],
             "included_roles": [r.name for r in data["include_roles"]],
         }
-        fields = {"name": data["name"], "description": data["description"], **links}
-        if change:
-            services.role_update(role=obj, actor=request.user, **fields)
-            return
-        created = services.role_create(actor=request.user, **fields)
-        obj.pk, obj._state.adding = created.pk, False
-        obj.refresh_from_db()
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """The service has set permissions and inclusions already."""
 
     def delete_model(self, request: HttpRequest, obj: Role) -> None:
         services.role_delete(role=obj, actor=request.user)
@@ -240,6 +239,8 @@ class RoleAssignmentFormSet(forms.BaseInlineFormSet):
 
 
 class RoleAssignmentInline(_GuardedByRoles, admin.TabularInline):
+    """A user's roles, for the user model's admin page (accounts.admin includes it)."""
+
     model = RoleAssignment
     fk_name = "user"
     formset = RoleAssignmentFormSet
@@ -256,9 +257,6 @@ class RoleAssignmentInline(_GuardedByRoles, admin.TabularInline):
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
         return type(formset.__name__, (formset,), {"actor": request.user})
-
-
-UserAdmin.inlines = [*UserAdmin.inlines, RoleAssignmentInline]
 
 
 @admin.register(AuthzAuditEvent)

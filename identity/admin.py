@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 
@@ -19,3 +21,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class CreatedByServiceAdmin(admin.ModelAdmin):
+    """An add page whose row a service makes: the object the admin goes on with (its log
+    entry, its message, the redirect to its change page) is the service's own result.
+
+    Django's ``save_form`` returns the object the rest of the add view uses, so the service is
+    called there, after the form validated; ``save_model`` then has nothing left to save on an
+    add. The add page must have no inlines (``get_inlines``): they are validated after
+    ``save_form``, and an invalid one would re-render the page over a row already made."""
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
+        raise NotImplementedError
+
+    def save_form(self, request: HttpRequest, form: forms.ModelForm, change: bool) -> Any:
+        if change:
+            return super().save_form(request, form, change)
+        form.instance = self.service_create(request, form)
+        return form.instance
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """An add was saved by ``service_create``; a change says here which service saves it."""
+        if change:
+            raise NotImplementedError
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # form.save_m2m would write the many-to-many fields past the service.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return super().get_inlines(request, obj) if obj is not None else []

@@ -1,32 +1,79 @@
 """Admin for OAuth applications: never shows a client secret; is_first_party, is_trusted and
-the service account are set only here."""
+the service account are set only here. Every change goes through sso.services."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
+from oauth2_provider import admin as oauth2_admin
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
+from identity.errors import ApplicationError
 from sso import services
 from sso.errors import NotTrusted
 from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
-admin.site.unregister(Application)
+AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
+Grant, IDToken = get_grant_model(), get_id_token_model()
+for _model in (Application, AccessToken, RefreshToken, Grant, IDToken):
+    admin.site.unregister(_model)  # django-oauth-toolkit's admin, replaced below
 
 # Whoever sets these decides what everyone signing in through the application hands it (admin
 # scopes, no consent) or who manages it: a superuser's decision alone, like the account flags.
 PRIVILEGE_FIELDS = ("is_trusted", "is_first_party")
 
 
+class ApplicationMemberFormSet(forms.BaseInlineFormSet):
+    """Saves through application_member_add / application_member_remove: removing a member
+    of a restricted application ends their sign-ins, as on the owner's page."""
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> ApplicationMember:
+        return services.application_member_add(
+            application=self.instance, user=form.cleaned_data["user"]
+        )
+
+    def save_existing(
+        self, form: forms.ModelForm, obj: ApplicationMember, commit: bool = True
+    ) -> ApplicationMember:
+        original = ApplicationMember.objects.select_related("user").get(pk=obj.pk)
+        if original.user_id != obj.user_id:  # another member in place of this one
+            services.application_member_remove(application=self.instance, user=original.user)
+        return self.save_new(form, commit)
+
+    def delete_existing(self, obj: ApplicationMember, commit: bool = True) -> None:
+        services.application_member_remove(application=self.instance, user=obj.user)
+
+
 class ApplicationMemberInline(admin.TabularInline):
     model = ApplicationMember
+    formset = ApplicationMemberFormSet
     raw_id_fields = ("user",)
     extra = 0
 
 
+class ApplicationAdminForm(forms.ModelForm):
+    def validate_unique(self) -> None:
+        """The service refuses a name its owner already uses; here the refusal shows on the
+        form (the instance holds the form's values by now), not as an error page."""
+        super().validate_unique()
+        try:
+            services.application_name_check(application=self.instance)
+        except ApplicationError as error:
+            self.add_error("name", error.message)
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
+    form = ApplicationAdminForm
     list_display = (
         "name",
         "client_id",
@@ -90,23 +137,27 @@ class ApplicationAdmin(admin.ModelAdmin):
         below = not obj.is_trusted and obj.service_account_id is None
         return below or obj.user_id == request.user.pk or request.user.is_superuser
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Applications are registered by their owners (application_create: a verified owner,
+        # a client type, a secret shown once); the admin's form could set none of these.
+        return False
+
     def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
-        if change:
-            # Only the columns the form changed: a full-row save would write back, among
-            # others, a client secret hash the owner has rotated meanwhile.
-            obj.save(update_fields=[*form.changed_data, "updated"])
-        else:
-            super().save_model(request, obj, form, change)
-        if "is_first_party" in form.changed_data:
-            services.application_first_party_set(application=obj, is_first_party=obj.is_first_party)
-        if "is_trusted" in form.changed_data:
-            # Withdrawing trust ends what the application holds under it.
-            services.application_trust_set(
-                application=obj, is_trusted=obj.is_trusted, admin_scopes=obj.scope_list
-            )
+        """Saved in save_related, after the members: restricting the application then ends
+        the sign-ins of whoever is not a member once this form is saved."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+        services.application_update_by_admin(application=form.instance, changed=form.changed_data)
 
     def delete_model(self, request: HttpRequest, obj: Application) -> None:
         services.application_delete(application=obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for application in queryset:
+            services.application_delete(application=application)
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
@@ -155,6 +206,13 @@ class ConsentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def delete_model(self, request: HttpRequest, obj: Consent) -> None:
+        services.consent_withdraw(consent=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for consent in queryset:
+            services.consent_withdraw(consent=consent)
+
 
 @admin.register(ApplicationInvitation)
 class ApplicationInvitationAdmin(admin.ModelAdmin):
@@ -172,3 +230,56 @@ class ApplicationInvitationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: ApplicationInvitation) -> None:
+        services.application_invitation_withdraw(
+            application=obj.application, public_id=str(obj.public_id)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for invitation in queryset.select_related("application"):
+            self.delete_model(request, invitation)
+
+
+class _IssuedByFlows:
+    """Codes and tokens are issued by the OAuth flows: shown (masked), never edited or deleted
+    by hand here, where a changed scope, owner or expiry would outlive the copies that the
+    token cache and the sign-in hold."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Signing people out is a change, not a look: sessions.revoke, as for UserSession."""
+        return request.user.has_perm("sessions.revoke")
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(_IssuedByFlows, oauth2_admin.AccessTokenAdmin):
+    @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        services.oauth_tokens_revoke_by_admin(access_token_ids=ids)
+        messages.success(request, f"Revoked {len(ids)} access token(s) and their sign-ins.")
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(_IssuedByFlows, oauth2_admin.RefreshTokenAdmin):
+    @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        services.oauth_tokens_revoke_by_admin(refresh_token_ids=ids)
+        messages.success(request, f"Revoked {len(ids)} refresh token(s) and their sign-ins.")
+
+
+@admin.register(Grant)
+class GrantAdmin(_IssuedByFlows, oauth2_admin.GrantAdmin):
+    pass
+
+
+@admin.register(IDToken)
+class IDTokenAdmin(_IssuedByFlows, oauth2_admin.IDTokenAdmin):
+    pass

@@ -76,15 +76,17 @@ def client_secret_generate() -> str:
 def _save(application: Application, *, update_fields: list[str] | None = None) -> None:
     """Validates and saves; an update names its columns, so that the owner's copy of the row
     never writes back flags an administrator changed meanwhile (is_first_party, restricted)."""
-    if (
-        Application.objects.filter(user=application.user, name=application.name)
-        .exclude(pk=application.pk)
-        .exists()
-    ):
-        raise ApplicationNameTaken()
+    application_name_check(application=application)
     application.full_clean(exclude=["client_secret"])
     application.save(update_fields=update_fields)
     application_cache_forget(application=application)
+
+
+def application_name_check(*, application: Application) -> None:
+    """Raises ApplicationNameTaken when its owner has another application of that name."""
+    others = Application.objects.filter(user=application.user_id, name=application.name)
+    if others.exclude(pk=application.pk).exists():
+        raise ApplicationNameTaken()
 
 
 def application_cache_forget(*, application: Application) -> None:
@@ -160,14 +162,49 @@ def application_update(*, application: Application, **fields: Any) -> Applicatio
     for key in changed:
         setattr(application, key, fields[key])
     _save(application, update_fields=[*changed, "updated"])
+    application_non_members_revoke(application=application)
+    return application
+
+
+# What the admin's form writes as it is, besides EDITABLE_FIELDS: the owner (a superuser's
+# choice). Trust and first-party go through their services; administration scopes are an
+# administrator's to give, so the owner's scope rule (_owner_scopes) does not apply here.
+ADMIN_EDITABLE_FIELDS = (*EDITABLE_FIELDS, "user")
+
+
+@transaction.atomic
+def application_update_by_admin(*, application: Application, changed: Iterable[str]) -> None:
+    """The admin's change form, after its member inline: the columns it changed, trust and
+    first-party through their services, and a restricted application keeps only its members
+    signed in, as after the owner's change (application_update)."""
+    changed = list(changed)
+    plain = [name for name in changed if name in ADMIN_EDITABLE_FIELDS]
+    if plain:
+        # Only these columns: a full-row save would write back, among others, a client secret
+        # hash the owner has rotated meanwhile.
+        _save(application, update_fields=[*plain, "updated"])
+    if "is_first_party" in changed:
+        application_first_party_set(
+            application=application, is_first_party=application.is_first_party
+        )
+    if "is_trusted" in changed:
+        # Withdrawing trust ends what the application holds under it.
+        application_trust_set(
+            application=application,
+            is_trusted=application.is_trusted,
+            admin_scopes=application.scope_list,
+        )
+    application_non_members_revoke(application=application)
+
+
+def application_non_members_revoke(*, application: Application) -> None:
+    """Only members may stay signed in to a restricted application; others' sign-ins end."""
     if not application.restricted:
-        return application
-    # Only members may stay signed in to a restricted application.
+        return
     outsiders = SignIn.objects.filter(application=application).exclude(
         user__in=application.memberships.values("user")
     )
     sign_ins_revoke(sids=[str(pk) for pk in outsiders.values_list("pk", flat=True)], reason="app")
-    return application
 
 
 def _owner_scopes(application: Application, requested: str) -> str:
@@ -436,6 +473,12 @@ def consent_grant(*, user: User, application: Application, scopes: list[str]) ->
     return consent
 
 
+def consent_withdraw(*, consent: Consent) -> None:
+    """An administrator withdraws a remembered consent: the next authorization asks again.
+    Tokens already issued stay (connected_app_revoke is the user's cut-off)."""
+    consent.delete()
+
+
 @transaction.atomic
 def connected_app_revoke(*, user: User, application: Application) -> None:
     """The user cuts the application off: consent, codes and every token of theirs die."""
@@ -494,6 +537,30 @@ def token_revoke(*, raw_token: str, application_id: int) -> None:
         sign_ins_revoke(sids=[str(refresh.token_family)], reason="client_revoked")
     else:
         refresh.revoke()
+
+
+@transaction.atomic
+def oauth_tokens_revoke_by_admin(
+    *, access_token_ids: Iterable[int] = (), refresh_token_ids: Iterable[int] = ()
+) -> None:
+    """An administrator revokes OAuth tokens (sso.admin): a token of a sign-in ends that whole
+    sign-in, as the client's own revocation does (token_revoke); a token of no sign-in (client
+    credentials) goes, and leaves the token cache too."""
+    access_ids, refresh_ids = list(access_token_ids), list(refresh_token_ids)
+    minted_by = AccessToken.objects.filter(pk__in=access_ids).values("source_refresh_token")
+    related = RefreshToken.objects.filter(
+        Q(pk__in=refresh_ids) | Q(access_token_id__in=access_ids) | Q(pk__in=minted_by)
+    )
+    families = related.exclude(token_family=None).values_list("token_family", flat=True)
+    sign_ins_revoke(sids=sorted({str(family) for family in families}), reason="revoked_by_admin")
+    loose = RefreshToken.objects.filter(pk__in=refresh_ids, token_family=None)
+    bound = [token.access_token_id for token in loose if token.access_token_id is not None]
+    own = AccessToken.objects.filter(pk__in=[*access_ids, *bound])
+    _token_cache_forget(own)
+    loose.filter(revoked__isnull=True).update(
+        revoked=timezone.now(), updated=timezone.now(), access_token=None
+    )
+    own.delete()
 
 
 def sign_ins_end_for_browser(

@@ -208,19 +208,31 @@ def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> Us
 
 
 # Account switches with consequences beyond their column: each goes through its service.
-_ADMIN_FORM_SWITCHES = ("is_active", "must_change_password", "password")
+_ADMIN_FORM_SWITCHES = ("is_active", "must_change_password", "password", "email")
 
 
 @transaction.atomic
-def user_update_from_admin_form(*, actor: User, user: User, changed: list[str]) -> User:
+def user_update_from_admin_form(
+    *, actor: User, user: User, changed: list[str], ignore_domain_rules: bool = False
+) -> User:
     """Saves the admin change form: only the columns it changed (a full-row save would write
     back a stale copy of every other column), deactivation through ``user_deactivate`` so that
-    every sign-in ends, a forced password change through its service."""
+    every sign-in ends, a forced password change through its service, and a new email address
+    as the users API takes it (email_change_request: the domain rules, a link to the address)."""
     account_action_check(actor=actor, target=user)
+    new_email = user.email
+    if "email" in changed:  # the form set it on the instance; the account keeps its own
+        user.email = User.objects.values_list("email", flat=True).get(pk=user.pk)
+    if _is_self(actor, user) and _email_changes(user=user, email=new_email):
+        raise ReauthenticationRequired(OWN_ACCOUNT_MESSAGE)
     columns = {field.name for field in User._meta.concrete_fields}
     plain = [name for name in changed if name in columns and name not in _ADMIN_FORM_SWITCHES]
     if plain:
         _save_unique(user, update_fields=[*plain, "updated_at"])
+    if _email_changes(user=user, email=new_email):
+        email_change_request(
+            user=user, new_email=new_email, actor=actor, ignore_domain_rules=ignore_domain_rules
+        )
     if "is_active" in changed:
         if user.is_active:
             user.save(update_fields=["is_active", "updated_at"])
