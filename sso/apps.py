@@ -8,3 +8,11 @@ from django.apps import AppConfig
 class SsoConfig(AppConfig):
     name = "sso"
     verbose_name = "Single sign-on"
+
+    def ready(self) -> None:
+        from accounts.services.sessions import sign_in_listener_add
+        from sso.services import sign_ins_changed
+
+        # The sign-in publisher (accounts.services.sessions.changes) tells sso which sign-ins
+        # ended: their OAuth tokens end and leave sso's token cache, whoever ended them.
+        sign_in_listener_add(sign_ins_changed)
