@@ -40,8 +40,8 @@ _listeners: list[Listener] = []
 
 
 def sign_in_listener_add(listener: Listener) -> None:
-    """Registers ``listener`` to be called with every SignInChange, in the changing request and
-    its transaction, after this package's own copies are dropped. An app above accounts
+    """Registers ``listener`` to be called with every SignInChange, in the changing request (and
+    its transaction, if any), after this package's own copies are dropped. An app above accounts
     connects it in its ``AppConfig.ready()`` (sso: its OAuth tokens and their cache). It must
     not fail and should cost nothing for what it does not hold: it runs on every sign-out."""
     if listener not in _listeners:
