@@ -16,13 +16,13 @@ class AccountsConfig(AppConfig):
         from accounts.models import User
 
         # Access-token answers remembered by every process carry the user row: a saved or
-        # deleted user is forgotten everywhere (accounts.signin_memory).
+        # deleted user is forgotten everywhere (the sessions publisher, accounts.signin_memory).
         post_save.connect(_user_changed, sender=User, dispatch_uid="signin-memory-save")
         post_delete.connect(_user_changed, sender=User, dispatch_uid="signin-memory-delete")
 
 
 def _user_changed(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
     if not created and instance.pk is not None:
-        from accounts import signin_memory
+        from accounts.services.sessions import sign_ins_changed_publish
 
-        signin_memory.forget(user_pks=[instance.pk])
+        sign_ins_changed_publish(user_pks=[instance.pk])

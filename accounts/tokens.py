@@ -3,6 +3,8 @@
 Each API sign-in is one UserSession (its id is the ``sid`` claim). Only the current refresh
 ``jti`` of the session is stored, never a token; an access token is good while its session row
 is not revoked, read with the user in one query (accounts.selectors.user_get_for_access_token).
+The rows themselves are written by accounts.services.sessions only: this module issues and
+verifies the JWTs and asks that package to start, rotate and revoke.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts.claims import FIRST_PARTY_SCOPES, user_claims
-from accounts.devices import MAX_USER_AGENT, device_label
 from accounts.errors import ApplicationError, PasswordChangeRequired
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_for_access_token, user_password_change_pending
-from accounts.services.sessions import session_revoke
+from accounts.services.sessions import (
+    client_describe,
+    session_refresh_rotate,
+    session_revoke,
+    session_start,
+)
 from authz import selectors as authz_selectors
-from identity.postgres import rows_insert
 
 __all__ = ["session_revoke"]  # re-exported: callers of tokens use it
 
@@ -61,44 +66,33 @@ def api_session_start(
     *, user: User, ip: str | None, user_agent: str, channel: str = Channel.API
 ) -> TokenPair:
     """Records a new sign-in and returns its first token pair."""
-    now = timezone.now()
-    user_agent = (user_agent or "")[:MAX_USER_AGENT]
-    session = UserSession(
+    sid = uuid.uuid4()
+    refresh, access = _tokens_issue(user=user, sid=sid)
+    session = session_start(
         user=user,
         channel=channel,
-        ip=ip or None,
-        user_agent=user_agent,
-        device_label=device_label(user_agent),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + refresh_lifetime(),
+        client=client_describe(ip=ip, user_agent=user_agent),
+        lifetime=refresh_lifetime(),
+        sid=sid,
+        refresh_jti=refresh["jti"],
     )
-    pair, jti = _pair_issue(user=user, session=session)
-    session.refresh_jti = jti
-    rows_insert(session)
-    return pair
+    return _pair(refresh, access, session)
 
 
 def token_refresh(*, refresh_token: str) -> TokenPair:
     """Rotates a refresh token; a rotated one presented again ends its whole sign-in."""
     claims = _refresh_claims(refresh_token)
     session = _session_of(claims)
-    pair, new_jti = _pair_issue(user=session.user, session=session)
-    now = timezone.now()
-    # Compare-and-swap on the current jti: of two concurrent refreshes only one can win
-    # (OAuth 2.0 Security BCP, RFC 9700 §4.14.2: refresh token rotation).
-    rotated = UserSession.objects.filter(
-        pk=session.pk,
-        refresh_jti=claims["jti"],
-        revoked_at__isnull=True,
-        expires_at__gt=now,
-    ).update(refresh_jti=new_jti, last_seen_at=now, expires_at=now + refresh_lifetime())
-    if not rotated:
+    refresh, access = _tokens_issue(user=session.user, sid=session.pk)
+    if not session_refresh_rotate(
+        session=session,
+        presented_jti=claims["jti"],
+        new_jti=refresh["jti"],
+        lifetime=refresh_lifetime(),
+    ):
         _refresh_refused(session_id=session.pk, jti=claims["jti"])
         raise InvalidToken()
-    session.refresh_jti, session.last_seen_at = new_jti, now
-    session.expires_at = now + refresh_lifetime()
-    return pair
+    return _pair(refresh, access, session)
 
 
 def _session_of(claims: dict[str, Any]) -> UserSession:
@@ -174,20 +168,24 @@ def id_token_issue(
     return token_backend.encode(claims)
 
 
-def _pair_issue(*, user: User, session: UserSession) -> tuple[TokenPair, str]:
-    """A fresh refresh/access pair for the session, and the refresh token's jti."""
+def _tokens_issue(*, user: User, sid: uuid.UUID) -> tuple[RefreshToken, AccessToken]:
+    """A fresh refresh/access pair for sign-in ``sid`` (the refresh token's jti is what the
+    sign-in stores)."""
     refresh = RefreshToken()
     refresh["sub"] = str(user.public_id)
-    refresh["sid"] = str(session.pk)
+    refresh["sid"] = str(sid)
     access = refresh.access_token
     access["roles"] = user_roles(user)
-    pair = TokenPair(
+    return refresh, access
+
+
+def _pair(refresh: RefreshToken, access: AccessToken, session: UserSession) -> TokenPair:
+    return TokenPair(
         access_token=str(access),
         refresh_token=str(refresh),
         expires_in=int(access.lifetime.total_seconds()),
         session=session,
     )
-    return pair, refresh["jti"]
 
 
 def _refresh_claims(refresh_token: str) -> dict[str, Any]:
@@ -195,19 +193,3 @@ def _refresh_claims(refresh_token: str) -> dict[str, Any]:
         return dict(RefreshToken(refresh_token).payload)
     except TokenError as exc:
         raise InvalidToken() from exc
-
-
-def session_purge_expired(*, older_than: timedelta, batch_size: int = 1000) -> int:
-    """Deletes sign-ins expired or revoked before ``now - older_than``; the number deleted."""
-    cutoff = timezone.now() - older_than
-    stale = UserSession.objects.filter(expires_at__lt=cutoff) | UserSession.objects.filter(
-        revoked_at__lt=cutoff
-    )
-    deleted = 0
-    while True:
-        # Small batches keep each DELETE's locks and WAL short on a busy table.
-        ids = list(stale.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return deleted
-        _, per_model = UserSession.objects.filter(pk__in=ids).delete()
-        deleted += per_model.get(UserSession._meta.label, 0)

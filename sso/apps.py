@@ -15,3 +15,10 @@ class SsoConfig(AppConfig):
 
         # accounts' sign-in pages may send the browser on to a client: sso says which origin.
         form_action_hook_register(form_action_allow_authorize_next)
+
+        from accounts.services.sessions import sign_in_listener_add
+        from sso.services import sign_ins_changed
+
+        # The sign-in publisher (accounts.services.sessions.changes) tells sso which sign-ins
+        # ended: their OAuth tokens end and leave sso's token cache, whoever ended them.
+        sign_in_listener_add(sign_ins_changed)

@@ -3,8 +3,9 @@
 - client secrets verify with the fast keyed hasher (sso.hashers), never the password hasher;
 - PKCE is S256 only, and an authorization code is consumed atomically once every check passed;
   presenting it again revokes what it issued (RFC 6749 §4.1.2);
-- every code exchange starts a UserSession (channel oauth) whose id is the ``sid`` claim and
-  the refresh-token family, so revoking the session, the family or the application is one
+- every code exchange starts a UserSession (channel oauth, through
+  accounts.services.sessions.session_start) whose id is the ``sid`` claim and the
+  refresh-token family, so revoking the session, the family or the application is one
   set-based statement (django-oauth-toolkit #1809);
 - one query loads a grant or a refresh token with everything the exchange needs (for a refresh
   token, its client too: the refresh grant makes no separate client lookup), and one
@@ -35,14 +36,14 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import SUPPORTED_CLAIMS, user_claims
-from accounts.models import Channel, UserSession
+from accounts.models import Channel
 from accounts.selectors import user_password_change_pending
-from identity.cache import safe_delete
+from accounts.services.sessions import session_start
 from identity.keys import signing_keys
 from sso import selectors, services, token_store
 from sso.hashers import ALGORITHM
 from sso.models import Application, SignIn
-from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
+from sso.selectors import access_token_cache_forget, token_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -276,15 +277,16 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         """The sign-in becomes a UserSession; its id is already the id_token's sid."""
         sign_in = request.sso_sign_in
         browser = sign_in.browser_session
-        lifetime = refresh_token_expire_timedelta() or timedelta(days=30)
-        UserSession.objects.create(
-            id=sign_in.pk,
+        session_start(
             user=request.user,
             channel=Channel.OAUTH,
-            ip=browser.ip if browser else None,
-            user_agent=browser.user_agent if browser else "",
-            device_label=(request.client.name or request.client.client_id)[:100],
-            expires_at=timezone.now() + lifetime,
+            client={
+                "ip": browser.ip if browser else None,
+                "user_agent": browser.user_agent if browser else "",
+                "device_label": (request.client.name or request.client.client_id)[:100],
+            },
+            lifetime=refresh_token_expire_timedelta() or timedelta(days=30),
+            sid=sign_in.pk,
         )
 
     def _rotate(self, token: dict[str, Any], request: Request) -> None:
@@ -312,7 +314,7 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         old_access = previous.access_token
         if old_access is not None:
             # After the statement: a request racing it cannot cache the deleted token again.
-            safe_delete(TOKEN_CACHE_PREFIX + old_access.token_checksum)
+            access_token_cache_forget(checksums=[old_access.token_checksum])
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         access_token = self._access_token_row(request, token, expires, source_refresh_token)

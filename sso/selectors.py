@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from accounts.models import User, UserSession
 from accounts.services.sessions import sid_is_revoked
 from authz.selectors import acts_unbounded, user_has_permission
-from identity.cache import safe_get, safe_set
+from identity.cache import safe_delete_many, safe_get, safe_set
 from identity.hashing import sha256_hex
 from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent
 
@@ -78,6 +79,13 @@ def access_token_resolve(*, raw_token: str) -> ResolvedAccessToken | None:
         remaining = int((resolved.expires - timezone.now()).total_seconds())
         safe_set(key, resolved, timeout=max(1, min(settings.OAUTH_TOKEN_CACHE_SECONDS, remaining)))
     return resolved if resolved.is_live() else None
+
+
+def access_token_cache_forget(*, checksums: Iterable[str]) -> None:
+    """Drops cached access tokens (access_token_resolve): revocation, rotation, deletion."""
+    keys = [TOKEN_CACHE_PREFIX + checksum for checksum in checksums]
+    if keys:
+        safe_delete_many(keys)
 
 
 def _access_token_load(checksum: str) -> ResolvedAccessToken | None:

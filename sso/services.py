@@ -22,13 +22,13 @@ from oauth2_provider.models import (
 
 from accounts import services as account_services
 from accounts.emails import portal_link
-from accounts.models import User, UserSession
+from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.secrets import hash_token
 from accounts.services.service_accounts import service_account_create, service_account_delete
-from accounts.services.sessions import sids_mark_revoked
+from accounts.services.sessions import SignInChange, sessions_revoke
 from identity.api.scopes import ADMIN_SCOPES
-from identity.cache import safe_delete, safe_delete_many
+from identity.cache import safe_delete
 from sso import emails
 from sso.errors import (
     ApplicationNameTaken,
@@ -40,7 +40,7 @@ from sso.errors import (
 )
 from sso.hashers import ClientSecretHasher
 from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent, SignIn
-from sso.selectors import APPLICATION_CACHE_PREFIX, TOKEN_CACHE_PREFIX, token_checksum
+from sso.selectors import APPLICATION_CACHE_PREFIX, access_token_cache_forget, token_checksum
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -495,26 +495,44 @@ def connected_app_revoke(*, user: User, application: Application) -> None:
 
 
 # -- revocation ---------------------------------------------------------------------------
-@transaction.atomic
 def sign_ins_revoke(*, sids: list[str], reason: str) -> None:
-    """Ends OAuth sign-ins: their UserSessions, refresh-token families and access tokens.
+    """Ends OAuth sign-ins: accounts ends their UserSessions (accounts.services.sessions, the
+    only writer of sessions) and its publisher calls sign_ins_changed below, which ends their
+    refresh-token families and access tokens."""
+    sessions_revoke(sids=sids, reason=reason)
 
-    Set-based whatever the family size (django-oauth-toolkit #1809): one UPDATE of the
-    sessions, one of the refresh tokens, one DELETE of the access tokens."""
-    if not sids:
-        return
+
+def sign_ins_changed(change: SignInChange) -> None:
+    """sso's listener on the sign-in publisher (connected in SsoConfig.ready): what sso holds
+    of an ended sign-in is its OAuth tokens and their cache entries. Sign-ins on other channels
+    hold no OAuth token and cost nothing here; a changed user needs nothing either, since
+    every cached OAuth token re-checks its sid on use (ResolvedAccessToken.is_live) and a
+    change that must cut a user off ends their sign-ins."""
+    sids = change.sids_maybe_on(Channel.OAUTH)
+    if sids:
+        sign_in_tokens_end(sids=sids)
+
+
+def sign_in_tokens_end(*, sids: list[str]) -> None:
+    """The refresh-token families of these sign-ins (a family's id is its sign-in's sid) and
+    their access tokens end, and leave the token cache.
+
+    Set-based whatever the family size (django-oauth-toolkit #1809): one SELECT of the live
+    access tokens, one UPDATE of the refresh tokens, one DELETE of the access tokens."""
     now = timezone.now()
-    UserSession.objects.filter(pk__in=sids, revoked_at__isnull=True).update(
-        revoked_at=now, revoked_reason=reason[:40], updated_at=now
-    )
     family = RefreshToken.objects.filter(token_family__in=sids)
-    access_ids = list(family.exclude(access_token=None).values_list("access_token_id", flat=True))
+    access = list(
+        family.exclude(access_token=None).values_list(
+            "access_token_id", "access_token__token_checksum"
+        )
+    )
     # One UPDATE: live members are revoked now, and nobody points at the tokens deleted next.
     family.update(revoked=Coalesce(F("revoked"), Value(now)), updated=now, access_token=None)
-    if access_ids:
-        AccessToken.objects.filter(pk__in=access_ids)._raw_delete(AccessToken.objects.db)
-    # Cached access tokens carry their sid: publishing it refuses them in every process.
-    sids_mark_revoked(sids)
+    if access:
+        AccessToken.objects.filter(pk__in=[pk for pk, _ in access])._raw_delete(
+            AccessToken.objects.db
+        )
+        access_token_cache_forget(checksums=[checksum for _, checksum in access])
 
 
 def token_revoke(*, raw_token: str, application_id: int) -> None:
@@ -522,7 +540,7 @@ def token_revoke(*, raw_token: str, application_id: int) -> None:
     checksum = token_checksum(raw_token)
     own = Q(token_checksum=checksum, application_id=application_id)
     access = AccessToken.objects.select_related("refresh_token").filter(own).first()
-    safe_delete(TOKEN_CACHE_PREFIX + checksum)
+    access_token_cache_forget(checksums=[checksum])
     if access is not None:
         refresh = getattr(access, "refresh_token", None)
         if refresh is not None and refresh.token_family:
@@ -581,8 +599,7 @@ def sign_ins_end_for_browser(
 
 
 def _token_cache_forget(tokens: Any) -> None:
-    checksums = tokens.values_list("token_checksum", flat=True)
-    safe_delete_many([TOKEN_CACHE_PREFIX + checksum for checksum in checksums])
+    access_token_cache_forget(checksums=tokens.values_list("token_checksum", flat=True))
 
 
 def sign_ins_purge(*, batch_size: int = 1000) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth import login as auth_login
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.http import HttpRequest
 
@@ -21,12 +20,7 @@ from accounts.errors import (
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, LoginEvent, LoginOutcome, User
 from accounts.services.history import new_device_alert
-from accounts.services.sessions import (
-    SESSION_ID_KEY,
-    browser_session_row,
-    browser_session_supersede,
-    request_client,
-)
+from accounts.services.sessions import browser_session_start, request_client
 from identity.postgres import rows_insert
 
 
@@ -73,14 +67,7 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
         allow_password_change=True,
     )
     event = _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
-    previous = request.session.get(SESSION_ID_KEY)  # signed in already: re-authentication
-    auth_login(request, user)  # a fresh session key; sends user_logged_in (axes resets)
-    # browser_session_start's row, written in the same statement as the event.
-    session = browser_session_row(request=request, user=user)
-    rows_insert(event, session)
-    request.session[SESSION_ID_KEY] = str(session.id)
-    if previous:
-        browser_session_supersede(session_id=previous)
+    browser_session_start(request=request, user=user, event=event)
     return user
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from accounts.tokens import session_purge_expired
+from accounts.services.sessions import sessions_purge
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000, help="Rows per DELETE.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        deleted = session_purge_expired(
+        deleted = sessions_purge(
             older_than=timedelta(days=max(options["days"], 0)),
             batch_size=max(options["batch_size"], 1),
         )

@@ -1,0 +1,60 @@
+"""A live sign-in's upkeep: last-seen, refresh-token rotation, and purging old rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import UserSession
+from identity.cache import safe_add
+
+
+def session_touch(*, session_id: str) -> bool:
+    """Records activity on a sign-in at most once per SESSION_TOUCH_SECONDS (one cache add)."""
+    added = safe_add(f"session-touched:{session_id}", 1, timeout=settings.SESSION_TOUCH_SECONDS)
+    if not added:  # touched recently, or the cache is down: last-seen can wait
+        return False
+    UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
+        last_seen_at=timezone.now()
+    )
+    return True
+
+
+def session_refresh_rotate(
+    *, session: UserSession, presented_jti: str, new_jti: str, lifetime: timedelta
+) -> bool:
+    """Makes ``new_jti`` the sign-in's current refresh token if ``presented_jti`` still is and
+    the sign-in is live; False when another refresh won or the sign-in ended.
+
+    One compare-and-swap UPDATE on the current jti: of two concurrent refreshes only one can
+    win (OAuth 2.0 Security BCP, RFC 9700 §4.14.2: refresh token rotation)."""
+    now = timezone.now()
+    rotated = UserSession.objects.filter(
+        pk=session.pk,
+        refresh_jti=presented_jti,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).update(refresh_jti=new_jti, last_seen_at=now, expires_at=now + lifetime)
+    if rotated:
+        session.refresh_jti, session.last_seen_at = new_jti, now
+        session.expires_at = now + lifetime
+    return bool(rotated)
+
+
+def sessions_purge(*, older_than: timedelta, batch_size: int = 1000) -> int:
+    """Deletes sign-ins expired or revoked before ``now - older_than``; the number deleted.
+    Nothing is published: these rows ended long ago, and so did every copy of them."""
+    cutoff = timezone.now() - older_than
+    stale = UserSession.objects.filter(expires_at__lt=cutoff) | UserSession.objects.filter(
+        revoked_at__lt=cutoff
+    )
+    deleted = 0
+    while True:
+        # Small batches keep each DELETE's locks and WAL short on a busy table.
+        ids = list(stale.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        _, per_model = UserSession.objects.filter(pk__in=ids).delete()
+        deleted += per_model.get(UserSession._meta.label, 0)
