@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from axes.handlers.proxy import AxesProxyHandler
-from django.db import connection, connections, router, transaction
+from django.db import connection, transaction
 from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -24,8 +24,9 @@ from accounts.backends import user_for_login
 from accounts.lockout import LockoutHandler
 from accounts.models import Channel, UserSession
 from accounts.selectors import user_get_for_access_token
+from accounts.services.sessions.upkeep import session_refresh_jti_swap
 from identity.hashing import sha256_hex
-from identity.postgres.statements import fast_path, orm_only, update_statement
+from identity.postgres.statements import orm_only
 from sso import token_store
 from tests.sso.conftest import register, sign_in
 
@@ -33,30 +34,6 @@ pytestmark = pytest.mark.django_db
 
 if connection.vendor != "postgresql":
     pytest.skip("the fast paths run on Postgres only", allow_module_level=True)
-
-
-def session_refresh_jti_swap(
-    *, session_id: uuid.UUID, jti: str, new_jti: str, now: Any, expires_at: Any
-) -> bool:
-    """The first-party refresh rotation's compare-and-swap (accounts.tokens.token_refresh),
-    written the one way: the statement on Postgres, the same UPDATE through the ORM elsewhere.
-    """
-    alias = router.db_for_write(UserSession)
-    if not fast_path(connections[alias]):
-        return bool(
-            UserSession.objects.filter(
-                pk=session_id, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
-            ).update(refresh_jti=new_jti, last_seen_at=now, expires_at=expires_at)
-        )
-    statement = update_statement(
-        UserSession,
-        "s",
-        columns=("refresh_jti", "last_seen_at", "expires_at"),
-        where="{s.id} = %s AND {s.refresh_jti} = %s AND {s.revoked_at} IS NULL"
-        " AND {s.expires_at} > %s",
-        using=alias,
-    )
-    return bool(statement.rowcount([new_jti, now, expires_at, session_id, jti, now]))
 
 
 # -- the cases: each sets up rows and returns the call to run both ways ----------------------

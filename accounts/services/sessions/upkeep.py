@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connections, router
 from django.utils import timezone
 
 from accounts.models import UserSession
 from identity.cache import safe_add
+from identity.postgres.statements import fast_path, update_statement
 
 
 def session_touch(*, session_id: str) -> bool:
@@ -31,16 +33,40 @@ def session_refresh_rotate(
     One compare-and-swap UPDATE on the current jti: of two concurrent refreshes only one can
     win (OAuth 2.0 Security BCP, RFC 9700 §4.14.2: refresh token rotation)."""
     now = timezone.now()
-    rotated = UserSession.objects.filter(
-        pk=session.pk,
-        refresh_jti=presented_jti,
-        revoked_at__isnull=True,
-        expires_at__gt=now,
-    ).update(refresh_jti=new_jti, last_seen_at=now, expires_at=now + lifetime)
+    rotated = session_refresh_jti_swap(
+        session_id=session.pk,
+        jti=presented_jti,
+        new_jti=new_jti,
+        now=now,
+        expires_at=now + lifetime,
+    )
     if rotated:
         session.refresh_jti, session.last_seen_at = new_jti, now
         session.expires_at = now + lifetime
     return bool(rotated)
+
+
+def session_refresh_jti_swap(
+    *, session_id: object, jti: str, new_jti: str, now: datetime, expires_at: datetime
+) -> bool:
+    """The rotation's UPDATE: a statement built once per process on Postgres (the ORM compiled
+    it on every refresh), the same UPDATE through the ORM elsewhere; True when it swapped."""
+    alias = router.db_for_write(UserSession)
+    if not fast_path(connections[alias]):
+        return bool(
+            UserSession.objects.filter(
+                pk=session_id, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
+            ).update(refresh_jti=new_jti, last_seen_at=now, expires_at=expires_at)
+        )
+    statement = update_statement(
+        UserSession,
+        "s",
+        columns=("refresh_jti", "last_seen_at", "expires_at"),
+        where="{s.id} = %s AND {s.refresh_jti} = %s AND {s.revoked_at} IS NULL"
+        " AND {s.expires_at} > %s",
+        using=alias,
+    )
+    return bool(statement.rowcount([new_jti, now, expires_at, session_id, jti, now]))
 
 
 def sessions_purge(*, older_than: timedelta, batch_size: int = 1000) -> int:
