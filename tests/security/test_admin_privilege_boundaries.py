@@ -26,7 +26,6 @@ from tests.api.conftest import assert_problem
 from tests.factories import PermissionFactory, RoleFactory, UserFactory
 from tests.security.test_oauth_scopes import (
     ADMIN_SCOPES,
-    _bearer,
     _client_credentials,
     _service_with_account,
     _trusted,
@@ -81,12 +80,14 @@ def test_user_manager_cannot_delete_their_own_account_through_the_users_api():
     assert User.objects.filter(pk=manager.pk).exists()
 
 
-def test_admin_write_token_cannot_change_its_users_email_or_delete_them(client, owner):
+def test_admin_write_token_cannot_change_its_users_email_or_delete_them(
+    client, owner, bearer_client
+):
     """Item 2: no scope lets an app change the email or delete the account, admin.write on
     the user's own account included."""
     manager = _holder_of("user-manager")
     tokens = sign_in(client, _trusted(owner), manager, scope=ADMIN_SCOPES)
-    api = _bearer(tokens["access_token"])
+    api = bearer_client(tokens["access_token"])
     response = api.patch(_user_url(manager), {"email": "app@example.com"}, format="json")
     assert_problem(response, 403, "reauthentication_required")
     assert_problem(api.delete(_user_url(manager)), 403, "reauthentication_required")
@@ -262,20 +263,20 @@ def test_an_absurd_max_age_is_no_server_error(client, rp, user, max_age):
 # -- item 5 for deletion: a deleted account's sign-ins end on every channel at once ------------
 
 
-def test_deleting_an_account_ends_its_oauth_access_at_once(client, rp, user):
+def test_deleting_an_account_ends_its_oauth_access_at_once(client, rp, user, bearer_client):
     """The OAuth token cache keeps a resolved token for OAUTH_TOKEN_CACHE_SECONDS unless the
     sign-in is revoked: deleting the account must revoke it like a deactivation does."""
     tokens = sign_in(client, rp, user, scope="openid read")
-    api = _bearer(tokens["access_token"])
+    api = bearer_client(tokens["access_token"])
     assert api.get(reverse("api:accounts:me")).status_code == 200  # now cached
     manager = _holder_of("user-manager")
     assert _api_as(manager).delete(_user_url(user)).status_code == 204
     assert api.get(reverse("api:accounts:me")).status_code == 401
 
 
-def test_deleting_ones_own_account_ends_its_oauth_access_at_once(client, rp, user):
+def test_deleting_ones_own_account_ends_its_oauth_access_at_once(client, rp, user, bearer_client):
     tokens = sign_in(client, rp, user, scope="openid read")
-    api = _bearer(tokens["access_token"])
+    api = bearer_client(tokens["access_token"])
     assert api.get(reverse("api:accounts:me")).status_code == 200
     own = _api_as(user).delete(
         reverse("api:accounts:me"), {"password": user.raw_password}, format="json"
