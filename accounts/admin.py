@@ -75,6 +75,20 @@ class EmailVerifiedFilter(admin.SimpleListFilter):
         return queryset
 
 
+def domain_rules_checked(form: forms.Form, data: dict[str, Any]) -> dict[str, Any]:
+    """The email-domain rules on an admin form's address, unless the admin ticked the
+    exception. The service refuses it too; here the refusal shows next to the field."""
+    email = data.get("email")
+    if email and not data.get("ignore_domain_rules"):
+        try:
+            services.email_domain_rules_apply(
+                email=services.normalise_email(email), message=ADMIN_REFUSAL
+            )
+        except ApplicationError as error:
+            form.add_error("email", error.message)
+    return data
+
+
 class UserCreateForm(forms.ModelForm):
     """What an admin gives for a new account; the service does the rest."""
 
@@ -103,17 +117,7 @@ class UserCreateForm(forms.ModelForm):
         fields = ("username", "email", "user_type", "is_staff")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        email = data.get("email")
-        # The service refuses it too; here the refusal shows next to the field.
-        if email and not data.get("ignore_domain_rules"):
-            try:
-                services.email_domain_rules_apply(
-                    email=services.normalise_email(email), message=ADMIN_REFUSAL
-                )
-            except ApplicationError as error:
-                self.add_error("email", error.message)
-        return data
+        return domain_rules_checked(self, super().clean())
 
 
 class UserChangeAdminForm(UserChangeForm):
@@ -128,16 +132,7 @@ class UserChangeAdminForm(UserChangeForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        email = data.get("email")
-        # The service refuses it too; here the refusal shows next to the field.
-        if "email" in self.changed_data and email and not data.get("ignore_domain_rules"):
-            try:
-                services.email_domain_rules_apply(
-                    email=services.normalise_email(email), message=ADMIN_REFUSAL
-                )
-            except ApplicationError as error:
-                self.add_error("email", error.message)
-        return data
+        return domain_rules_checked(self, data) if "email" in self.changed_data else data
 
 
 class AdminPasswordSetForm(AdminPasswordChangeForm):

@@ -257,22 +257,28 @@ class _IssuedByFlows:
         return request.user.has_perm("sessions.revoke")
 
 
-@admin.register(AccessToken)
-class AccessTokenAdmin(_IssuedByFlows, oauth2_admin.AccessTokenAdmin):
+class _RevokedBySignIn(_IssuedByFlows):
+    """Revoking a token ends its whole sign-in, as every other revocation does."""
+
+    kind = ""  # "access" or "refresh": which ids the service is given
+
     @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
         ids = list(queryset.values_list("pk", flat=True))
-        services.oauth_tokens_revoke_by_admin(access_token_ids=ids)
-        messages.success(request, f"Revoked {len(ids)} access token(s) and their sign-ins.")
+        services.oauth_tokens_revoke_by_admin(**{f"{self.token_kind}_token_ids": ids})
+        messages.success(
+            request, f"Revoked {len(ids)} {self.token_kind} token(s) and their sign-ins."
+        )
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(_RevokedBySignIn, oauth2_admin.AccessTokenAdmin):
+    kind = "access"
 
 
 @admin.register(RefreshToken)
-class RefreshTokenAdmin(_IssuedByFlows, oauth2_admin.RefreshTokenAdmin):
-    @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
-    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        services.oauth_tokens_revoke_by_admin(refresh_token_ids=ids)
-        messages.success(request, f"Revoked {len(ids)} refresh token(s) and their sign-ins.")
+class RefreshTokenAdmin(_RevokedBySignIn, oauth2_admin.RefreshTokenAdmin):
+    kind = "refresh"
 
 
 @admin.register(Grant)

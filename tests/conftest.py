@@ -1,13 +1,15 @@
-"""Shared fixtures: the factories and the usual users (pytest-django adds client, mailoutbox)."""
+"""Shared fixtures: the factories, the usual users and the REST API signed in as one of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from django.core.cache import cache
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accounts.models import User
 from tests import factories
@@ -96,3 +98,61 @@ def unverified_user(db: None) -> User:
 def admin_user(db: None) -> User:
     """A superuser and staff member (overrides pytest-django's, so admin_client uses it)."""
     return factories.UserFactory(superuser=True)
+
+
+# -- the REST API, signed in through the first-party login API ---------------------------------
+
+
+def _api_sign_in(user: User, password: str = factories.DEFAULT_PASSWORD) -> dict[str, Any]:
+    response = APIClient().post(
+        reverse("api:accounts:login"), {"login": user.username, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _bearer_client(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An anonymous REST API client."""
+    return APIClient()
+
+
+@pytest.fixture
+def api_tokens() -> Callable[..., dict[str, Any]]:
+    """``api_tokens(user, password=...)``: a new sign-in through the login API (asserted to
+    succeed); its token response (``access_token``, ``refresh_token``, ``id_token``...)."""
+    return _api_sign_in
+
+
+@pytest.fixture
+def bearer_client() -> Callable[[str], APIClient]:
+    """``bearer_client(token)``: an API client sending ``Authorization: Bearer <token>``, for a
+    first-party or an OAuth access token (or anything a test wants refused)."""
+    return _bearer_client
+
+
+@pytest.fixture
+def signed_in_api() -> Callable[..., APIClient]:
+    """``signed_in_api(user, password=...)``: an API client with the access token of a new
+    sign-in of ``user`` through the login API."""
+
+    def signed_in(user: User, password: str = factories.DEFAULT_PASSWORD) -> APIClient:
+        return _bearer_client(_api_sign_in(user, password)["access_token"])
+
+    return signed_in
+
+
+@pytest.fixture
+def user_api(user: User, signed_in_api: Callable[..., APIClient]) -> APIClient:
+    return signed_in_api(user)
+
+
+@pytest.fixture
+def admin_api(admin_user: User, signed_in_api: Callable[..., APIClient]) -> APIClient:
+    return signed_in_api(admin_user)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -107,3 +108,19 @@ def portal_processes(count: int, *, env: dict[str, str], tmp: Path) -> Iterator[
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def live_api_login(portal: httpx.Client | str, login: str, password: str) -> httpx.Response:
+    """A sign-in through the login API of a portal running as a server process (``portal`` is an
+    httpx client on it, or its base URL); the raw answer, since fault tests read its status."""
+    path, body = "/api/v1/auth/login/", {"login": login, "password": password}
+    if isinstance(portal, str):
+        return httpx.post(f"{portal}{path}", json=body)
+    return portal.post(path, json=body)
+
+
+def live_api_tokens(portal: httpx.Client | str, login: str, password: str) -> dict[str, Any]:
+    """``live_api_login`` asserted to succeed: its token response."""
+    response = live_api_login(portal, login, password)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +18,6 @@ from rest_framework.test import APIClient
 
 from identity.keys import rotate_signing_key, signing_keys
 from sso.demo_client import Config, DemoClient
-from tests.api.conftest import login
 from tests.factories import UserFactory
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -48,19 +48,16 @@ def run(source: str, portal: str, /, **names: Any) -> dict[str, Any]:
     return namespace
 
 
-def register_from_readme() -> tuple[dict[str, Any], Any]:
+def register_from_readme(signed_in_api: Callable[..., APIClient]) -> tuple[dict[str, Any], Any]:
     """The README's curl call, made by a signed-in user with a first-party token."""
     curl = snippet("sh", "/api/v1/applications/")
     body = json.loads(re.search(r"-d '(.*?)'", curl, re.S).group(1))
-    api = APIClient()
-    api.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {login(APIClient(), UserFactory())['access_token']}"
-    )
+    api = signed_in_api(UserFactory())
     return body, api.post(reverse("api:sso:applications"), body, format="json")
 
 
-def test_readme_registers_an_application_through_the_api(portal: str) -> None:
-    body, response = register_from_readme()
+def test_readme_registers_an_application_through_the_api(portal: str, signed_in_api) -> None:
+    body, response = register_from_readme(signed_in_api)
 
     assert response.status_code == 201, response.content
     assert response.json()["client_id"]
@@ -89,9 +86,9 @@ def _front_channel(user, url: str) -> str:
     return response["Location"]
 
 
-def test_readme_pkce_code_flow_with_authlib_signs_a_user_in(portal: str) -> None:
+def test_readme_pkce_code_flow_with_authlib_signs_a_user_in(portal: str, signed_in_api) -> None:
     user = UserFactory()
-    client_id = register_from_readme()[1].json()["client_id"]
+    client_id = register_from_readme(signed_in_api)[1].json()["client_id"]
     code = snippet("python", "create_authorization_url").replace("<client_id>", client_id)
     first, second = code.split("\n# 2.", 1)
 
@@ -110,9 +107,9 @@ def test_readme_pkce_code_flow_with_authlib_signs_a_user_in(portal: str) -> None
     assert claims["sub"] == str(user.public_id)
 
 
-def test_readme_jwks_check_accepts_access_tokens_only(portal: str) -> None:
+def test_readme_jwks_check_accepts_access_tokens_only(portal: str, api_tokens) -> None:
     user = UserFactory()
-    tokens = login(APIClient(), user)
+    tokens = api_tokens(user)
     verify = run(snippet("python", "def verify_access_token"), portal)["verify_access_token"]
 
     claims = verify(tokens["access_token"])
@@ -129,20 +126,21 @@ def test_readme_jwks_check_accepts_access_tokens_only(portal: str) -> None:
         verify(forged)
 
 
-def test_readme_jwks_check_follows_a_key_rotation(portal: str) -> None:
+def test_readme_jwks_check_follows_a_key_rotation(portal: str, api_tokens) -> None:
     user = UserFactory()
     verify = run(snippet("python", "def verify_access_token"), portal)["verify_access_token"]
-    assert verify(login(APIClient(), user)["access_token"])["sub"] == str(user.public_id)
+    assert verify(api_tokens(user)["access_token"])["sub"] == str(user.public_id)
 
     rotate_signing_key()
 
-    assert verify(login(APIClient(), user)["access_token"])["sub"] == str(user.public_id)
+    assert verify(api_tokens(user)["access_token"])["sub"] == str(user.public_id)
 
 
-def test_readme_token_endpoint_notices_a_sign_out_at_once(portal: str) -> None:
-    tokens = login(APIClient(), UserFactory())
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+def test_readme_token_endpoint_notices_a_sign_out_at_once(
+    portal: str, api_tokens, bearer_client
+) -> None:
+    tokens = api_tokens(UserFactory())
+    api = bearer_client(tokens["access_token"])
     assert api.get(reverse("api:accounts:token")).status_code == 200
 
     out = APIClient().post(

@@ -31,18 +31,13 @@ from identity.api.scopes import (
     oauth_scope_demand,
     oauth_scopes,
 )
+from identity.api.serializers import validated
 
 ROLES_PERMISSION = HasPermission("roles.read", write="roles.write")
 CHECK_OTHERS = "authz.check"
 # A question asked by POST; asking about someone else also needs admin.read (CheckApi._target).
 CHECK_SCOPES = oauth_scopes(post=READ)
 PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
-
-
-def validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- permissions -------------------------------------------------------------------------

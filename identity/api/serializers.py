@@ -9,6 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.request import Request
 
 
 class InputSerializer(serializers.Serializer):
@@ -95,3 +96,11 @@ class PasswordField(CharField):
         kwargs.setdefault("max_length", 4096)
         kwargs.setdefault("style", {"input_type": "password"})
         super().__init__(**kwargs)
+
+
+def validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[str, Any]:
+    """The request body through ``serializer_class``: its validated data, or the 400 problem
+    that lists every field's error."""
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

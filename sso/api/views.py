@@ -21,15 +21,10 @@ from identity.api import serializers as strict
 from identity.api.lookups import get_or_404
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION, NO_OAUTH, OWN_ACCOUNT_READ_ONLY
+from identity.api.serializers import validated
 from sso import selectors, services
 from sso.api import serializers as s
 from sso.models import Application
-
-
-def _validated(serializer_class: Any, request: Request, **kwargs: Any) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _application(request: Request, client_id: str) -> Application:
@@ -63,9 +58,7 @@ class SignUpApi(ThrottledPublicApi):
         responses={201: MeOutputSerializer, **problems(403, 409)},
     )
     def post(self, request: Request) -> Response:
-        data, profile = self.InputSerializer.split_profile(
-            _validated(self.InputSerializer, request)
-        )
+        data, profile = self.InputSerializer.split_profile(validated(self.InputSerializer, request))
         user = services.user_sign_up_through_application(**data, profile=profile)
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -86,7 +79,7 @@ class ApplicationListApi(ListAPIView):
         responses={201: s.ApplicationWithSecretSerializer, **problems(403, 409)},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(s.ApplicationCreateInputSerializer, request)
+        data = validated(s.ApplicationCreateInputSerializer, request)
         application, secret = services.application_create(owner=request.user, **data)
         body = s.ApplicationWithSecretSerializer(application, context={"client_secret": secret})
         return Response(body.data, status=status.HTTP_201_CREATED)
@@ -110,7 +103,7 @@ class ApplicationDetailApi(APIView):
     )
     def patch(self, request: Request, client_id: str) -> Response:
         application = _application(request, client_id)
-        data = _validated(s.ApplicationUpdateInputSerializer, request, partial=True)
+        data = validated(s.ApplicationUpdateInputSerializer, request, partial=True)
         services.application_update(application=application, **data)
         return Response(s.ApplicationOutputSerializer(application).data)
 
@@ -164,7 +157,7 @@ class ApplicationMemberListApi(ListAPIView):
     )
     def post(self, request: Request, client_id: str) -> Response:
         application = _application(request, client_id)
-        data = _validated(s.MemberInputSerializer, request)
+        data = validated(s.MemberInputSerializer, request)
         login = data.get("login") or str(data["user"])
         invitation = services.application_member_invite(
             application=application,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +12,6 @@ from rest_framework.test import APIClient
 
 from accounts.models import User, UserSession
 from tests.admin_forms import admin_change_form_post
-from tests.api.conftest import login
 from tests.factories import DEFAULT_PASSWORD
 from tests.sso.conftest import Registered, refresh, register, sign_in
 
@@ -41,11 +41,11 @@ class SignIns:
     browser: Client
 
 
-def _sign_in_everywhere(user: User, owner: User) -> SignIns:
+def _sign_in_everywhere(user: User, owner: User, api_tokens: Callable[..., dict]) -> SignIns:
     rp = register(owner)
     browser = Client()
     oauth_tokens = sign_in(browser, rp, user)  # the browser signs in, then authorizes rp
-    signins = SignIns(login(APIClient(), user), oauth_tokens, rp, browser)
+    signins = SignIns(api_tokens(user), oauth_tokens, rp, browser)
     assert _live(signins) == {"api access", "oauth access", "browser"}
     return signins
 
@@ -78,8 +78,8 @@ def _refreshes(signins: SignIns) -> set[str]:
     return working
 
 
-def test_admin_change_form_deactivation_ends_every_sign_in(admin_client, user, owner):
-    signins = _sign_in_everywhere(user, owner)
+def test_admin_change_form_deactivation_ends_every_sign_in(admin_client, user, owner, api_tokens):
+    signins = _sign_in_everywhere(user, owner, api_tokens)
     admin_change_form_post(admin_client, "admin:accounts_user_change", user, is_active=False)
     assert not User.objects.get(pk=user.pk).is_active
     assert _live(signins) == set()
@@ -87,8 +87,8 @@ def test_admin_change_form_deactivation_ends_every_sign_in(admin_client, user, o
     assert not UserSession.objects.filter(user=user, revoked_at__isnull=True).exists()
 
 
-def test_admin_password_page_ends_every_sign_in(admin_client, user, owner):
-    signins = _sign_in_everywhere(user, owner)
+def test_admin_password_page_ends_every_sign_in(admin_client, user, owner, api_tokens):
+    signins = _sign_in_everywhere(user, owner, api_tokens)
     response = admin_client.post(
         reverse("admin:auth_user_password_change", args=[user.pk]),
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},

@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.api.conftest import assert_problem, authed
+from tests.api.conftest import assert_problem
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,8 @@ def admin(db: None) -> User:
 
 
 @pytest.fixture
-def admin_api(admin: User) -> APIClient:
-    return authed(admin)
+def admin_api(admin: User, signed_in_api) -> APIClient:
+    return signed_in_api(admin)
 
 
 @pytest.fixture

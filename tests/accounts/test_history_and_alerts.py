@@ -31,7 +31,7 @@ CHROME_MAC = (
 )
 
 
-def _sign_in(user, *, ip: str, agent: str, capture) -> None:
+def _authenticate_from(user, *, ip: str, agent: str, capture) -> None:
     request = RequestFactory().post("/", REMOTE_ADDR=ip, HTTP_USER_AGENT=agent)
     with capture(execute=True):
         services.user_authenticate(
@@ -44,17 +44,18 @@ def test_new_device_alert_sent_once_for_a_new_device_not_for_a_known_one(
 ):
     user = user_factory()
     capture = django_capture_on_commit_callbacks
-    _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+    _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
     assert mailoutbox == []  # the first sign-in of an account is not news
-    _sign_in(user, ip="203.0.113.77", agent=FIREFOX, capture=capture)  # same /24, same device
+    # The same /24 and the same device:
+    _authenticate_from(user, ip="203.0.113.77", agent=FIREFOX, capture=capture)
     assert mailoutbox == []
-    _sign_in(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
+    _authenticate_from(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
     assert len(mailoutbox) == 1
     body = mailoutbox[0].body
     assert "Chrome on Mac OS X" in body
     assert "198.51.100.5" in body
     assert "/accounts/sessions/" in body
-    _sign_in(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
+    _authenticate_from(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
     assert len(mailoutbox) == 1
 
 
@@ -63,13 +64,13 @@ def test_known_device_is_remembered_by_the_process(
 ):
     user = user_factory()
     capture = django_capture_on_commit_callbacks
-    _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+    _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
     cache.clear()  # evicted or flushed: this process still knows the device...
     with django_assert_num_queries(3):  # ...so no history query: user, lockout check, event
-        _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+        _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
     history._remembered.clear()  # another process, an empty cache: the history answers
-    _sign_in(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
-    _sign_in(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
+    _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
+    _authenticate_from(user, ip="198.51.100.5", agent=CHROME_MAC, capture=capture)
     assert len(mailoutbox) == 1  # only the really new device
 
 
@@ -79,7 +80,9 @@ def test_new_device_alert_can_be_turned_off(
     settings.NEW_DEVICE_ALERTS = False
     user = user_factory()
     LoginEventFactory(user=user, device_label="Firefox on Windows", ip="203.0.113.10")
-    _sign_in(user, ip="198.51.100.5", agent=CHROME_MAC, capture=django_capture_on_commit_callbacks)
+    _authenticate_from(
+        user, ip="198.51.100.5", agent=CHROME_MAC, capture=django_capture_on_commit_callbacks
+    )
     assert mailoutbox == []
 
 

@@ -218,7 +218,7 @@ def test_verify_email_resend_refuses_invalid_and_oversized_address(client, mailo
 # -- sign-in ---------------------------------------------------------------------------------
 
 
-def _login(client, login, password=DEFAULT_PASSWORD, **extra):
+def _post_login_form(client, login, password=DEFAULT_PASSWORD, **extra):
     return client.post(
         reverse("accounts:login"), {"username": login, "password": password, **extra}
     )
@@ -237,7 +237,7 @@ def test_login_page_has_labelled_fields_and_links(client):
 
 @pytest.mark.parametrize("which", ["username", "email"])
 def test_login_signs_in_with_username_or_email(client, user, which):
-    response = _login(client, getattr(user, which).upper())
+    response = _post_login_form(client, getattr(user, which).upper())
 
     assert response.status_code == 302
     assert response.url == reverse("home")
@@ -246,7 +246,7 @@ def test_login_signs_in_with_username_or_email(client, user, which):
 
 
 def test_login_follows_a_local_next(client, user):
-    response = _login(client, user.username, next="/accounts/profile/?tab=1")
+    response = _post_login_form(client, user.username, next="/accounts/profile/?tab=1")
     assert response.url == "/accounts/profile/?tab=1"
 
 
@@ -263,7 +263,7 @@ def test_login_follows_a_local_next(client, user):
     ],
 )
 def test_login_ignores_unsafe_next(client, user, next_url):
-    response = _login(client, user.username, next=next_url)
+    response = _post_login_form(client, user.username, next=next_url)
     assert response.url == reverse("home")
 
 
@@ -275,7 +275,7 @@ def test_login_redirects_signed_in_user(client, user):
 
 
 def test_login_wrong_password_is_one_plain_error(client, user):
-    response = _login(client, user.username, "wrong password")
+    response = _post_login_form(client, user.username, "wrong password")
 
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
@@ -301,13 +301,13 @@ def test_login_refuses_empty_and_oversized_fields(client, data, field):
 
 def test_login_inactive_account_is_told(client, user_factory):
     user = user_factory(is_active=False)
-    response = _login(client, user.username)
+    response = _post_login_form(client, user.username)
     assert "This account has been deactivated" in response.context["form"].non_field_errors()[0]
     assert _signed_in_user_id(client) is None
 
 
 def test_login_unverified_offers_to_resend_to_that_account(client, unverified_user, mailoutbox):
-    response = _login(client, unverified_user.username)
+    response = _post_login_form(client, unverified_user.username)
 
     assert response.status_code == 200
     assert "Verify your email address" in response.context["form"].non_field_errors()[0]
@@ -321,7 +321,7 @@ def test_login_unverified_offers_to_resend_to_that_account(client, unverified_us
 
 
 def test_login_wrong_password_of_unverified_account_offers_nothing(client, unverified_user):
-    response = _login(client, unverified_user.username, "wrong password")
+    response = _post_login_form(client, unverified_user.username, "wrong password")
     assert reverse("accounts:verify_email_resend_pending") not in _text(response)
     assert PENDING_VERIFICATION_KEY not in client.session
 
@@ -335,16 +335,16 @@ def test_resend_pending_without_a_pending_account_sends_nothing(client, mailoutb
 
 def test_lockout_after_five_failures_for_one_username_and_ip(client, user_factory):
     victim, other = user_factory(), user_factory()
-    responses = [_login(client, victim.username, f"wrong {n}") for n in range(5)]
+    responses = [_post_login_form(client, victim.username, f"wrong {n}") for n in range(5)]
 
     assert [r.status_code for r in responses] == [200, 200, 200, 200, 429]
-    locked = _login(client, victim.username)
+    locked = _post_login_form(client, victim.username)
     assert locked.status_code == 429
     assert "Try again in <strong>15 minutes</strong>" in _text(locked)
     assert int(locked["Retry-After"]) == 15 * 60
     assert _signed_in_user_id(client) is None
 
-    assert _login(client, other.username).status_code == 302
+    assert _post_login_form(client, other.username).status_code == 302
 
 
 # -- sign-out --------------------------------------------------------------------------------
@@ -380,7 +380,7 @@ def test_logout_refuses_other_methods(client, user):
 
 
 def test_logout_ends_the_session(client, user):
-    _login(client, user.username)
+    _post_login_form(client, user.username)
     response = client.post(reverse("accounts:logout"))
 
     assert response.url == reverse("accounts:login")

@@ -9,17 +9,9 @@ from django.test import override_settings
 
 from identity.keys import ensure_signing_key
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.processes import database_url, portal_processes, redis_or_skip
+from tests.processes import database_url, live_api_tokens, portal_processes, redis_or_skip
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(base: str, login: str) -> dict:
-    response = httpx.post(
-        f"{base}/api/v1/auth/login/", json={"login": login, "password": DEFAULT_PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _me(base: str, access: str) -> int:
@@ -36,7 +28,10 @@ def test_revoked_sign_in_is_refused_by_another_process_on_its_next_request(tmp_p
     user = UserFactory()
     env = {"DATABASE_URL": database_url(), "CACHE_URL": cache_url, "SIGNING_KEYS_DIR": str(keys)}
     with portal_processes(2, env=env, tmp=tmp_path) as (first, second):
-        kept, revoked = _login(first, user.username), _login(first, user.email)
+        kept, revoked = (
+            live_api_tokens(first, user.username, DEFAULT_PASSWORD),
+            live_api_tokens(first, user.email, DEFAULT_PASSWORD),
+        )
         assert _me(second, revoked["access_token"]) == 200
         logout = httpx.post(
             f"{first}/api/v1/auth/logout/", json={"refresh_token": revoked["refresh_token"]}
@@ -57,7 +52,7 @@ def test_revoked_sign_in_is_refused_by_another_process_on_its_next_request(tmp_p
         renamed = httpx.patch(f"{first}/api/v1/me/", json={"username": "renamed"}, headers=auth)
         assert renamed.status_code == 200, renamed.text
         assert httpx.get(f"{second}/api/v1/me/", headers=auth).json()["username"] == "renamed"
-        third = _login(first, user.email)
+        third = live_api_tokens(first, user.email, DEFAULT_PASSWORD)
         assert _me(second, third["access_token"]) == 200
         everywhere = httpx.post(f"{first}/api/v1/me/sessions/revoke-others/", headers=auth)
         assert everywhere.status_code in {200, 204}, everywhere.text

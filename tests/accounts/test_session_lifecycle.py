@@ -29,7 +29,6 @@ from accounts.services.sessions import (
 )
 from sso import services as sso_services
 from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
-from tests.api.conftest import login
 from tests.factories import DEFAULT_PASSWORD
 from tests.sso.conftest import LOGOUT_URI, basic, register, sign_in
 
@@ -287,7 +286,8 @@ def _browser_sign_out(user, owner, user_factory) -> Ended:
 
 
 def _api_logout(user, owner, user_factory) -> Ended:
-    tokens = login(APIClient(), user)
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    tokens = APIClient().post(reverse("api:accounts:login"), body, format="json").json()
     sid = str(UserSession.objects.get(user=user, channel=Channel.API).pk)
     response = APIClient().post(
         reverse("api:accounts:logout"), {"refresh_token": tokens["refresh_token"]}, format="json"

@@ -57,7 +57,7 @@ def _counted(monkeypatch, hasher_class: type) -> Counter:
     return calls
 
 
-def _sign_in(channel: str, login: str, password: str) -> int:
+def _sign_in_status(channel: str, login: str, password: str) -> int:
     if channel == "page":
         body = {"username": login, "password": password}
         return Client().post(reverse("accounts:login"), body).status_code
@@ -81,7 +81,7 @@ def test_sign_in_runs_exactly_one_password_hash(user_factory, hash_calls, channe
     login = "nobody-here" if case == "unknown login" else user.username
     password = "wrong password" if case == "wrong password" else DEFAULT_PASSWORD
     hash_calls.clear()  # the factory hashed the password once
-    status = _sign_in(channel, login, password)
+    status = _sign_in_status(channel, login, password)
     assert status in {200, 302} if case == "right password" else status in {200, 401}
     assert dict(hash_calls) == expected
 
@@ -90,7 +90,7 @@ def test_sign_in_runs_one_argon2id_verify_in_production(user_factory, monkeypatc
     settings.PASSWORD_HASHERS = settings.PRODUCTION_PASSWORD_HASHERS
     user = user_factory()
     hash_calls = _counted(monkeypatch, type(get_hasher()))
-    assert _sign_in("api", user.username, DEFAULT_PASSWORD) == 200
+    assert _sign_in_status("api", user.username, DEFAULT_PASSWORD) == 200
     assert dict(hash_calls) == {"verify": 1}
     assert user.password.startswith("argon2$argon2id$")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -14,23 +13,12 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 
 from accounts.jwt import AccessToken, token_backend
-from accounts.models import User, UserSession
+from accounts.models import UserSession
 from accounts.services.sessions import session_revoke
 from accounts.tokens import TokenPair, api_session_start
 from identity import keys
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def keys_dir(settings, tmp_path: Path) -> Path:
-    settings.SIGNING_KEYS_DIR = tmp_path / "keys"
-    return settings.SIGNING_KEYS_DIR
-
-
-@pytest.fixture
-def pair(user: User) -> TokenPair:
-    return api_session_start(user=user, ip="203.0.113.7", user_agent="pytest/1.0")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_dir")]
 
 
 def _me(token: str):

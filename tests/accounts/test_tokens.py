@@ -10,7 +10,6 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import jwt
 import pytest
@@ -41,18 +40,7 @@ from accounts.tokens import (
 )
 from identity import keys
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def keys_dir(settings, tmp_path: Path) -> Path:
-    settings.SIGNING_KEYS_DIR = tmp_path / "keys"
-    return settings.SIGNING_KEYS_DIR
-
-
-@pytest.fixture
-def pair(user: User) -> TokenPair:
-    return api_session_start(user=user, ip="203.0.113.7", user_agent="pytest/1.0")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_dir")]
 
 
 class _WhoAmI(APIView):

@@ -1,4 +1,4 @@
-"""API test fixtures: clients, tokens, and a clean cache (throttle counters live there)."""
+"""API test fixtures: a clean cache (throttle counters live there) and the problem-body check."""
 
 from __future__ import annotations
 
@@ -6,11 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
-from django.urls import reverse
-from rest_framework.test import APIClient
-
-from accounts.models import User
-from tests.factories import DEFAULT_PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -21,36 +16,6 @@ def _api_defaults(settings: pytest.FixtureRequest) -> Iterator[None]:
     cache.clear()
 
 
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient()
-
-
-def login(api: APIClient, user: User, password: str = DEFAULT_PASSWORD) -> dict:
-    response = api.post(
-        reverse("api:accounts:login"), {"login": user.username, "password": password}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def authed(user: User) -> APIClient:
-    """A client sending a fresh first-party access token of ``user``."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login(APIClient(), user)['access_token']}")
-    return client
-
-
-@pytest.fixture
-def user_api(user: User) -> APIClient:
-    return authed(user)
-
-
-@pytest.fixture
-def admin_api(admin_user: User) -> APIClient:
-    return authed(admin_user)
-
-
 def assert_problem(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/problem+json")
@@ -59,3 +24,25 @@ def assert_problem(response, status: int, code: str) -> dict:
     assert body["status"] == status
     assert body["code"] == code, body
     return body
+
+
+@pytest.fixture
+def throttle_cache_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the cache calls the rate limiter makes from now on (its keys hold
+    "throttle"), outermost only: the local-memory cache's get_many calls its own get."""
+    calls: list[str] = []
+    depth = [0]
+    for name in ("get", "get_many", "set", "set_many", "add", "incr"):
+        method = getattr(cache, name)
+
+        def spy(*args, _name=name, _method=method, **kwargs):
+            if "throttle" in str(args[0]) and not depth[0]:
+                calls.append(_name)
+            depth[0] += 1
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(cache, name, spy)
+    return calls

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Channel, EmailDomainRule, LoginEvent, User, UserSession
-from tests.api.conftest import assert_problem, login
+from tests.api.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,8 +71,8 @@ def test_resend_always_202(api, unverified_user, mailoutbox):
     assert len(mailoutbox) == 1
 
 
-def test_login_returns_tokens_and_id_token(api, user):
-    data = login(api, user)
+def test_login_returns_tokens_and_id_token(user, api_tokens):
+    data = api_tokens(user)
     assert data["token_type"] == "Bearer"
     assert data["expires_in"] == 300
     claims = jwt.decode(data["id_token"], options={"verify_signature": False})
@@ -127,10 +127,10 @@ def test_confirm_account(api):
     assert user.check_password(NEW_PASSWORD)
 
 
-def test_login_query_budget(api, user, user_factory, django_assert_max_num_queries):
+def test_login_query_budget(api, user, user_factory, django_assert_max_num_queries, api_tokens):
     # The role graph is shared by every user and stays cached; warm it with someone else's
     # sign-in so that this one counts what a user's first sign-in costs in steady state.
-    login(api, user_factory())
+    api_tokens(user_factory())
     body = {"login": user.username, "password": DEFAULT_PASSWORD}
     with django_assert_max_num_queries(6):
         assert api.post(url("login"), body, format="json").status_code == 200
@@ -144,8 +144,8 @@ def test_me_with_token_loads_user_in_one_query(user_api, django_assert_num_queri
 # -- token lifecycle ---------------------------------------------------------------------------
 
 
-def test_refresh_rotates_and_reuse_revokes_the_session(api, user):
-    first = login(api, user)
+def test_refresh_rotates_and_reuse_revokes_the_session(api, user, api_tokens):
+    first = api_tokens(user)
     second = api.post(url("refresh"), {"refresh_token": first["refresh_token"]}, format="json")
     assert second.status_code == 200
     pair = second.json()
@@ -161,8 +161,8 @@ def test_refresh_rotates_and_reuse_revokes_the_session(api, user):
     assert_problem(api.get(url("token")), 401, "token_not_valid")
 
 
-def test_logout_kills_refresh_and_access(api, user):
-    tokens = login(api, user)
+def test_logout_kills_refresh_and_access(api, user, api_tokens):
+    tokens = api_tokens(user)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
     info = api.get(url("token"))
     assert info.status_code == 200
@@ -185,14 +185,14 @@ def test_token_endpoint_needs_a_token(api):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_expired_access_token_is_401(api, user, settings):
-    tokens = login(api, user)
+def test_expired_access_token_is_401(api, user, settings, api_tokens):
+    tokens = api_tokens(user)
     settings.SIMPLE_JWT = {
         **settings.SIMPLE_JWT,
         "ACCESS_TOKEN_LIFETIME": timedelta(seconds=-60),
         "LEEWAY": timedelta(0),
     }
-    expired = login(api, user)["access_token"]
+    expired = api_tokens(user)["access_token"]
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {expired}")
     assert_problem(api.get(url("token")), 401, "token_not_valid")
     assert_problem(api.get(url("me")), 401, "token_not_valid")
@@ -200,13 +200,13 @@ def test_expired_access_token_is_401(api, user, settings):
     assert api.get(url("token")).status_code == 200
 
 
-def test_tokens_survive_key_rotation(api, user, settings, tmp_path):
+def test_tokens_survive_key_rotation(api, user, settings, tmp_path, api_tokens):
     from identity.keys import rotate_signing_key
 
     settings.SIGNING_KEYS_DIR = tmp_path
-    old = login(api, user)
+    old = api_tokens(user)
     rotate_signing_key()
-    new = login(api, user)
+    new = api_tokens(user)
     old_kid = jwt.get_unverified_header(old["access_token"])["kid"]
     assert jwt.get_unverified_header(new["access_token"])["kid"] != old_kid
     for token in (old["access_token"], new["access_token"]):
@@ -218,8 +218,8 @@ def test_tokens_survive_key_rotation(api, user, settings, tmp_path):
     )
 
 
-def test_deactivated_user_tokens_fail(api, user):
-    tokens = login(api, user)
+def test_deactivated_user_tokens_fail(api, user, api_tokens):
+    tokens = api_tokens(user)
     from accounts.services import user_deactivate
 
     user_deactivate(user=user)
@@ -234,11 +234,11 @@ def test_user_model_untouched_by_bad_login(api, user):
     assert User.objects.get(pk=user.pk).password == before
 
 
-def test_refresh_returns_an_id_token_like_the_login(api, user, profile_factory):
+def test_refresh_returns_an_id_token_like_the_login(api, user, profile_factory, api_tokens):
     """Issue 19: refresh answers access, refresh and id tokens (the seed contract)."""
     user.profile.first_name, user.profile.last_name = "Ada", "Lovelace"
     user.profile.save()
-    first = login(api, user)
+    first = api_tokens(user)
     response = api.post(url("refresh"), {"refresh_token": first["refresh_token"]}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -257,9 +257,9 @@ def test_refresh_returns_an_id_token_like_the_login(api, user, profile_factory):
     )
 
 
-def test_refresh_query_budget(api, user, django_assert_max_num_queries):
+def test_refresh_query_budget(api, user, django_assert_max_num_queries, api_tokens):
     """The id_token's claims (the profile's name) come with the session's row: no extra query."""
-    body = {"refresh_token": login(api, user)["refresh_token"]}
+    body = {"refresh_token": api_tokens(user)["refresh_token"]}
     with django_assert_max_num_queries(2):
         response = api.post(url("refresh"), body, format="json")
     assert response.status_code == 200

@@ -85,25 +85,11 @@ def test_retry_after_is_the_longer_wait_of_the_two_limits(api, user, settings):
     assert int(response["Retry-After"]) > 60 * 59  # the hour, not the minute
 
 
-def test_both_limits_take_one_cache_read_and_one_write(api, user, tight_rates, monkeypatch):
+def test_both_limits_take_one_cache_read_and_one_write(
+    api, user, tight_rates, throttle_cache_calls
+):
     """Two round trips to Redis for the two limits of a sign-in, not four."""
-    from django.core.cache import cache
-
-    calls: list[str] = []
-    depth = [0]  # the local-memory cache's get_many calls its own get: count the outer call
-    for name in ("get", "get_many", "set", "set_many"):
-        method = getattr(cache, name)
-
-        def spy(*args, _name=name, _method=method, **kwargs):
-            if "throttle" in str(args[0]) and not depth[0]:
-                calls.append(_name)
-            depth[0] += 1
-            try:
-                return _method(*args, **kwargs)
-            finally:
-                depth[0] -= 1
-
-        monkeypatch.setattr(cache, name, spy)
+    calls = throttle_cache_calls
     body = {"login": user.username, "password": DEFAULT_PASSWORD}
     assert api.post(url("login"), body, format="json").status_code == 200
     assert calls == ["get_many", "set_many"]

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User, UserSession
-from tests.api.conftest import assert_problem, authed, login
+from tests.api.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -79,8 +79,8 @@ def test_profile_get_put_patch(user_api, user):
     assert_problem(bad, 400, "validation_error")
 
 
-def test_password_change(api, user):
-    keep, other = login(api, user), login(api, user)
+def test_password_change(api, user, api_tokens):
+    keep, other = api_tokens(user), api_tokens(user)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {keep['access_token']}")
     body = {"current_password": "wrong", "new_password": NEW_PASSWORD}
     wrong = api.post(
@@ -99,8 +99,8 @@ def test_password_change(api, user):
     assert_problem(refresh, 401, "token_not_valid")
 
 
-def test_delete_me(user):
-    client = authed(user)
+def test_delete_me(user, signed_in_api):
+    client = signed_in_api(user)
     assert_problem(
         client.delete(url("me"), {"password": "wrong"}, format="json"), 400, "incorrect_password"
     )

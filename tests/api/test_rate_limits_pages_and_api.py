@@ -143,23 +143,9 @@ def test_signup_counts_an_address_from_every_ip_on_page_and_api(settings, user, 
     _refused_for(channel, _send(channel, "signup", user, 1, ip=OWNER))
 
 
-def test_a_page_takes_one_cache_read_and_one_write_for_both_limits(user, monkeypatch):
+def test_a_page_takes_one_cache_read_and_one_write_for_both_limits(user, throttle_cache_calls):
     """As on the API: the IP and the identifier limits of a reset cost two round trips."""
-    calls: list[str] = []
-    depth = [0]  # the local-memory cache's get_many calls its own get: count the outer call
-    for name in ("get", "get_many", "set", "set_many", "add", "incr"):
-        method = getattr(cache, name)
-
-        def spy(*args, _name=name, _method=method, **kwargs):
-            if "throttle" in str(args[0]) and not depth[0]:
-                calls.append(_name)
-            depth[0] += 1
-            try:
-                return _method(*args, **kwargs)
-            finally:
-                depth[0] -= 1
-
-        monkeypatch.setattr(cache, name, spy)
+    calls = throttle_cache_calls
     _allowed("page", "password_reset", user)
     assert calls == ["get_many", "set_many"]
 

@@ -11,11 +11,9 @@ import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
-from rest_framework.test import APIClient
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from identity.wsgi import application
-from tests.api.conftest import login
 from tests.factories import UserFactory
 
 # Loaded at import (schemathesis' lazy from_fixture loader does not run on pytest 9);
@@ -24,12 +22,12 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 
 @pytest.fixture
-def bearer(db: None, settings) -> Iterator[dict[str, str]]:
+def superuser_headers(db: None, settings, api_tokens) -> Iterator[dict[str, str]]:
     """A valid first-party access token of a superuser, so that admin operations run too."""
     # Throttles and lockout would answer most generated calls with 429 and hide the rest.
     settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, "100000/min")
     settings.AXES_ENABLED = False
-    token = login(APIClient(), UserFactory(superuser=True))["access_token"]
+    token = api_tokens(UserFactory(superuser=True))["access_token"]
     # Raw WSGI calls close the connection at request end, which would kill the test
     # transaction; Django's test Client detaches the same handlers (and reattaches them,
     # hence after the login above).
@@ -48,7 +46,9 @@ def bearer(db: None, settings) -> Iterator[dict[str, str]]:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_to_its_schema(case: schemathesis.Case, bearer: dict[str, str]) -> None:
+def test_api_conforms_to_its_schema(
+    case: schemathesis.Case, superuser_headers: dict[str, str]
+) -> None:
     # positive_data_acceptance is left out: business rules the schema cannot state (password
     # strength, unknown reset codes, taken names) rightly refuse schema-valid input.
-    case.call_and_validate(headers=bearer, excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(headers=superuser_headers, excluded_checks=[positive_data_acceptance])

@@ -8,7 +8,6 @@ from rest_framework.test import APIClient
 
 from accounts.models import LoginEvent, UserSession
 from authz import services as authz_services
-from tests.api.conftest import login
 from tests.factories import DEFAULT_PASSWORD, LoginEventFactory, UserSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,20 +22,16 @@ def url(name: str, *args: object) -> str:
     return reverse(f"api:accounts:{name}", args=args)
 
 
-def bearer(tokens: dict) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
-    return client
-
-
-def test_me_sessions_lists_every_channel_and_marks_the_caller(api, user, client):
-    tokens = login(api, user)
+def test_me_sessions_lists_every_channel_and_marks_the_caller(
+    user, client, api_tokens, bearer_client
+):
+    tokens = api_tokens(user)
     client.post(
         reverse("accounts:login"), {"username": user.username, "password": DEFAULT_PASSWORD}
     )
     UserSessionFactory(user=user, revoked=True)
     UserSessionFactory()  # someone else's
-    body = bearer(tokens).get(url("me_sessions")).json()
+    body = bearer_client(tokens["access_token"]).get(url("me_sessions")).json()
     assert body["count"] == 2
     channels = sorted(s["channel"] for s in body["results"])
     assert channels == ["api", "browser"]
@@ -44,48 +39,50 @@ def test_me_sessions_lists_every_channel_and_marks_the_caller(api, user, client)
     assert [s["channel"] for s in current] == ["api"]
 
 
-def test_revoking_a_session_kills_its_tokens_on_the_next_request(api, user):
-    mine, other = login(api, user), login(api, user)
-    other_sid = bearer(other).get(url("token")).json()["sid"]
-    response = bearer(mine).delete(url("me_session", other_sid))
+def test_revoking_a_session_kills_its_tokens_on_the_next_request(
+    api, user, api_tokens, bearer_client
+):
+    mine, other = api_tokens(user), api_tokens(user)
+    other_sid = bearer_client(other["access_token"]).get(url("token")).json()["sid"]
+    response = bearer_client(mine["access_token"]).delete(url("me_session", other_sid))
     assert response.status_code == 204
-    assert bearer(other).get(url("me")).status_code == 401
+    assert bearer_client(other["access_token"]).get(url("me")).status_code == 401
     refresh = api.post(url("refresh"), {"refresh_token": other["refresh_token"]}, format="json")
     assert refresh.status_code == 401
-    assert bearer(mine).get(url("me")).status_code == 200
+    assert bearer_client(mine["access_token"]).get(url("me")).status_code == 200
 
 
-def test_revoking_someone_elses_session_is_not_found(api, user):
+def test_revoking_someone_elses_session_is_not_found(user, signed_in_api):
     victim = UserSessionFactory()
-    response = bearer(login(api, user)).delete(url("me_session", victim.pk))
+    response = signed_in_api(user).delete(url("me_session", victim.pk))
     assert response.status_code == 404
     assert response.json()["code"] == "session_not_found"
     victim.refresh_from_db()
     assert victim.revoked_at is None
 
 
-def test_revoke_others_keeps_only_the_caller(api, user):
-    mine = login(api, user)
-    others = [login(api, user), login(api, user)]
-    response = bearer(mine).post(url("me_sessions_revoke_others"))
+def test_revoke_others_keeps_only_the_caller(user, api_tokens, bearer_client):
+    mine = api_tokens(user)
+    others = [api_tokens(user), api_tokens(user)]
+    response = bearer_client(mine["access_token"]).post(url("me_sessions_revoke_others"))
     assert response.json() == {"revoked": 2}
-    assert all(bearer(t).get(url("me")).status_code == 401 for t in others)
-    assert bearer(mine).get(url("me")).status_code == 200
+    assert all(bearer_client(t["access_token"]).get(url("me")).status_code == 401 for t in others)
+    assert bearer_client(mine["access_token"]).get(url("me")).status_code == 200
 
 
-def test_me_login_history_is_own_newest_first_without_identifier(api, user):
+def test_me_login_history_is_own_newest_first_without_identifier(user, signed_in_api):
     LoginEventFactory(user=user, failed=True)
     LoginEventFactory()  # someone else's
-    body = bearer(login(api, user)).get(url("me_login_history")).json()
+    body = signed_in_api(user).get(url("me_login_history")).json()
     assert [e["outcome"] for e in body["results"]] == ["success", "bad_credentials"]
     assert "identifier" not in body["results"][0]
 
 
 @pytest.mark.parametrize("count", [2, 50])
 def test_history_and_sessions_query_counts_do_not_grow(
-    api, user, count, django_assert_max_num_queries
+    user, count, django_assert_max_num_queries, signed_in_api
 ):
-    client = bearer(login(api, user))
+    client = signed_in_api(user)
     LoginEventFactory.create_batch(count, user=user)
     UserSessionFactory.create_batch(count, user=user)
     with django_assert_max_num_queries(3):
@@ -94,34 +91,38 @@ def test_history_and_sessions_query_counts_do_not_grow(
         assert client.get(url("me_sessions")).status_code == 200
 
 
-def test_revoking_an_api_sign_in_costs_three_queries(api, user, django_assert_num_queries):
+def test_revoking_an_api_sign_in_costs_three_queries(
+    user, django_assert_num_queries, api_tokens, bearer_client, signed_in_api
+):
     """The caller's user with its sign-in's state, the session to end, and its update."""
-    client, other = bearer(login(api, user)), login(api, user)
-    other_sid = bearer(other).get(url("token")).json()["sid"]
+    client, other = signed_in_api(user), api_tokens(user)
+    other_sid = bearer_client(other["access_token"]).get(url("token")).json()["sid"]
     with django_assert_num_queries(3):
         assert client.delete(url("me_session", other_sid)).status_code == 204
-    assert bearer(other).get(url("me")).status_code == 401
+    assert bearer_client(other["access_token"]).get(url("me")).status_code == 401
 
 
-def test_admin_sees_and_revokes_another_users_sessions(api, user, user_factory):
+def test_admin_sees_and_revokes_another_users_sessions(
+    user, user_factory, api_tokens, bearer_client, signed_in_api
+):
     target = user_factory()
-    target_tokens = login(api, target)
+    target_tokens = api_tokens(target)
     admin = user_factory()
     grant(admin, "session-admin", "users.read", "sessions.revoke")
-    client = bearer(login(api, admin))
+    client = signed_in_api(admin)
     listed = client.get(url("user_sessions", target.public_id)).json()
     assert listed["count"] == 1
     sid = listed["results"][0]["id"]
     assert client.delete(url("user_session", target.public_id, sid)).status_code == 204
-    assert bearer(target_tokens).get(url("me")).status_code == 401
+    assert bearer_client(target_tokens["access_token"]).get(url("me")).status_code == 401
     history = client.get(url("user_login_history", target.public_id)).json()
     assert history["results"][0]["identifier"] == target.username
 
 
-def test_admin_session_endpoints_need_permissions(api, user, user_factory):
+def test_admin_session_endpoints_need_permissions(user, user_factory, signed_in_api):
     target = user_factory()
     session = UserSessionFactory(user=target)
-    client = bearer(login(api, user))
+    client = signed_in_api(user)
     for response in (
         client.get(url("user_sessions", target.public_id)),
         client.get(url("user_login_history", target.public_id)),
@@ -131,7 +132,7 @@ def test_admin_session_endpoints_need_permissions(api, user, user_factory):
         assert response.json()["code"] == "permission_denied"
     reader = user_factory()
     grant(reader, "reader", "users.read")
-    denied = bearer(login(api, reader)).delete(url("user_session", target.public_id, session.pk))
+    denied = signed_in_api(reader).delete(url("user_session", target.public_id, session.pk))
     assert denied.status_code == 403
     assert "sessions.revoke" in denied.json()["detail"]
     session.refresh_from_db()
@@ -139,8 +140,8 @@ def test_admin_session_endpoints_need_permissions(api, user, user_factory):
 
 
 @pytest.mark.parametrize("entry", ["password_change", "delete"])
-def test_wrong_current_password_counts_towards_lockout(api, user, entry):
-    client = bearer(login(api, user))
+def test_wrong_current_password_counts_towards_lockout(api, user, entry, signed_in_api):
+    client = signed_in_api(user)
     for _ in range(4):
         response = _password_entry(client, entry, "wrong password")
         assert response.status_code == 400

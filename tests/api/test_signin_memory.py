@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from accounts import signin_memory
 from accounts.models import User, UserSession
-from tests.api.conftest import assert_problem, login
+from tests.api.conftest import assert_problem
 
 ME = reverse("api:accounts:me")
 
@@ -30,12 +30,9 @@ def memory(settings, redis_cache: redis.Redis) -> Iterator[redis.Redis]:
     signin_memory.clear()
 
 
-def _signed_in(user: User) -> tuple[APIClient, uuid.UUID]:
-    tokens = login(APIClient(), user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
-    sid = UserSession.objects.filter(user=user).latest("created_at").pk
-    return client, sid
+def _latest_sid(user: User) -> uuid.UUID:
+    """The id of the user's newest sign-in (the one ``signed_in_api`` just made)."""
+    return UserSession.objects.filter(user=user).latest("created_at").pk
 
 
 def _queries(client: APIClient) -> tuple[int, int]:
@@ -51,15 +48,17 @@ def _another_process_publishes(memory: redis.Redis, payload: str) -> None:
     assert memory.publish(signin_memory.channel(), payload) >= 1  # we are subscribed
 
 
-def test_a_token_used_again_costs_no_query(memory, user) -> None:
-    client, _ = _signed_in(user)
+def test_a_token_used_again_costs_no_query(memory, user, signed_in_api) -> None:
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert _queries(client) == (200, 1)
     assert _queries(client) == (200, 0)
     assert client.get(ME).json()["username"] == user.username
 
 
-def test_a_revocation_by_another_process_is_seen_on_the_next_request(memory, user) -> None:
-    client, sid = _signed_in(user)
+def test_a_revocation_by_another_process_is_seen_on_the_next_request(
+    memory, user, signed_in_api
+) -> None:
+    client, sid = signed_in_api(user), _latest_sid(user)
     assert client.get(ME).status_code == 200
     # Another process revokes the sign-in: the row changes, nothing happens in this process.
     UserSession.objects.filter(pk=sid).update(revoked_at=timezone.now())
@@ -68,16 +67,18 @@ def test_a_revocation_by_another_process_is_seen_on_the_next_request(memory, use
     assert_problem(client.get(ME), 401, "token_not_valid")
 
 
-def test_a_user_changed_by_another_process_is_seen_on_the_next_request(memory, user) -> None:
-    client, _ = _signed_in(user)
+def test_a_user_changed_by_another_process_is_seen_on_the_next_request(
+    memory, user, signed_in_api
+) -> None:
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert client.get(ME).status_code == 200
     User.objects.filter(pk=user.pk).update(is_active=False)
     _another_process_publishes(memory, f"u:{user.pk}")
     assert_problem(client.get(ME), 401, "user_inactive")
 
 
-def test_changes_made_in_this_process_are_seen_at_once(memory, user) -> None:
-    client, _ = _signed_in(user)
+def test_changes_made_in_this_process_are_seen_at_once(memory, user, signed_in_api) -> None:
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert client.get(ME).status_code == 200
     response = client.patch(ME, {"username": "renamed-now"}, format="json")
     assert response.status_code == 200, response.content
@@ -88,9 +89,9 @@ def test_changes_made_in_this_process_are_seen_at_once(memory, user) -> None:
     assert_problem(client.get(ME), 401, "user_inactive")
 
 
-def test_signing_out_elsewhere_is_seen_at_once(memory, user) -> None:
-    client, sid = _signed_in(user)
-    other, _ = _signed_in(user)
+def test_signing_out_elsewhere_is_seen_at_once(memory, user, signed_in_api) -> None:
+    client, sid = signed_in_api(user), _latest_sid(user)
+    other, _ = signed_in_api(user), _latest_sid(user)
     assert client.get(ME).status_code == 200
     assert other.get(ME).status_code == 200
     response = other.delete(reverse("api:accounts:me_session", args=[sid]))
@@ -99,8 +100,8 @@ def test_signing_out_elsewhere_is_seen_at_once(memory, user) -> None:
     assert other.get(ME).status_code == 200
 
 
-def test_a_lost_subscription_forgets_everything(memory, user) -> None:
-    client, _ = _signed_in(user)
+def test_a_lost_subscription_forgets_everything(memory, user, signed_in_api) -> None:
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert client.get(ME).status_code == 200
     # The subscription dies (Redis restarted, or cut us off); a change is made meanwhile and
     # its message is lost. The memory must not answer from before.
@@ -125,26 +126,26 @@ def test_an_answer_read_before_a_change_is_not_kept(memory) -> None:
     assert signin_memory.recall(uuid.uuid4(), sid) is None  # another user's token, same sid
 
 
-def test_entries_expire_whatever_happens(memory, settings, user) -> None:
+def test_entries_expire_whatever_happens(memory, settings, user, signed_in_api) -> None:
     settings.ACCESS_TOKEN_MEMORY_SECONDS = 0.2
-    client, _ = _signed_in(user)
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert _queries(client) == (200, 1)
     assert _queries(client) == (200, 0)
     time.sleep(0.25)
     assert _queries(client) == (200, 1)
 
 
-def test_without_a_redis_cache_every_request_asks_the_database(user) -> None:
+def test_without_a_redis_cache_every_request_asks_the_database(user, signed_in_api) -> None:
     # tests.settings use the local-memory cache: no pub/sub, so no memory.
-    client, _ = _signed_in(user)
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert _queries(client) == (200, 1)
     assert _queries(client) == (200, 1)
 
 
-def test_a_remembered_user_is_a_whole_fresh_instance(memory, user) -> None:
+def test_a_remembered_user_is_a_whole_fresh_instance(memory, user, signed_in_api) -> None:
     from accounts.selectors import user_get_for_access_token
 
-    client, sid = _signed_in(user)
+    client, sid = signed_in_api(user), _latest_sid(user)
     assert client.get(ME).status_code == 200  # remembered now
     first, live = user_get_for_access_token(public_id=user.public_id, sid=sid)
     second, _ = user_get_for_access_token(public_id=user.public_id, sid=sid)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import signin_memory
 from accounts.models import UserSession
 from tests.api.conftest import assert_problem
-from tests.api.test_signin_memory import ME, _queries, _signed_in
+from tests.api.test_signin_memory import ME, _latest_sid, _queries
 from tests.conftest import redis_cache_use
 from tests.processes import redis_or_skip
 
@@ -103,10 +103,10 @@ def proxied(settings) -> Iterator[tuple[redis.Redis, SilencingProxy]]:
 
 
 def test_a_silently_dead_subscription_turns_the_memory_off_within_the_deadline(
-    proxied, user
+    proxied, user, signed_in_api
 ) -> None:
     direct, proxy = proxied
-    client, sid = _signed_in(user)
+    client, sid = signed_in_api(user), _latest_sid(user)
     assert _queries(client) == (200, 1)
     assert _queries(client) == (200, 0)  # remembered: the subscription is live
 
@@ -122,9 +122,9 @@ def test_a_silently_dead_subscription_turns_the_memory_off_within_the_deadline(
     assert_problem(client.get(ME), 401, "token_not_valid")
 
 
-def test_the_memory_comes_back_after_resubscribing(proxied, user) -> None:
+def test_the_memory_comes_back_after_resubscribing(proxied, user, signed_in_api) -> None:
     _, proxy = proxied
-    client, _ = _signed_in(user)
+    client, _ = signed_in_api(user), _latest_sid(user)
     assert _queries(client) == (200, 1)
     assert _queries(client) == (200, 0)
     proxy.silence()

@@ -13,7 +13,7 @@ from playwright.sync_api import ConsoleMessage, Page, Response, expect
 from accounts.models import User
 from sso import services as sso_services
 from sso.models import Application
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, sign_in_form_submit
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 REDIRECT_URI = "https://rp.example.com/callback"
@@ -177,9 +177,7 @@ def test_signed_in_pages_have_no_console_error(watch: Watch, signed_in: User) ->
 def test_forced_password_change_page_has_no_console_error(watch: Watch) -> None:
     user = UserFactory(needs_password_change=True)
     watch.page.goto(reverse("accounts:login"))
-    watch.page.get_by_label("Username or email").fill(user.username)
-    watch.page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    watch.page.get_by_label("Password", exact=True).press("Enter")
+    sign_in_form_submit(watch.page, user.username, DEFAULT_PASSWORD)
     expect(watch.page).to_have_url(re.compile(re.escape(reverse("accounts:confirm_account"))))
 
     problems = watch.visit(reverse("accounts:confirm_account"))

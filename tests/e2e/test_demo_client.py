@@ -15,6 +15,7 @@ from accounts.models import UserSession
 from authz import services as authz_services
 from sso import services
 from sso.demo_client import Config, DemoClient, serve
+from tests.e2e.conftest import sign_in_form_submit
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -41,9 +42,7 @@ def test_demo_client_signs_in_refreshes_and_signs_out(page: Page, demo: str, scr
 
     page.goto(f"{demo}/")
     page.get_by_role("button", name="Sign in with the portal").click()
-    page.get_by_label("Username or email").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")
+    sign_in_form_submit(page, user.username, DEFAULT_PASSWORD)
     expect(
         page.get_by_role("heading", name="Allow Demo client to use your account?")
     ).to_be_visible()

@@ -6,8 +6,9 @@ import httpx
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, sign_in_form_submit
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.processes import live_api_tokens
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
@@ -19,10 +20,7 @@ def test_sessions_page_ends_another_browser_and_an_api_client(
     other = browser.new_context(base_url=live_server.url, user_agent=FIREFOX).new_page()
     sign_in(page, "ada")
     sign_in(other, "ada@" + user.email.split("@")[1])
-    api = httpx.post(
-        f"{live_server.url}{reverse('api:accounts:login')}",
-        json={"login": "ada", "password": DEFAULT_PASSWORD},
-    ).json()
+    api = live_api_tokens(live_server.url, "ada", DEFAULT_PASSWORD)
     me = f"{live_server.url}{reverse('api:accounts:me')}"
     bearer = {"Authorization": f"Bearer {api['access_token']}"}
     assert httpx.get(me, headers=bearer).status_code == 200
@@ -50,9 +48,7 @@ def test_sessions_page_ends_another_browser_and_an_api_client(
 def test_history_page_shows_failures_plainly(page: Page, screenshot) -> None:
     UserFactory(username="grace")
     page.goto(reverse("accounts:login"))
-    page.get_by_label("Username or email").fill("grace")
-    page.get_by_label("Password", exact=True).fill("not my password")
-    page.get_by_label("Password", exact=True).press("Enter")
+    sign_in_form_submit(page, "grace", "not my password")
     sign_in(page, "grace")
     page.get_by_role("link", name="History", exact=True).click()
     expect(page.get_by_text("Wrong username or password")).to_be_visible()

@@ -32,7 +32,7 @@ from identity.api.errors import RETRY_AFTER_SECONDS
 from identity.keys import ensure_signing_key
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.hardening.pgcluster import Cluster
-from tests.processes import database_url, portal_processes
+from tests.processes import database_url, live_api_login, live_api_tokens, portal_processes
 from tests.run import free_port
 from tests.sso.conftest import basic, register, sign_in
 
@@ -58,10 +58,6 @@ def portal_env(tmp: Path, **extra: str) -> dict[str, str]:
         **UNTHROTTLED,
         **extra,
     }
-
-
-def api_login(client: httpx.Client, login: str) -> httpx.Response:
-    return client.post("/api/v1/auth/login/", json={"login": login, "password": DEFAULT_PASSWORD})
 
 
 # -- Postgres ---------------------------------------------------------------------------------
@@ -150,7 +146,7 @@ def _during_outage_checks(base: str, documented_503: dict) -> None:
         assert ready.json()["checks"]["database"] is False
         assert time.monotonic() - started < SLOWEST_ALLOWED
         assert client.get("/healthz").status_code == 200
-        api = api_login(client, "someone")
+        api = live_api_login(client, "someone", DEFAULT_PASSWORD)
         assert api.status_code == 503, api.text
         assert api.headers["content-type"].startswith("application/problem+json")
         assert api.json()["code"] == "service_unavailable"
@@ -255,14 +251,12 @@ def test_redis_down_serves_from_the_database_and_says_so(tmp_path: Path) -> None
         assert ready.status_code == 200, ready.text
         assert ready.json() == {"status": "degraded", "checks": {"database": True, "cache": False}}
         kept, revoked = (
-            api_login(client, user.username).json(),
-            api_login(client, user.email).json(),
+            live_api_login(client, user.username, DEFAULT_PASSWORD).json(),
+            live_api_login(client, user.email, DEFAULT_PASSWORD).json(),
         )
         as_user = {"Authorization": f"Bearer {kept['access_token']}"}
         assert client.get("/api/v1/users/", headers=as_user).status_code == 200
-        as_other = {
-            "Authorization": f"Bearer {api_login(client, other.username).json()['access_token']}"
-        }
+        as_other = _bearer_header_of(client, other)
         assert client.get("/api/v1/users/", headers=as_other).status_code == 403
         logout = client.post(
             "/api/v1/auth/logout/", json={"refresh_token": revoked["refresh_token"]}
@@ -358,8 +352,8 @@ def test_revocations_during_a_redis_outage_hold_after_it(tmp_path: Path) -> None
             portal_processes(1, env=env, tmp=tmp_path) as (base,),
             httpx.Client(base_url=base, timeout=10) as client,
         ):
-            as_admin = _bearer_of(client, admin)
-            as_reader = _bearer_of(client, reader)
+            as_admin = _bearer_header_of(client, admin)
+            as_reader = _bearer_header_of(client, reader)
             as_oauth_client = {"Authorization": f"Bearer {oauth}"}
             revoke_role = f"/api/v1/users/{reader.public_id}/roles/{role.name}/"
             # Warm: the permission answer and the resolved OAuth token are cached now.
@@ -391,10 +385,9 @@ def test_revocations_during_a_redis_outage_hold_after_it(tmp_path: Path) -> None
     assert "Internal Server Error" not in log
 
 
-def _bearer_of(client: httpx.Client, user: User) -> dict[str, str]:
-    response = api_login(client, user.username)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+def _bearer_header_of(client: httpx.Client, user: User) -> dict[str, str]:
+    access = live_api_tokens(client, user.username, DEFAULT_PASSWORD)["access_token"]
+    return {"Authorization": f"Bearer {access}"}
 
 
 def _sid(access_token: str) -> str:

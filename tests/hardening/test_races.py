@@ -112,14 +112,9 @@ def test_parallel_uses_of_one_verification_link_verify_once() -> None:
     assert user.email_verified_at is not None
 
 
-def test_parallel_uses_of_one_refresh_token_rotate_once() -> None:
+def test_parallel_uses_of_one_refresh_token_rotate_once(api_tokens) -> None:
     user = UserFactory()
-    login = Client().post(
-        reverse("api:accounts:login"),
-        {"login": user.username, "password": user.raw_password},
-        content_type="application/json",
-    )
-    refresh_token = login.json()["refresh_token"]
+    refresh_token = api_tokens(user, user.raw_password)["refresh_token"]
 
     statuses = Counter(
         race(

@@ -56,7 +56,7 @@ class SignedIn:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
-def _bearer(*, superuser: bool) -> str:
+def _fresh_access_token(*, superuser: bool) -> str:
     """The access token of a new sign-in of a new account, made per scenario: a fuzzed call may
     delete, deactivate or rename the account, or revoke its sign-ins, and no scenario may end
     the rest of the run."""
@@ -80,7 +80,10 @@ def signed_in(db: None, settings: Any) -> Iterator[dict[str, Callable[[], str]]]
     settings.AXES_ENABLED = False
     settings.PASSWORD_RESET_MIN_RESPONSE_MS = 0
     _keep_the_test_connection()
-    yield {"admin": lambda: _bearer(superuser=True), "member": lambda: _bearer(superuser=False)}
+    yield {
+        "admin": lambda: _fresh_access_token(superuser=True),
+        "member": lambda: _fresh_access_token(superuser=False),
+    }
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 

@@ -1,16 +1,20 @@
-"""Fixtures for the security requirements (docs/security.md maps each test to ASVS)."""
+"""Fixtures and helpers for the security tests (docs/security.md maps each test to ASVS): fresh
+client addresses, accounts holding a role or Django permissions, clients acting as them."""
 
 from __future__ import annotations
 
 import itertools
 
 import pytest
-from django.core.cache import cache
+from django.contrib.auth.models import Permission as DjangoPermission
 from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from authz import services as authz_services
+from authz.models import Role
+from tests.factories import UserFactory
 from tests.sso.conftest import Registered, register
 
 _ips = itertools.count(1)
@@ -20,11 +24,6 @@ def fresh_ip() -> str:
     """A new client address, so that per-IP lockout and rate limits never interfere."""
     n = next(_ips)
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
-
-
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient()
 
 
 @pytest.fixture
@@ -47,10 +46,34 @@ def other_rp(owner: User) -> Registered:
     return register(owner)
 
 
-def api_login(user: User, password: str = DEFAULT_PASSWORD) -> dict:
-    cache.clear()
-    response = APIClient().post(
-        "/api/v1/auth/login/", {"login": user.username, "password": password}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
+def holder_of(role_name: str, **user_fields: object) -> User:
+    """A new account holding the seeded role ``role_name``, loaded afresh (no cached perms)."""
+    user = UserFactory(**user_fields)
+    authz_services.role_assign(user=user, role=Role.objects.get(name=role_name), granted_by=None)
+    return User.objects.get(pk=user.pk)
+
+
+def with_django_perms(user: User, *perms: str) -> User:
+    """``user`` given Django's own permissions (``app_label.codename``), loaded afresh."""
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            DjangoPermission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return User.objects.get(pk=user.pk)
+
+
+def staff_with_django_perms(*perms: str) -> User:
+    """A new staff member (admin site access) holding only the Django permissions ``perms``."""
+    return with_django_perms(UserFactory(staff=True), *perms)
+
+
+def api_as(user: User) -> APIClient:
+    """An API client authenticated as ``user`` without a sign-in (DRF's force_authenticate)."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def user_url(user: User) -> str:
+    return reverse("api:accounts:user", kwargs={"public_id": user.public_id})

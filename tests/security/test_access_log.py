@@ -19,7 +19,7 @@ from accounts.models import OneTimeToken
 from accounts.services.secrets import secret_issue
 from identity.keys import ensure_signing_key
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.processes import database_url, gunicorn_command, wait_ready
+from tests.processes import database_url, gunicorn_command, live_api_tokens, wait_ready
 from tests.run import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,8 +71,7 @@ def test_access_log_holds_no_link_token_code_or_bearer(
     )
     code = "Xq7" * 12  # an authorization code as a client would echo it
     with production_gunicorn(tmp_path, access_log_format) as base, httpx.Client(base_url=base) as c:
-        login = {"login": user.username, "password": DEFAULT_PASSWORD}
-        access = c.post("/api/v1/auth/login/", json=login).json()["access_token"]
+        access = live_api_tokens(c, user.username, DEFAULT_PASSWORD)["access_token"]
         link = f"/accounts/password-reset/{reset_token}/"
         assert c.get(link).status_code == 200  # the emailed link works, and is logged
         c.get("/static/css/portal.css", headers={"Referer": f"{base}{link}"})

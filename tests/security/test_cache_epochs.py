@@ -106,7 +106,7 @@ def test_a_new_account_with_a_reused_id_does_not_inherit_cached_roles(shared_cac
     assert selectors.user_roles(user=_next_request(newcomer)) == []
 
 
-def _sign_in(user: User, *, agent: str) -> None:
+def _authenticate_from(user: User, *, agent: str) -> None:
     request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.10", HTTP_USER_AGENT=agent)
     account_services.user_authenticate(
         request=request, login=user.username, password=DEFAULT_PASSWORD, channel="api"
@@ -114,11 +114,11 @@ def _sign_in(user: User, *, agent: str) -> None:
 
 
 def test_a_new_account_with_a_reused_id_does_not_inherit_known_devices(shared_cache, user):
-    _sign_in(user, agent=FIREFOX)
+    _authenticate_from(user, agent=FIREFOX)
     known = history.is_new_device(user=user, device_label="Firefox on Windows", ip="203.0.113.10")
     assert not known
     newcomer = _recreate_with_same_id(user)
-    _sign_in(newcomer, agent=CHROME_MAC)  # the newcomer's own history: one other device
+    _authenticate_from(newcomer, agent=CHROME_MAC)  # the newcomer's own history: one other device
     history._remembered.clear()  # another process: only the shared cache remembers
 
     assert history.is_new_device(

@@ -17,7 +17,7 @@ from accounts import services
 from accounts.errors import LinkInvalid
 from accounts.models import OneTimeToken, User
 from accounts.services.secrets import secret_issue
-from tests.api.conftest import assert_problem, authed
+from tests.api.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import fresh_ip
 
@@ -70,16 +70,16 @@ def _email_of(user: User) -> str:
 # -- the current password is required --------------------------------------------------------
 
 
-def test_api_email_change_without_current_password_is_refused(user, mailoutbox):
-    response = _request_change(authed(user), "thief@example.com", password=None)
+def test_api_email_change_without_current_password_is_refused(user, mailoutbox, signed_in_api):
+    response = _request_change(signed_in_api(user), "thief@example.com", password=None)
     assert_problem(response, 403, "reauthentication_required")
     assert not OneTimeToken.objects.filter(user=user, email="thief@example.com").exists()
     assert all(m.to != ["thief@example.com"] for m in mailoutbox)
 
 
-def test_api_email_change_with_wrong_current_password_is_refused(user, mailoutbox):
+def test_api_email_change_with_wrong_current_password_is_refused(user, mailoutbox, signed_in_api):
     body = assert_problem(
-        _request_change(authed(user), "thief@example.com", password="not my password"),
+        _request_change(signed_in_api(user), "thief@example.com", password="not my password"),
         400,
         "incorrect_password",
     )
@@ -88,23 +88,23 @@ def test_api_email_change_with_wrong_current_password_is_refused(user, mailoutbo
     assert all(m.to != ["thief@example.com"] for m in mailoutbox)
 
 
-def test_api_email_change_with_current_password_sends_the_link(user, mailoutbox):
-    response = _request_change(authed(user), "mine@example.com")
+def test_api_email_change_with_current_password_sends_the_link(user, mailoutbox, signed_in_api):
+    response = _request_change(signed_in_api(user), "mine@example.com")
     assert response.status_code == 200, response.content
     assert response.json()["pending_email"] == "mine@example.com"
     assert _link_to(mailoutbox, "mine@example.com")
 
 
-def test_api_patch_without_an_email_change_needs_no_password(user):
-    client = authed(user)
+def test_api_patch_without_an_email_change_needs_no_password(user, signed_in_api):
+    client = signed_in_api(user)
     same = client.patch(url("me"), {"email": user.email.upper()}, format="json")
     assert same.status_code == 200, same.content
     renamed = client.patch(url("me"), {"username": "renamed"}, format="json")
     assert renamed.status_code == 200, renamed.content
 
 
-def test_api_wrong_current_passwords_count_towards_lockout(user):
-    client = authed(user)
+def test_api_wrong_current_passwords_count_towards_lockout(user, signed_in_api):
+    client = signed_in_api(user)
     client.defaults["REMOTE_ADDR"] = ip = fresh_ip()
     for _ in range(4):
         response = _request_change(client, "thief@example.com", password="guess")
@@ -165,10 +165,10 @@ def test_password_reset_voids_a_pending_email_change(user, mailoutbox):
     assert _email_of(user) != "thief@example.com"
 
 
-def test_password_change_voids_a_pending_email_change(user, mailoutbox):
+def test_password_change_voids_a_pending_email_change(user, mailoutbox, signed_in_api):
     _page_change(user, "thief@example.com")
     stolen_link = _link_to(mailoutbox, "thief@example.com")
-    changed = authed(user).post(
+    changed = signed_in_api(user).post(
         url("me_password"),
         {
             "current_password": DEFAULT_PASSWORD,

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import User, UserSession
-from tests.api.conftest import assert_problem, login
+from tests.api.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.sso.conftest import (
     REDIRECT_URI,
@@ -34,12 +34,6 @@ NEW_PASSWORD = "a brand new passphrase 7"
 
 def url(name: str) -> str:
     return reverse(f"api:accounts:{name}")
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def _flag_by_plain_save(user: User) -> None:
@@ -77,9 +71,9 @@ def test_api_with_the_session_cookie_is_refused_until_the_password_is_changed():
     assert browser.get(url("me")).status_code == 200
 
 
-def test_setting_the_flag_ends_every_other_sign_in():
+def test_setting_the_flag_ends_every_other_sign_in(api_tokens, bearer_client):
     user = UserFactory()
-    tokens = login(APIClient(), user)
+    tokens = api_tokens(user)
     browser = _browser(user)
     rp = register(UserFactory(), allowed_scopes="openid profile email read write")
     oauth = sign_in(Client(), rp, user, scope="openid read")
@@ -87,35 +81,37 @@ def test_setting_the_flag_ends_every_other_sign_in():
     services.user_require_password_change(user=user)
 
     assert not UserSession.objects.filter(user=user, revoked_at__isnull=True).exists()
-    assert bearer(tokens["access_token"]).get(url("me")).status_code == 401
+    assert bearer_client(tokens["access_token"]).get(url("me")).status_code == 401
     refused = APIClient().post(
         url("refresh"), {"refresh_token": tokens["refresh_token"]}, format="json"
     )
     assert refused.status_code in {401, 403}
-    assert bearer(oauth["access_token"]).get(url("me")).status_code == 401
+    assert bearer_client(oauth["access_token"]).get(url("me")).status_code == 401
     assert refresh(Client(), rp, oauth["refresh_token"]).status_code == 400
     assert browser.get(url("me")).status_code == 401  # signed out: no session user
 
 
-def test_admin_api_setting_the_flag_ends_the_users_sign_ins(admin_user):
+def test_admin_api_setting_the_flag_ends_the_users_sign_ins(admin_user, api_tokens, bearer_client):
     user = UserFactory()
-    tokens = login(APIClient(), user)
-    admin = bearer(login(APIClient(), admin_user)["access_token"])
+    tokens = api_tokens(user)
+    admin = bearer_client(api_tokens(admin_user)["access_token"])
     response = admin.patch(
         reverse("api:accounts:user", args=[user.public_id]),
         {"must_change_password": True},
         format="json",
     )
     assert response.status_code == 200, response.content
-    assert bearer(tokens["access_token"]).get(url("me")).status_code == 401
+    assert bearer_client(tokens["access_token"]).get(url("me")).status_code == 401
 
 
-def test_first_party_tokens_issued_before_the_flag_stop_working():
+def test_first_party_tokens_issued_before_the_flag_stop_working(api_tokens, bearer_client):
     user = UserFactory()
-    tokens = login(APIClient(), user)
+    tokens = api_tokens(user)
     _flag_by_plain_save(user)
 
-    assert_problem(bearer(tokens["access_token"]).get(url("me")), 403, "password_change_required")
+    assert_problem(
+        bearer_client(tokens["access_token"]).get(url("me")), 403, "password_change_required"
+    )
     refused = APIClient().post(
         url("refresh"), {"refresh_token": tokens["refresh_token"]}, format="json"
     )
@@ -131,22 +127,22 @@ def test_first_party_tokens_issued_before_the_flag_stop_working():
         url("refresh"), {"refresh_token": tokens["refresh_token"]}, format="json"
     )
     assert again.status_code == 401
-    assert bearer(confirm.json()["access_token"]).get(url("me")).status_code == 200
+    assert bearer_client(confirm.json()["access_token"]).get(url("me")).status_code == 200
 
 
 # -- OAuth ------------------------------------------------------------------------------------
 
 
-def test_oauth_tokens_issued_before_the_flag_stop_working():
+def test_oauth_tokens_issued_before_the_flag_stop_working(bearer_client):
     user = UserFactory()
     rp = register(UserFactory(), allowed_scopes="openid profile email read write")
     tokens = sign_in(Client(), rp, user, scope="openid read")
     _flag_by_plain_save(user)
 
     assert refresh(Client(), rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
-    api_answer = bearer(tokens["access_token"]).get(url("me"))
+    api_answer = bearer_client(tokens["access_token"]).get(url("me"))
     assert api_answer.status_code in {401, 403}
-    userinfo = bearer(tokens["access_token"]).get(reverse("oauth2_provider:user-info"))
+    userinfo = bearer_client(tokens["access_token"]).get(reverse("oauth2_provider:user-info"))
     assert userinfo.status_code == 401
 
 
@@ -188,9 +184,9 @@ def test_authorize_url_keeps_its_query_through_the_detour():
     assert query(response)["next"] == f"{reverse('oauth2_provider:authorize')}?{urlencode(params)}"
 
 
-def test_the_admin_action_ends_every_sign_in(admin_user):
+def test_the_admin_action_ends_every_sign_in(admin_user, api_tokens, bearer_client):
     user = UserFactory()
-    tokens = login(APIClient(), user)
+    tokens = api_tokens(user)
     admin = Client()
     admin.force_login(admin_user)
     response = admin.post(
@@ -198,7 +194,7 @@ def test_the_admin_action_ends_every_sign_in(admin_user):
         {"action": "require_password_change", "_selected_action": [user.pk]},
     )
     assert response.status_code == 302
-    assert bearer(tokens["access_token"]).get(url("me")).status_code == 401
+    assert bearer_client(tokens["access_token"]).get(url("me")).status_code == 401
     refused = APIClient().post(
         url("refresh"), {"refresh_token": tokens["refresh_token"]}, format="json"
     )

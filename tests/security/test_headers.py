@@ -19,8 +19,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
-from tests.security.conftest import api_login
-from tests.sso.conftest import REDIRECT_URI, basic, pkce_pair, query
+from tests.sso.conftest import REDIRECT_URI, exchange, pkce_pair, query
 from tests.sso.conftest import authorize as sso_authorize
 
 pytestmark = pytest.mark.django_db
@@ -282,23 +281,13 @@ def test_oauth_token_response_is_not_stored(client, rp, user):
     client.force_login(user)
     verifier, challenge = pkce_pair()
     code = query(sso_authorize(client, rp, challenge=challenge))["code"]
-    response = client.post(
-        reverse("oauth2_provider:token"),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
-    )
+    response = exchange(client, rp, code, verifier)
     assert response.status_code == 200
     assert_no_store(response)
 
 
-def test_client_secret_responses_are_not_stored(user):
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_login(user)['access_token']}")
+def test_client_secret_responses_are_not_stored(user, signed_in_api):
+    api = signed_in_api(user)
     created = api.post(
         reverse("api:sso:applications"),
         {"name": "Secret app", "client_type": "confidential", "redirect_uris": [REDIRECT_URI]},

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from identity.logfilters import redact
 from tests.factories import UserFactory
 from tests.security.conftest import fresh_ip
-from tests.sso.conftest import REDIRECT_URI, authorize, basic, pkce_pair, query
+from tests.sso.conftest import authorize, basic, exchange, pkce_pair, query
 
 pytestmark = pytest.mark.django_db
 
@@ -150,27 +150,9 @@ def test_full_flows_log_no_secret(captured, caplog, mailoutbox, django_capture_o
     verifier, challenge = pkce_pair()
     code = query(authorize(oauth, rp, challenge=challenge))["code"]
     secrets.update({verifier, code})
-    grant = oauth.post(
-        reverse("oauth2_provider:token"),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
-    ).json()
+    grant = exchange(oauth, rp, code, verifier).json()
     secrets.update(grant[k] for k in ("access_token", "refresh_token", "id_token"))
-    oauth.post(
-        reverse("oauth2_provider:token"),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
-    )  # a replayed code
+    exchange(oauth, rp, code, verifier)  # a replayed code
     oauth.get(
         reverse("oauth2_provider:user-info"), HTTP_AUTHORIZATION=f"Bearer {grant['access_token']}"
     )

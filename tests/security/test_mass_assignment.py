@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 from accounts.models import Profile, User
 from sso.models import Application
 from tests.factories import UserFactory
-from tests.security.conftest import api_login
 from tests.sso.conftest import REDIRECT_URI, register
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +29,6 @@ PRIVILEGED = {
     "user": "00000000-0000-0000-0000-000000000001",
     "roles": ["admin"],
 }
-
-
-def bearer(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_login(user)['access_token']}")
-    return client
 
 
 def snapshot(user: User) -> dict:
@@ -64,10 +57,10 @@ def unverified() -> User:
 
 @pytest.mark.parametrize(("field", "value"), PRIVILEGED.items())
 @pytest.mark.parametrize("method", ["patch_me", "put_profile", "patch_profile"])
-def test_self_service_cannot_set_privileged_fields(unverified, field, value, method):
+def test_self_service_cannot_set_privileged_fields(unverified, field, value, method, signed_in_api):
     # An unverified account may not sign in: verify first, but leave the flags to attack.
     User.objects.filter(pk=unverified.pk).update(email_verified_at="2024-01-01T00:00:00Z")
-    client, victim = bearer(unverified), UserFactory()
+    client, victim = signed_in_api(unverified), UserFactory()
     before, victim_before = snapshot(unverified), snapshot(victim)
     if method == "patch_me":
         response = client.patch(reverse("api:accounts:me"), {field: value}, format="json")
@@ -102,8 +95,8 @@ def test_signup_cannot_set_privileged_fields(field, value):
     assert not User.objects.filter(username=body["username"]).exists()
 
 
-def test_non_admin_cannot_use_the_admin_api(user):
-    client, victim = bearer(user), UserFactory()
+def test_non_admin_cannot_use_the_admin_api(user, signed_in_api):
+    client, victim = signed_in_api(user), UserFactory()
     before = snapshot(victim)
     url = reverse("api:accounts:user", args=[victim.public_id])
     assert client.get(reverse("api:accounts:users")).status_code == 403
@@ -121,10 +114,10 @@ def test_non_admin_cannot_use_the_admin_api(user):
 
 
 @pytest.mark.parametrize("field", ["is_staff", "is_superuser", "email_verified_at", "password"])
-def test_even_the_admin_api_refuses_superuser_flags(admin_user, field):
+def test_even_the_admin_api_refuses_superuser_flags(admin_user, field, signed_in_api):
     victim = UserFactory()
     before = snapshot(victim)
-    response = bearer(admin_user).patch(
+    response = signed_in_api(admin_user).patch(
         reverse("api:accounts:user", args=[victim.public_id]),
         {field: PRIVILEGED[field]},
         format="json",
@@ -146,8 +139,8 @@ def test_even_the_admin_api_refuses_superuser_flags(admin_user, field):
         ("authorization_grant_type", "password"),
     ],
 )
-def test_applications_api_refuses_privileged_fields(user, field, value):
-    client = bearer(user)
+def test_applications_api_refuses_privileged_fields(user, field, value, signed_in_api):
+    client = signed_in_api(user)
     body = {
         "name": "Mine",
         "client_type": "confidential",
@@ -164,9 +157,9 @@ def test_applications_api_refuses_privileged_fields(user, field, value):
     assert Application.objects.filter(pk=mine.app.pk).values().get() == before
 
 
-def test_applications_of_another_owner_are_invisible(user):
+def test_applications_of_another_owner_are_invisible(user, signed_in_api):
     theirs = register(UserFactory())
-    client = bearer(user)
+    client = signed_in_api(user)
     url = reverse("api:sso:application", args=[theirs.client_id])
     before = Application.objects.filter(pk=theirs.app.pk).values().get()
     assert client.get(url).status_code == 404
@@ -177,9 +170,9 @@ def test_applications_of_another_owner_are_invisible(user):
     assert Application.objects.filter(pk=theirs.app.pk).values().get() == before
 
 
-def test_sessions_of_another_user_cannot_be_revoked(user, user_session_factory):
+def test_sessions_of_another_user_cannot_be_revoked(user, user_session_factory, signed_in_api):
     theirs = user_session_factory(user=UserFactory())
-    response = bearer(user).delete(reverse("api:accounts:me_session", args=[theirs.pk]))
+    response = signed_in_api(user).delete(reverse("api:accounts:me_session", args=[theirs.pk]))
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None

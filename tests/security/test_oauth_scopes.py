@@ -16,19 +16,13 @@ from accounts.models import User
 from authz import services as authz_services
 from authz.models import Role
 from sso import services
-from tests.api.conftest import assert_problem, authed
+from tests.api.conftest import assert_problem
 from tests.factories import UserFactory
 from tests.sso.conftest import Registered, authorize, basic, pkce_pair, query, register, sign_in
 
 pytestmark = pytest.mark.django_db
 
 ADMIN_SCOPES = "openid read write admin.read admin.write"
-
-
-def _bearer(token: str) -> APIClient:
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return api
 
 
 def _user_manager() -> User:
@@ -61,8 +55,8 @@ def _client_credentials(app: Registered, scope: str):
 # -- the grant: admin scopes only for trusted applications ---------------------------------
 
 
-def test_self_registered_app_cannot_register_admin_scopes(user):
-    api = authed(user)
+def test_self_registered_app_cannot_register_admin_scopes(user, signed_in_api):
+    api = signed_in_api(user)
     response = api.post(
         reverse("api:sso:applications"),
         {
@@ -77,9 +71,9 @@ def test_self_registered_app_cannot_register_admin_scopes(user):
     assert response.json()["errors"][0]["field"] == "allowed_scopes"
 
 
-def test_self_registered_app_cannot_set_itself_trusted(user):
+def test_self_registered_app_cannot_set_itself_trusted(user, signed_in_api):
     registered = register(user)
-    response = authed(user).patch(
+    response = signed_in_api(user).patch(
         reverse("api:sso:application", args=[registered.client_id]),
         {"is_trusted": True},
         format="json",
@@ -110,21 +104,21 @@ def test_untrusted_service_is_refused_admin_scopes_at_token(owner):
     assert response.json()["error"] == "invalid_scope"
 
 
-def test_trusted_app_is_granted_admin_scopes(client, owner):
+def test_trusted_app_is_granted_admin_scopes(client, owner, bearer_client):
     manager = _user_manager()
     tokens = sign_in(client, _trusted(owner), manager, scope=ADMIN_SCOPES)
     assert set(tokens["scope"].split()) >= {"admin.read", "admin.write"}
-    listed = _bearer(tokens["access_token"]).get(reverse("api:accounts:users"))
+    listed = bearer_client(tokens["access_token"]).get(reverse("api:accounts:users"))
     assert listed.status_code == 200, listed.content
 
 
 # -- the resource: write is not administration --------------------------------------------
 
 
-def test_write_token_cannot_list_or_patch_users(client, rp):
+def test_write_token_cannot_list_or_patch_users(client, rp, bearer_client):
     admin = UserFactory(superuser=True)
     victim = UserFactory()
-    api = _bearer(sign_in(client, rp, admin, scope="openid read write")["access_token"])
+    api = bearer_client(sign_in(client, rp, admin, scope="openid read write")["access_token"])
     assert_problem(api.get(reverse("api:accounts:users")), 403, "insufficient_scope")
     patched = api.patch(
         reverse("api:accounts:user", args=[victim.public_id]),
@@ -145,27 +139,29 @@ def test_write_token_cannot_list_or_patch_users(client, rp):
         ("get", "api:sso:applications"),
     ],
 )
-def test_write_token_reaches_no_administration_endpoint(client, rp, method, url_name):
+def test_write_token_reaches_no_administration_endpoint(
+    client, rp, method, url_name, bearer_client
+):
     admin = UserFactory(superuser=True)
-    api = _bearer(sign_in(client, rp, admin, scope="openid read write")["access_token"])
+    api = bearer_client(sign_in(client, rp, admin, scope="openid read write")["access_token"])
     assert_problem(getattr(api, method)(reverse(url_name)), 403, "insufficient_scope")
 
 
-def test_admin_scope_does_not_give_a_user_permissions_they_lack(client, owner, user):
+def test_admin_scope_does_not_give_a_user_permissions_they_lack(client, owner, user, bearer_client):
     """Scope intersected with the user's permissions: the authz check still runs."""
     tokens = sign_in(client, _trusted(owner), user, scope=ADMIN_SCOPES)
     assert_problem(
-        _bearer(tokens["access_token"]).get(reverse("api:accounts:users")),
+        bearer_client(tokens["access_token"]).get(reverse("api:accounts:users")),
         403,
         "permission_denied",
     )
 
 
-def test_admin_scope_stops_working_when_trust_is_withdrawn(client, owner):
+def test_admin_scope_stops_working_when_trust_is_withdrawn(client, owner, bearer_client):
     trusted = _trusted(owner)
     tokens = sign_in(client, trusted, _user_manager(), scope=ADMIN_SCOPES)
     services.application_trust_set(application=trusted.app, is_trusted=False)
-    response = _bearer(tokens["access_token"]).get(reverse("api:accounts:users"))
+    response = bearer_client(tokens["access_token"]).get(reverse("api:accounts:users"))
     assert response.status_code == 401
 
 
@@ -178,23 +174,25 @@ def _service_with_account(owner: User) -> tuple[Registered, User]:
     return service, account
 
 
-def test_client_credentials_token_acts_with_the_service_accounts_roles(owner):
+def test_client_credentials_token_acts_with_the_service_accounts_roles(owner, bearer_client):
     service, account = _service_with_account(owner)
     authz_services.role_assign(
         user=account, role=Role.objects.get(name="user-manager"), granted_by=None
     )
     token = _client_credentials(service, "admin.read")
     assert token.status_code == 200, token.content
-    response = _bearer(token.json()["access_token"]).get(reverse("api:accounts:users"))
+    response = bearer_client(token.json()["access_token"]).get(reverse("api:accounts:users"))
     assert response.status_code == 200, response.content
     listed = {row["username"] for row in response.json()["results"]}
     assert account.username in listed
 
 
-def test_client_credentials_token_without_a_role_is_denied(owner):
+def test_client_credentials_token_without_a_role_is_denied(owner, bearer_client):
     service, _ = _service_with_account(owner)
     token = _client_credentials(service, "admin.read").json()["access_token"]
-    assert_problem(_bearer(token).get(reverse("api:accounts:users")), 403, "permission_denied")
+    assert_problem(
+        bearer_client(token).get(reverse("api:accounts:users")), 403, "permission_denied"
+    )
 
 
 def test_service_account_cannot_sign_in(client, owner):
@@ -237,10 +235,12 @@ def test_service_account_needs_a_trusted_confidential_app(owner):
         ("delete", "api:accounts:me", {"password": "x"}),
     ],
 )
-def test_no_oauth_token_changes_email_password_or_deletes(client, rp, method, url_name, body):
+def test_no_oauth_token_changes_email_password_or_deletes(
+    client, rp, method, url_name, body, bearer_client
+):
     user = UserFactory()
     tokens = sign_in(client, rp, user, scope="openid read write")
-    response = getattr(_bearer(tokens["access_token"]), method)(
+    response = getattr(bearer_client(tokens["access_token"]), method)(
         reverse(url_name), body, format="json"
     )
     assert_problem(response, 403, "insufficient_scope")
@@ -248,9 +248,9 @@ def test_no_oauth_token_changes_email_password_or_deletes(client, rp, method, ur
     assert user.email != "new@attacker.example"
 
 
-def test_read_token_still_reads_the_account(client, rp, user):
+def test_read_token_still_reads_the_account(client, rp, user, bearer_client):
     tokens = sign_in(client, rp, user, scope="openid read")
-    response = _bearer(tokens["access_token"]).get(reverse("api:accounts:me"))
+    response = bearer_client(tokens["access_token"]).get(reverse("api:accounts:me"))
     assert response.status_code == 200
     assert response.json()["username"] == user.username
 
@@ -346,9 +346,9 @@ def test_developer_page_offers_no_admin_scope_and_no_trust(client, owner):
     assert b"admin.read" not in client.get(reverse("sso:app_create")).content
 
 
-def test_owner_edit_keeps_admin_scopes_but_cannot_add_them(owner):
+def test_owner_edit_keeps_admin_scopes_but_cannot_add_them(owner, signed_in_api):
     trusted = _trusted(owner)
-    api = authed(owner)
+    api = signed_in_api(owner)
     url = reverse("api:sso:application", args=[trusted.client_id])
     kept = api.patch(url, {"allowed_scopes": ["openid", "read"]}, format="json")
     assert kept.status_code == 200, kept.content
@@ -375,7 +375,7 @@ def _admin_change(admin_client, app, **changes):
 
 
 def test_admin_trusts_an_app_and_withdrawing_trust_ends_its_admin_tokens(
-    admin_client, client, owner
+    admin_client, client, owner, bearer_client
 ):
     registered = register(owner)
     response = _admin_change(
@@ -388,7 +388,7 @@ def test_admin_trusts_an_app_and_withdrawing_trust_ends_its_admin_tokens(
     registered.app.refresh_from_db()
     assert registered.app.is_trusted
     tokens = sign_in(client, registered, _user_manager(), scope="openid admin.read")
-    api = _bearer(tokens["access_token"])
+    api = bearer_client(tokens["access_token"])
     assert api.get(reverse("api:accounts:users")).status_code == 200
 
     assert _admin_change(admin_client, registered.app).status_code == 302  # trust unticked
@@ -422,12 +422,12 @@ def test_service_account_goes_with_its_application(owner):
 # -- asking about someone else is administration --------------------------------------------
 
 
-def test_check_api_about_another_user_needs_admin_read(client, rp):
+def test_check_api_about_another_user_needs_admin_read(client, rp, bearer_client):
     checker = UserFactory()
     role = Role.objects.get(name="admin")
     authz_services.role_assign(user=checker, role=role, granted_by=None)
     other = UserFactory()
-    api = _bearer(sign_in(client, rp, checker, scope="openid read")["access_token"])
+    api = bearer_client(sign_in(client, rp, checker, scope="openid read")["access_token"])
     url = reverse("api:authz:check")
     assert api.post(url, {"permission": "users.read"}, format="json").status_code == 200
     about_other = api.post(

@@ -9,24 +9,17 @@ endpoint or admin page as the limited account would.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission as DjangoPermission
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accounts.models import User, UserSession
 from authz import services as authz_services
 from authz.models import AuthzAuditEvent, Permission, Role, RoleAssignment
 from tests.factories import PermissionFactory, RoleFactory, UserFactory, UserSessionFactory
+from tests.security.conftest import api_as, holder_of, with_django_perms
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
-
-
-def holder_of(role_name: str, **user_fields: object) -> User:
-    user = UserFactory(**user_fields)
-    authz_services.role_assign(user=user, role=Role.objects.get(name=role_name), granted_by=None)
-    return User.objects.get(pk=user.pk)
 
 
 def holder_of_codes(*codes: str, **user_fields: object) -> User:
@@ -39,25 +32,10 @@ def holder_of_codes(*codes: str, **user_fields: object) -> User:
     return User.objects.get(pk=user.pk)
 
 
-def api_as(user: User) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def admin_as(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def with_django_perms(user: User, *perms: str) -> User:
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            DjangoPermission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return User.objects.get(pk=user.pk)
 
 
 def assert_denied(response, why: str) -> None:

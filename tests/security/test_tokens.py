@@ -18,7 +18,6 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from identity.keys import signing_keys
-from tests.security.conftest import api_login
 from tests.sso.conftest import basic, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -65,13 +64,9 @@ def tampered(token: str, **changes) -> str:
     return f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
 
 
-def bearer(url_name: str, token: str):
-    return APIClient().get(reverse(url_name), HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
 @pytest.fixture
-def issued(user) -> dict:
-    return api_login(user)
+def issued(user, api_tokens) -> dict:
+    return api_tokens(user)
 
 
 def forgeries(issued: dict) -> dict[str, str]:
@@ -118,15 +113,15 @@ FORGERIES = [
 ]
 
 
-def test_the_genuine_access_token_is_accepted(issued):
+def test_the_genuine_access_token_is_accepted(issued, bearer_client):
     for url_name in PROTECTED:
-        assert bearer(url_name, issued["access_token"]).status_code == 200
+        assert bearer_client(issued["access_token"]).get(reverse(url_name)).status_code == 200
 
 
 @pytest.mark.parametrize("url_name", PROTECTED)
 @pytest.mark.parametrize("forgery", FORGERIES)
-def test_forged_or_misused_first_party_token_is_refused(issued, forgery, url_name):
-    response = bearer(url_name, forgeries(issued)[forgery])
+def test_forged_or_misused_first_party_token_is_refused(issued, forgery, url_name, bearer_client):
+    response = bearer_client(forgeries(issued)[forgery]).get(reverse(url_name))
     assert response.status_code == 401, (forgery, response.content)
     assert response.json()["code"] == "token_not_valid"
 
@@ -138,11 +133,11 @@ def test_access_token_is_not_a_refresh_token(issued):
     assert response.status_code == 401
 
 
-def test_revoked_sign_in_access_token_is_refused(issued):
+def test_revoked_sign_in_access_token_is_refused(issued, bearer_client):
     APIClient().post(
         reverse("api:accounts:logout"), {"refresh_token": issued["refresh_token"]}, format="json"
     )
-    assert bearer("api:accounts:me", issued["access_token"]).status_code == 401
+    assert bearer_client(issued["access_token"]).get(reverse("api:accounts:me")).status_code == 401
 
 
 # -- OAuth 2.0 / OIDC side ---------------------------------------------------------------------
@@ -188,10 +183,10 @@ def test_introspection_needs_the_clients_own_secret(client, rp, other_rp, user):
     assert response.status_code == 401
 
 
-def test_oauth_id_token_is_not_an_api_access_token(client, rp, user):
+def test_oauth_id_token_is_not_an_api_access_token(client, rp, user, bearer_client):
     tokens = sign_in(client, rp, user, scope="openid read")
-    assert bearer("api:accounts:me", tokens["access_token"]).status_code == 200
-    assert bearer("api:accounts:me", tokens["id_token"]).status_code == 401
+    assert bearer_client(tokens["access_token"]).get(reverse("api:accounts:me")).status_code == 200
+    assert bearer_client(tokens["id_token"]).get(reverse("api:accounts:me")).status_code == 401
 
 
 def test_oauth_id_token_is_signed_for_its_client_only(client, rp, user):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.models import Profile
 from sso import services as sso_services
 from sso.models import Consent
-from tests.sso.conftest import REDIRECT_URI, pkce_pair, register
+from tests.sso.conftest import authorize_page, pkce_pair, register
 
 pytestmark = pytest.mark.django_db
 
@@ -59,17 +59,7 @@ def test_user_pages_escape_stored_markup(client, victim, evil_app, payload):
 def test_consent_page_escapes_the_application(client, user, evil_app):
     client.force_login(user)
     _, challenge = pkce_pair()
-    response = client.get(
-        reverse("oauth2_provider:authorize"),
-        {
-            "response_type": "code",
-            "client_id": evil_app.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    response = authorize_page(client, evil_app.client_id, challenge=challenge, scope="openid")
     assert response.status_code == 200
     html = response.content.decode()
     assert "&lt;" in html or "&quot;" in html

@@ -79,6 +79,23 @@ def service_rp(owner: User) -> Registered:
     return register(owner, service=True, redirect_uris="", post_logout_redirect_uris="")
 
 
+def authorize_page(
+    client: Client, client_id: str, *, challenge: str, scope: str = "openid", **extra: str
+):
+    """GET of the authorization endpoint with a valid PKCE request: the consent page, or the
+    redirect when nothing needs asking."""
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+    return client.get(reverse("oauth2_provider:authorize"), params)
+
+
 def authorize(
     client: Client,
     rp: Registered,

@@ -76,14 +76,9 @@ def test_own_expired_hint_from_own_browser_ends_the_sign_in(client, rp, user):
     assert not _live(user)
 
 
-def test_first_party_id_token_as_hint_is_a_clean_400(client, rp, user):
+def test_first_party_id_token_as_hint_is_a_clean_400(rp, user, api_tokens):
     _victim_signed_in(rp, user)
-    login = client.post(
-        reverse("api:accounts:login"),
-        {"login": user.username, "password": user.raw_password},
-        content_type="application/json",
-    )
-    first_party = login.json()["id_token"]
+    first_party = api_tokens(user, user.raw_password)["id_token"]
 
     response = Client().get(reverse(END_SESSION), {"id_token_hint": first_party})
 

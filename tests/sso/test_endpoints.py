@@ -14,6 +14,7 @@ from tests.sso.conftest import (
     LOGOUT_URI,
     REDIRECT_URI,
     authorize,
+    authorize_page,
     basic,
     pkce_pair,
     query,
@@ -100,17 +101,7 @@ def test_discovery_lists_only_what_works(client):
 def test_consent_is_remembered_until_the_scopes_grow(client, rp, user):
     sign_in(client, rp, user)
     _, challenge = pkce_pair()
-    again = client.get(
-        reverse("oauth2_provider:authorize"),
-        {
-            "response_type": "code",
-            "client_id": rp.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid email",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    again = authorize_page(client, rp.client_id, challenge=challenge, scope="openid email")
     assert again.status_code == 302
     assert "code=" in again["Location"]
     grown = authorize(client, rp, challenge=challenge, scope="openid phone", allow=False)
@@ -121,17 +112,8 @@ def test_consent_is_remembered_until_the_scopes_grow(client, rp, user):
 def test_consent_page_shows_the_application_and_plain_words(client, rp, user):
     client.force_login(user)
     _, challenge = pkce_pair()
-    response = client.get(
-        reverse("oauth2_provider:authorize"),
-        {
-            "response_type": "code",
-            "client_id": rp.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid email",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "state": "s",
-        },
+    response = authorize_page(
+        client, rp.client_id, challenge=challenge, scope="openid email", state="s"
     )
     assert response.status_code == 200
     assert rp.app.name.encode() in response.content
@@ -150,17 +132,7 @@ def test_first_party_application_skips_consent(client, rp, user):
     services.application_first_party_set(application=rp.app, is_first_party=True)
     client.force_login(user)
     _, challenge = pkce_pair()
-    response = client.get(
-        reverse("oauth2_provider:authorize"),
-        {
-            "response_type": "code",
-            "client_id": rp.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
+    response = authorize_page(client, rp.client_id, challenge=challenge, scope="openid")
     assert response.status_code == 302
     assert "code=" in response["Location"]
 

@@ -18,7 +18,6 @@ from accounts.api.views.base import (
     ThrottledPublicApi,
     api_authenticate,
     no_store,
-    validated,
 )
 from accounts.models import User
 from accounts.tokens import (
@@ -32,6 +31,7 @@ from accounts.tokens import (
 )
 from identity.api import serializers as strict
 from identity.api.schema import problems
+from identity.api.serializers import validated
 from identity.http import authorization
 from identity.timing import response_floor
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from rest_framework.permissions import AllowAny
@@ -54,9 +52,3 @@ def api_authenticate(
     except AccountLocked as error:
         error.retry_after = retry_after_seconds(request._request)  # type: ignore[attr-defined]
         raise
-
-
-def validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

@@ -15,12 +15,12 @@ from accounts.api.serializers import (
     ProfileInputSerializer,
     ProfileOutputSerializer,
 )
-from accounts.api.views.base import validated
 from accounts.models import Profile, User
 from accounts.services.sessions import SESSION_ID_KEY
 from identity.api import serializers as strict
 from identity.api.schema import problems
 from identity.api.scopes import NO_OAUTH, OWN_ACCOUNT, OWN_ACCOUNT_READ_ONLY
+from identity.api.serializers import validated
 
 
 def current_session_id(request: Request) -> str | None:

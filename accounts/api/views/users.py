@@ -20,7 +20,6 @@ from accounts.api.serializers import (
     UserOutputSerializer,
 )
 from accounts.api.views.auth import ACCEPTED
-from accounts.api.views.base import validated
 from accounts.errors import DomainRuleNotFound, UserNotFound
 from accounts.models import EmailDomainRule, User, UserType
 from authz.api.permissions import HasPermission
@@ -29,6 +28,7 @@ from identity.api.lookups import get_or_404
 from identity.api.pagination import PageNumberPagination
 from identity.api.schema import problems
 from identity.api.scopes import ADMINISTRATION
+from identity.api.serializers import validated
 
 # An administrator's explicit exception to the email-domain rules, recorded in the account's
 # history; without it an address the rules refuse is refused here as at sign-up.

@@ -60,10 +60,8 @@ def test_production_starts_when_configured_or_sqlite_explicitly_allowed():
     assert allowed.returncode == 0, allowed.stderr
 
 
-def test_manage_py_without_profile_or_secret_uses_development_and_says_so(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ENV", "SECRET_KEY"}}
-    env.update({"VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "identity.settings"})
-    result = subprocess.run(
+def _manage_py_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(settings.BASE_DIR / "manage.py"), "check"],
         env=env,
         capture_output=True,
@@ -71,6 +69,12 @@ def test_manage_py_without_profile_or_secret_uses_development_and_says_so(tmp_pa
         timeout=60,
         check=False,
     )
+
+
+def test_manage_py_without_profile_or_secret_uses_development_and_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ENV", "SECRET_KEY"}}
+    env.update({"VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "identity.settings"})
+    result = _manage_py_check(env)
     assert result.returncode == 0, result.stderr
     assert "using the development profile" in result.stderr
 
@@ -84,13 +88,6 @@ def test_manage_py_with_a_secret_key_but_no_profile_stays_production():
             "DJANGO_SETTINGS_MODULE": "identity.settings",
         }
     )
-    result = subprocess.run(
-        [sys.executable, str(settings.BASE_DIR / "manage.py"), "check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _manage_py_check(env)
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr

@@ -1,4 +1,5 @@
-"""The issue's acceptance story: billing-clerk granted with an expiry, then expired or revoked."""
+"""A role granted with an expiry gives its permission until it expires or is revoked, on the
+next check and in the next refreshed token (the authz issue's acceptance story)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def check(client: APIClient) -> int:
     return response.status_code
 
 
-def test_billing_clerk_story(roles_admin, user, monkeypatch) -> None:
+def test_a_role_granted_until_a_time_holds_until_it_expires_or_is_revoked(
+    roles_admin, user, monkeypatch
+) -> None:
     admin = APIClient()
     admin.force_authenticate(roles_admin)
     admin.post(reverse("api:authz:permissions"), {"code": "billing.read"}, format="json")
