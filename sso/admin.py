@@ -265,10 +265,8 @@ class _RevokedBySignIn(_IssuedByFlows):
     @admin.action(description="Revoke (end the sign-in on every channel)", permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
         ids = list(queryset.values_list("pk", flat=True))
-        services.oauth_tokens_revoke_by_admin(**{f"{self.token_kind}_token_ids": ids})
-        messages.success(
-            request, f"Revoked {len(ids)} {self.token_kind} token(s) and their sign-ins."
-        )
+        services.oauth_tokens_revoke_by_admin(**{f"{self.kind}_token_ids": ids})
+        messages.success(request, f"Revoked {len(ids)} {self.kind} token(s) and their sign-ins.")
 
 
 @admin.register(AccessToken)

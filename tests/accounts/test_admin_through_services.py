@@ -73,8 +73,8 @@ def test_admin_add_user_shows_the_account_the_service_made(admin_client, admin_u
     assert admin_client.get(response["Location"]).status_code == 200
 
 
-def test_admin_deactivate_action_ends_every_sign_in(admin_client, user, user_factory):
-    signins = _sign_in_everywhere(user, user_factory())
+def test_admin_deactivate_action_ends_every_sign_in(admin_client, user, user_factory, api_tokens):
+    signins = _sign_in_everywhere(user, user_factory(), api_tokens)
 
     admin_client.post(
         reverse("admin:accounts_user_changelist"),
