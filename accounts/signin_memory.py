@@ -145,7 +145,7 @@ def forget(*, sids: Iterable[Any] = (), user_pks: Iterable[int] = ()) -> None:
     the old row again and keep it)."""
     if not enabled():
         return
-    payloads = [f"s:{sid.hex}" for sid in _uuids(sids)] + [f"u:{int(pk)}" for pk in user_pks]
+    payloads = [f"s:{sid.hex}" for sid in sid_uuids(sids)] + [f"u:{int(pk)}" for pk in user_pks]
     if not payloads:
         return
     encoded = [payload.encode() for payload in payloads]
@@ -282,14 +282,16 @@ def _unsubscribe() -> None:
         connection.disconnect()
 
 
-def _uuids(values: Iterable[Any]) -> list[uuid.UUID]:
+def sid_uuids(values: Iterable[Any]) -> list[uuid.UUID]:
+    """The sign-in ids among ``values`` as UUIDs, once each; anything else is skipped: not a
+    sid this portal issued, so no row, token or remembered entry can be named by it."""
     found = []
     for value in values:
         try:
             found.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
         except ValueError:
-            continue  # not a sid this portal issued: nothing can be remembered under it
-    return found
+            continue
+    return list(dict.fromkeys(found))
 
 
 def _drop(payloads: Iterable[bytes]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Iterable, Mapping
 from importlib import import_module
 
@@ -10,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import signin_memory
 from accounts.errors import SessionNotFound
 from accounts.models import User, UserSession
 from accounts.services.sessions.changes import UNKNOWN_CHANNEL, sign_ins_changed_publish
@@ -35,7 +35,7 @@ def sessions_revoke(*, sids: Collection[str], reason: str) -> int:
     """Ends these sign-ins, set-based whatever their number: one SELECT and one UPDATE of the
     rows, their browser sessions deleted, every sid published (a sid already revoked too: a
     holder may still have a copy). The number of sign-ins that were live."""
-    ids = _uuids(sids)
+    ids = signin_memory.sid_uuids(sids)
     if not ids:
         return 0
     rows = list(
@@ -98,13 +98,3 @@ def _browser_sessions_delete(session_keys: list[str]) -> None:
     store = import_module(settings.SESSION_ENGINE).SessionStore
     for key in session_keys:
         store(session_key=key).delete()
-
-
-def _uuids(values: Iterable[object]) -> list[uuid.UUID]:
-    found = []
-    for value in values:
-        try:
-            found.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-        except ValueError:
-            continue  # not a sid this portal issued: no row, no token names it
-    return list(dict.fromkeys(found))
