@@ -67,3 +67,24 @@ def send_new_sign_in(*, username: str, to: str, when: datetime, device: str, ip:
         "sessions_link": portal_link("accounts:sessions"),
     }
     return _send(template="new_sign_in", to=to, context=context)
+
+
+def send_security_change(*, username: str, to: str, change: str) -> bool:
+    """A second factor was added, removed or reset, or recovery codes were replaced:
+    ``change`` says which, in a sentence ("An authenticator app was added")."""
+    context = {
+        "username": username,
+        "change": change,
+        "security_link": portal_link("accounts:security"),
+    }
+    return _send(template="security_change", to=to, context=context)
+
+
+def send_recovery_code_used(*, username: str, to: str, left: int) -> bool:
+    context = {
+        "username": username,
+        "left": left,
+        "low": left <= settings.MFA_RECOVERY_CODES_LOW,
+        "security_link": portal_link("accounts:security"),
+    }
+    return _send(template="recovery_code_used", to=to, context=context)

@@ -122,3 +122,57 @@ class SessionNotFound(ApplicationError):
     code = "session_not_found"
     status = 404
     message = "This session does not exist or has already ended."
+
+
+# -- multi-factor sign-in ---------------------------------------------------------------------
+
+
+class MfaRequired(ApplicationError):
+    """The password was right; a second factor must follow (the API adds ``mfa_token`` and
+    ``methods`` to the problem body)."""
+
+    code = "mfa_required"
+    status = 403
+    message = "A second factor is required to finish signing in."
+
+
+class MfaEnrollmentRequired(ApplicationError):
+    code = "mfa_enrollment_required"
+    status = 403
+    message = "This account must set up a second factor before it can sign in."
+
+
+class MfaTokenInvalid(ApplicationError):
+    code = "mfa_token_invalid"
+    status = 400
+    message = "This sign-in step has expired or was already used. Sign in again."
+    field = "mfa_token"
+
+
+class FactorCodeInvalid(ApplicationError):
+    """A wrong, spent or replayed TOTP or recovery code (the same answer for each)."""
+
+    code = "invalid_code"
+    status = 400
+    message = "The code is not valid."
+    field = "code"
+
+
+class TotpAlreadyEnrolled(ApplicationError):
+    code = "totp_already_enrolled"
+    status = 409
+    message = "An authenticator app is already set up; remove it before adding another."
+
+
+class TotpNotEnrolled(ApplicationError):
+    code = "totp_not_enrolled"
+    status = 404
+    message = "No authenticator app is set up."
+
+
+class FactorRequired(ApplicationError):
+    """Recovery codes stand in for a factor; without one they would be a password of sorts."""
+
+    code = "factor_required"
+    status = 409
+    message = "Set up an authenticator app or a passkey first."

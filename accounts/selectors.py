@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
@@ -12,7 +13,16 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import signin_memory
-from accounts.models import EmailDomainRule, LoginEvent, User, UserSession, ci_equals
+from accounts.models import (
+    EmailDomainRule,
+    LoginEvent,
+    Passkey,
+    RecoveryCode,
+    TotpDevice,
+    User,
+    UserSession,
+    ci_equals,
+)
 from identity.postgres.statements import Select, fast_path, select_statement
 
 
@@ -174,3 +184,24 @@ def _user_for_token_orm(*, public_id: uuid.UUID, sid: uuid.UUID) -> tuple | None
 
 _USER_ATTNAMES = [f.attname for f in User._meta.concrete_fields]
 _PK_INDEX = _USER_ATTNAMES.index(User._meta.pk.attname)
+
+
+@dataclass(frozen=True)
+class Factors:
+    """What a user has to prove a second factor with; never a secret."""
+
+    totp: TotpDevice | None  # confirmed authenticator app
+    passkeys: list[Passkey]
+    recovery_codes_left: int
+
+    @property
+    def any(self) -> bool:
+        return self.totp is not None or bool(self.passkeys)
+
+
+def user_factors(*, user: User) -> Factors:
+    return Factors(
+        totp=TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first(),
+        passkeys=list(Passkey.objects.filter(user=user).order_by("created_at")),
+        recovery_codes_left=RecoveryCode.objects.filter(user=user, used_at__isnull=True).count(),
+    )

@@ -52,5 +52,6 @@ urlpatterns = [
         name="session_revoke",
     ),
     path("history/", views.LoginHistoryView.as_view(), name="history"),
+    path("security/", views.SecurityView.as_view(), name="security"),
     # /accounts/apps/ (the applications the user allowed) is sso's: sso:connected_apps.
 ]

@@ -89,6 +89,12 @@ class Role(models.Model):
         related_name="including_roles",
         blank=True,
     )
+    # Holders (directly or through a including role) must sign in with a second factor and
+    # are sent to enrol one before anything else when they have none.
+    requires_mfa = models.BooleanField(
+        default=False,
+        help_text="Users holding this role must sign in with a second factor.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -21,12 +21,14 @@ from django.contrib.auth.models import Permission as DjangoPermission
 from django.core.exceptions import ValidationError
 from django.db.models import (
     BigIntegerField,
+    Case,
     CharField,
     DateTimeField,
     Q,
     QuerySet,
     UUIDField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -45,6 +47,7 @@ from authz.models import (
 from identity.cache import safe_get, safe_set
 
 MEMO_ATTRIBUTE = "_authz_state"
+MFA_MARK = "requires mfa"  # never a permission code (those have no spaces)
 # Graphs by the stamp the database gave them (immutable): the last few, per process.
 GRAPHS_REMEMBERED = 8
 NO_STAMP = uuid.UUID(int=0)
@@ -62,6 +65,8 @@ class RoleGraph:
     # role id -> codes granted directly by the role
     grants: dict[int, frozenset[str]]
     codes: frozenset[str]
+    # ids of the roles whose holders must sign in with a second factor (Role.requires_mfa)
+    mfa_roles: frozenset[int] = frozenset()
 
     def effective(self, role_id: int) -> frozenset[str]:
         ids = self.expanded.get(role_id, frozenset())
@@ -88,7 +93,11 @@ def _graph_rows() -> QuerySet:
     # Typed NULLs: Postgres resolves UNION column types pairwise and refuses text vs bigint.
     text = Cast(Value(None), output_field=CharField())
     number = Cast(Value(None), output_field=BigIntegerField())
-    roles = Role.objects.order_by().values_list("id", "name", text, number)
+    # A role's row carries MFA_MARK in the code column when it requires a second factor.
+    mfa = Case(
+        When(requires_mfa=True, then=Value(MFA_MARK)), default=text, output_field=CharField()
+    )
+    roles = Role.objects.order_by().values_list("id", "name", mfa, number)
     grants = RolePermission.objects.order_by().values_list(
         "role_id", text, "permission__code", number
     )
@@ -113,9 +122,12 @@ def role_graph_load() -> RoleGraph:
     grants: dict[int, set[str]] = {}
     edges: dict[int, set[int]] = {}
     codes: set[str] = set()
+    mfa_roles: set[int] = set()
     for role_id, name, code, included in _graph_rows():
         if name is not None:
             names[role_id] = name
+            if code == MFA_MARK:
+                mfa_roles.add(role_id)
         elif role_id is None:
             codes.add(code)
         elif code is not None:
@@ -127,6 +139,7 @@ def role_graph_load() -> RoleGraph:
         expanded={rid: _expand(rid, edges) for rid in names},
         grants={rid: frozenset(found) for rid, found in grants.items()},
         codes=frozenset(codes),
+        mfa_roles=frozenset(mfa_roles),
     )
 
 
@@ -236,6 +249,15 @@ def user_roles(*, user: Any) -> list[str]:
     state = _state(user)
     ids = set().union(*(state.graph.expanded.get(rid, ()) for rid in state.live_role_ids()))
     return sorted(state.graph.names[rid] for rid in ids if rid in state.graph.names)
+
+
+def user_requires_mfa(*, user: Any) -> bool:
+    """Whether a role the user holds now (included roles expanded) requires a second factor."""
+    if not _may_hold(user):
+        return False
+    state = _state(user)
+    held = set().union(*(state.graph.expanded.get(rid, ()) for rid in state.live_role_ids()))
+    return bool(held & state.graph.mfa_roles)
 
 
 def permission_grantors(*, user: Any, code: str) -> list[str]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import lazy
 
@@ -40,6 +42,24 @@ def _dev_secret_key() -> str:
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _dev_data_encryption_key() -> str:
+    """A per-checkout data encryption key for development and tests, generated once into var/."""
+    path = VAR_DIR / "data_encryption_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet_key_valid(key: str) -> bool:
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -253,6 +273,37 @@ PASSWORD_RESET_LINK_TTL = timedelta(minutes=env.int("PASSWORD_RESET_LINK_TTL_MIN
 PASSWORD_RESET_CODE_TTL = timedelta(minutes=env.int("PASSWORD_RESET_CODE_TTL_MINUTES", default=15))
 PASSWORD_RESET_CODE_MAX_ATTEMPTS = 5
 INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=7))
+
+# Multi-factor sign-in (accounts.services.mfa) and secrets the portal reads back
+# Fernet keys (32 url-safe base64 bytes: identity.encryption.key_generate()). The first one
+# encrypts; fallbacks, newest first, only decrypt while a rotation settles, and each value read
+# with one is encrypted again under the current key.
+DATA_ENCRYPTION_KEY = env.str("DATA_ENCRYPTION_KEY", default="")
+DATA_ENCRYPTION_KEY_FALLBACKS = env.list("DATA_ENCRYPTION_KEY_FALLBACKS", default=[])
+if not DATA_ENCRYPTION_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("DATA_ENCRYPTION_KEY must be set in production.")
+    DATA_ENCRYPTION_KEY = _dev_data_encryption_key()
+for _key in (DATA_ENCRYPTION_KEY, *DATA_ENCRYPTION_KEY_FALLBACKS):
+    if not _fernet_key_valid(_key):
+        raise ImproperlyConfigured(
+            "DATA_ENCRYPTION_KEY and its fallbacks must be Fernet keys (32 url-safe base64 bytes)."
+        )
+# A sensitive change (a factor, the password, the email, deleting the account) needs a proof
+# of the password or a factor no older than this ("sudo mode").
+REAUTHENTICATION_SECONDS = env.int("REAUTHENTICATION_SECONDS", default=300)
+# Staff accounts must sign in with a second factor (roles can require it too: Role.requires_mfa).
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=PRODUCTION)
+# A password step waits this long for its second factor, and dies after this many wrong codes.
+MFA_PENDING_SECONDS = env.int("MFA_PENDING_SECONDS", default=300)
+MFA_MAX_ATTEMPTS = 5
+MFA_RECOVERY_CODES = 10
+MFA_RECOVERY_CODES_LOW = 2  # the user is warned when this many or fewer are left
+TOTP_ISSUER = env.str("TOTP_ISSUER", default=PORTAL_NAME)
+# WebAuthn relying party: the portal's host name, and the origins a ceremony may come from.
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default=urlsplit(PORTAL_URL).hostname or "localhost")
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=PORTAL_NAME)
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[PORTAL_URL])
 
 # Sign-in history and alerts
 LOGIN_HISTORY_RETENTION_DAYS = env.int("LOGIN_HISTORY_RETENTION_DAYS", default=180)

@@ -23,6 +23,7 @@ from accounts.views.auth import (
     VerifyEmailView,
 )
 from accounts.views.base import PENDING_VERIFICATION_KEY
+from accounts.views.security import SecurityView
 from accounts.views.sessions import (
     LoginHistoryView,
     SessionRevokeView,
@@ -44,6 +45,7 @@ __all__ = [
     "PasswordResetDoneView",
     "PasswordResetView",
     "ProfileView",
+    "SecurityView",
     "SessionRevokeView",
     "SessionsRevokeOthersView",
     "SessionsView",

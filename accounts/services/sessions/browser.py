@@ -9,7 +9,7 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Channel, LoginEvent, User, UserSession
+from accounts.models import AuthMethod, Channel, LoginEvent, User, UserSession
 from accounts.services.sessions.revoke import sessions_mark_revoked
 from accounts.services.sessions.start import request_client, session_start
 
@@ -20,7 +20,11 @@ REAUTH_WINDOW = 600
 
 
 def browser_session_start(
-    *, request: HttpRequest, user: User, event: LoginEvent | None = None
+    *,
+    request: HttpRequest,
+    user: User,
+    event: LoginEvent | None = None,
+    amr: str = AuthMethod.PASSWORD,
 ) -> UserSession:
     """Signs the browser in (a fresh session key) and records the sign-in, with its success
     event in the same statement when given. A browser signed in already (re-authentication,
@@ -34,6 +38,7 @@ def browser_session_start(
         lifetime=timedelta(seconds=settings.SESSION_COOKIE_AGE),
         session_key=request.session.session_key or "",
         event=event,
+        amr=amr,
     )
     request.session[SESSION_ID_KEY] = str(session.id)
     if previous:

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.devices import MAX_USER_AGENT, device_label
-from accounts.models import LoginEvent, User, UserSession
+from accounts.models import AuthMethod, LoginEvent, User, UserSession
 from identity.net import client_ip
 from identity.postgres import rows_insert
 
@@ -46,6 +46,7 @@ def session_start(
     session_key: str = "",
     refresh_jti: str = "",
     event: LoginEvent | None = None,
+    amr: str = AuthMethod.PASSWORD,
 ) -> UserSession:
     """Records a new sign-in on ``channel`` and returns it.
 
@@ -53,6 +54,8 @@ def session_start(
     ``sid`` is given when tokens naming it exist already (the API's refresh token, the OAuth
     sign-in's id_token). ``event`` is the success LoginEvent, written with the row in one
     statement (identity.postgres.rows_insert): one round trip and one commit per sign-in.
+    ``amr`` says how it was proven (AuthMethod values, space-separated; the event gets the
+    same): a UserSession exists only once every required factor is proven.
     """
     now = timezone.now()
     session = UserSession(
@@ -67,6 +70,10 @@ def session_start(
         created_at=now,
         last_seen_at=now,
         expires_at=now + lifetime,
+        amr=amr,
+        proven_at=now,
     )
+    if event is not None:
+        event.amr = amr
     rows_insert(*((event,) if event is not None else ()), session)
     return session

@@ -1,4 +1,5 @@
-"""Accounts: users, profiles, email-domain rules, one-time secrets, sessions and login history."""
+"""Accounts: users, profiles, email-domain rules, one-time secrets, sessions, login history and
+second factors (accounts.models.factors)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # permission answers are keyed by it, so a cache restored from an older snapshot cannot
     # bring a revoked grant back. On the row every request loads anyway: free to read.
     authz_version = models.PositiveBigIntegerField(default=0, editable=False)
+
+    # Kept by accounts.services.mfa in the transaction that adds or removes a factor: whether
+    # a password alone no longer signs in, read from the row every sign-in loads anyway.
+    mfa_enabled = models.BooleanField(default=False, editable=False)
 
     # Sign-ins are recorded as UserSession and LoginEvent rows; a last_login column would
     # cost a write on every sign-in and say less.
@@ -229,6 +234,10 @@ class UserSession(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # How the sign-in was proven (AuthMethod values, space-separated), and when the holder
+    # last proved it: re-authentication ("sudo mode") counts from proven_at.
+    amr = models.CharField(max_length=64, blank=True)
+    proven_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=40, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -253,6 +262,8 @@ class LoginOutcome(models.TextChoices):
     UNVERIFIED = "unverified", "Email not verified"
     INACTIVE = "inactive", "Account inactive"
     PASSWORD_CHANGE_REQUIRED = "password_change_required", "Password change required"
+    BAD_CODE = "bad_code", "Wrong verification code"
+    MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required", "Second factor not set up"
 
 
 class LoginEvent(models.Model):
@@ -275,6 +286,7 @@ class LoginEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     device_label = models.CharField(max_length=100, blank=True)
+    amr = models.CharField(max_length=64, blank=True)  # a success's AuthMethod values
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -285,3 +297,29 @@ class LoginEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} for {self.identifier}"
+
+
+from accounts.models.factors import (  # noqa: E402 - after User, which they point to
+    AuthMethod,
+    Passkey,
+    PendingSignIn,
+    RecoveryCode,
+    TotpDevice,
+)
+
+__all__ = [
+    "AuthMethod",
+    "Channel",
+    "EmailDomainRule",
+    "LoginEvent",
+    "LoginOutcome",
+    "OneTimeToken",
+    "Passkey",
+    "PendingSignIn",
+    "Profile",
+    "RecoveryCode",
+    "TotpDevice",
+    "User",
+    "UserSession",
+    "UserType",
+]

@@ -1,0 +1,140 @@
+"""Second factors: enrolling and removing them, proving one, and who must have one.
+
+Modules: ``totp`` (the authenticator app), ``recovery`` (recovery codes), ``pending`` (the
+sign-in step between the password and a session), ``amr`` (how a sign-in was proven, as
+stored and as claimed in tokens). Passkeys (WebAuthn ceremonies) are ``passkeys``. This module
+holds the use cases pages, API and admin call: each keeps ``User.mfa_enabled`` true to the
+factors in the same transaction and tells the user by email.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts import emails
+from accounts.errors import FactorCodeInvalid, FactorRequired
+from accounts.models import AuthMethod, Passkey, TotpDevice, User
+from accounts.services.mfa.recovery import (
+    recovery_code_spend,
+    recovery_codes_left,
+    recovery_codes_replace,
+)
+from accounts.services.mfa.totp import (
+    totp_check,
+    totp_device_confirm,
+    totp_device_delete,
+    totp_enrol_start,
+)
+from authz.selectors import user_requires_mfa
+
+# The names the API uses for the ways to prove a second factor (``methods``).
+METHOD_TOTP = "totp"
+METHOD_RECOVERY_CODE = "recovery_code"
+METHOD_WEBAUTHN = "webauthn"
+CODE_METHODS = {METHOD_TOTP: AuthMethod.TOTP, METHOD_RECOVERY_CODE: AuthMethod.RECOVERY_CODE}
+
+__all__ = [
+    "METHOD_RECOVERY_CODE",
+    "METHOD_TOTP",
+    "METHOD_WEBAUTHN",
+    "mfa_required",
+    "recovery_codes_left",
+    "recovery_codes_regenerate",
+    "totp_enrol_confirm",
+    "totp_enrol_start",
+    "totp_remove",
+    "user_code_prove",
+    "user_factor_methods",
+    "user_mfa_refresh",
+]
+
+
+def user_factor_methods(*, user: User) -> list[str]:
+    """The ways this user can prove a second factor now (API names, in a stable order)."""
+    methods = []
+    if TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
+        methods.append(METHOD_TOTP)
+    if recovery_codes_left(user=user):
+        methods.append(METHOD_RECOVERY_CODE)
+    if Passkey.objects.filter(user=user).exists():
+        methods.append(METHOD_WEBAUTHN)
+    return methods if set(methods) - {METHOD_RECOVERY_CODE} else []
+
+
+def user_mfa_refresh(*, user: User) -> bool:
+    """Sets ``User.mfa_enabled`` from the factors the user has (an app or a passkey); with
+    none left, the recovery codes go too. Call inside the transaction that changed them."""
+    enabled = (
+        TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+        or Passkey.objects.filter(user=user).exists()
+    )
+    if not enabled:
+        user.recovery_codes.all().delete()
+    if user.mfa_enabled != enabled:
+        User.objects.filter(pk=user.pk).update(mfa_enabled=enabled)
+        user.mfa_enabled = enabled
+    return enabled
+
+
+def mfa_required(*, user: User) -> bool:
+    """Whether this account must sign in with a second factor: staff when
+    MFA_REQUIRED_FOR_STAFF, and holders of a role that requires it (authz)."""
+    if settings.MFA_REQUIRED_FOR_STAFF and user.is_staff:
+        return True
+    return user_requires_mfa(user=user)
+
+
+@transaction.atomic
+def totp_enrol_confirm(*, user: User, code: str) -> list[str]:
+    """Makes the app being added live once ``code`` from it is right. Returns a new set of
+    recovery codes when this is the user's first factor (shown once), else []."""
+    if not totp_check(user=user, code=code, confirmed=False):
+        raise FactorCodeInvalid()
+    first = not user.mfa_enabled
+    totp_device_confirm(user=user)
+    user_mfa_refresh(user=user)
+    codes = recovery_codes_replace(user=user) if first else []
+    _tell(user, "An authenticator app was added")
+    return codes
+
+
+@transaction.atomic
+def totp_remove(*, user: User) -> None:
+    totp_device_delete(user=user)
+    user_mfa_refresh(user=user)
+    _tell(user, "The authenticator app was removed")
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, user: User) -> list[str]:
+    """A new set of recovery codes; the old codes stop working at once."""
+    if not user_mfa_refresh(user=user):
+        raise FactorRequired()
+    codes = recovery_codes_replace(user=user)
+    _tell(user, "A new set of recovery codes was made (the old codes no longer work)")
+    return codes
+
+
+def user_code_prove(*, user: User, method: str, code: str) -> str:
+    """Proves a factor by code (``totp`` or ``recovery_code``); returns the AuthMethod it
+    adds to the sign-in. Wrong, spent or replayed: FactorCodeInvalid (the caller counts the
+    failure). Using a recovery code is emailed, with a warning when few are left."""
+    if method == METHOD_TOTP and totp_check(user=user, code=code):
+        return AuthMethod.TOTP
+    if method == METHOD_RECOVERY_CODE and recovery_code_spend(user=user, code=code):
+        transaction.on_commit(lambda: _recovery_code_used(user))
+        return AuthMethod.RECOVERY_CODE
+    raise FactorCodeInvalid()
+
+
+def _recovery_code_used(user: User) -> None:
+    emails.send_recovery_code_used(
+        username=user.username, to=user.email, left=recovery_codes_left(user=user)
+    )
+
+
+def _tell(user: User, change: str) -> None:
+    transaction.on_commit(
+        lambda: emails.send_security_change(username=user.username, to=user.email, change=change)
+    )

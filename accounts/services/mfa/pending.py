@@ -1,0 +1,117 @@
+"""The step between the password and a session: a pending sign-in, proven in part.
+
+The password step (accounts.services.login) ends here for an account with a factor, or one
+that must enrol: no UserSession, no success event, no Django login, only a PendingSignIn whose
+opaque token the browser keeps in its session and the API returns as ``mfa_token``. Each
+wrong code counts towards the same lockout as a wrong password (username + IP, through
+django-axes) and towards the step's own limit; using the step is a compare-and-swap, so one
+token finishes at most one sign-in however many requests race with it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.errors import AccountLocked, MfaTokenInvalid
+from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
+from accounts.models import PendingSignIn, User
+from identity.hashing import sha256_hex
+
+
+def sign_in_pending_start(
+    *,
+    user: User,
+    channel: str,
+    identifier: str,
+    amr: str,
+    purpose: str = PendingSignIn.Purpose.VERIFY,
+) -> str:
+    """Records a pending sign-in; returns its token (shown once, stored as a digest)."""
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    PendingSignIn.objects.create(
+        token_hash=sha256_hex(token),
+        user=user,
+        channel=channel,
+        purpose=purpose,
+        identifier=identifier[:254],
+        amr=amr,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.MFA_PENDING_SECONDS),
+    )
+    return token
+
+
+def sign_in_pending_get(*, token: str | None, channel: str | None = None) -> PendingSignIn:
+    """The live pending sign-in of ``token`` with its user; MfaTokenInvalid when it is
+    unknown, used, expired, dead of wrong codes, or of another channel."""
+    if not token or len(token) > 200:
+        raise MfaTokenInvalid()
+    pending = (
+        PendingSignIn.objects.select_related("user")
+        .filter(
+            token_hash=sha256_hex(token),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            failures__lt=settings.MFA_MAX_ATTEMPTS,
+        )
+        .first()
+    )
+    if pending is None or (channel is not None and pending.channel != channel):
+        raise MfaTokenInvalid()
+    if not pending.user.is_active:
+        raise MfaTokenInvalid()
+    return pending
+
+
+def sign_in_pending_fail(*, request: HttpRequest, pending: PendingSignIn) -> None:
+    """A wrong code: one more failure for the step (it dies at MFA_MAX_ATTEMPTS) and for
+    django-axes' username + IP counter, exactly as a wrong password counts."""
+    PendingSignIn.objects.filter(pk=pending.pk).update(failures=F("failures") + 1)
+    pending.failures += 1
+    login = lockout_key(login=pending.identifier, user=pending.user)
+    setattr(request, LOCKOUT_KEY_ATTR, login)
+    user_login_failed.send(sender=__name__, credentials={"username": login}, request=request)
+    if getattr(request, "axes_locked_out", False):
+        raise AccountLocked()
+
+
+def sign_in_pending_lockout_check(*, request: HttpRequest, pending: PendingSignIn) -> None:
+    """Refuses a code while the account's username + IP pair is locked out (429)."""
+    login = lockout_key(login=pending.identifier, user=pending.user)
+    setattr(request, LOCKOUT_KEY_ATTR, login)
+    if AxesProxyHandler.is_locked(request, credentials={"username": login}):
+        request.axes_locked_out = True  # type: ignore[attr-defined]
+        raise AccountLocked()
+
+
+def sign_in_pending_use(*, pending: PendingSignIn) -> None:
+    """Spends the step (compare-and-swap): of requests racing with one token, one goes on."""
+    used = PendingSignIn.objects.filter(
+        pk=pending.pk,
+        used_at__isnull=True,
+        failures__lt=settings.MFA_MAX_ATTEMPTS,
+        expires_at__gt=timezone.now(),
+    ).update(used_at=timezone.now())
+    if used != 1:
+        raise MfaTokenInvalid()
+
+
+def sign_in_pending_challenge_set(*, pending: PendingSignIn, challenge: str) -> None:
+    """Remembers the WebAuthn challenge just issued for this step (one at a time)."""
+    PendingSignIn.objects.filter(pk=pending.pk).update(webauthn_challenge=challenge)
+    pending.webauthn_challenge = challenge
+
+
+def pending_sign_ins_purge() -> int:
+    """Deletes pending steps that ended (used or expired) over a day ago."""
+    cutoff = timezone.now() - timedelta(days=1)
+    return PendingSignIn.objects.filter(expires_at__lt=cutoff).delete()[0]
