@@ -58,8 +58,11 @@ def send_address_in_use(*, to: str) -> bool:
     )
 
 
-def send_new_sign_in(*, username: str, to: str, when: datetime, device: str, ip: str) -> bool:
+def send_new_sign_in(
+    *, username: str, to: str, when: datetime, device: str, ip: str, proof: str = "Password"
+) -> bool:
     context = {
+        "proof": proof,
         "username": username,
         "when": when,
         "device": device,

@@ -21,7 +21,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from accounts.claims import FIRST_PARTY_SCOPES, user_claims
 from accounts.errors import ApplicationError, PasswordChangeRequired
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
-from accounts.models import Channel, User, UserSession
+from accounts.models import AuthMethod, Channel, User, UserSession
 from accounts.selectors import user_get_for_access_token, user_password_change_pending
 from accounts.services.sessions import (
     client_describe,
@@ -63,9 +63,14 @@ def refresh_lifetime() -> timedelta:
 
 
 def api_session_start(
-    *, user: User, ip: str | None, user_agent: str, channel: str = Channel.API
+    *,
+    user: User,
+    ip: str | None,
+    user_agent: str,
+    channel: str = Channel.API,
+    amr: str = AuthMethod.PASSWORD,
 ) -> TokenPair:
-    """Records a new sign-in and returns its first token pair."""
+    """Records a new sign-in proven by ``amr`` and returns its first token pair."""
     sid = uuid.uuid4()
     refresh, access = _tokens_issue(user=user, sid=sid)
     session = session_start(
@@ -75,6 +80,7 @@ def api_session_start(
         lifetime=refresh_lifetime(),
         sid=sid,
         refresh_jti=refresh["jti"],
+        amr=amr,
     )
     return _pair(refresh, access, session)
 

@@ -93,6 +93,7 @@ class Role(models.Model):
     # are sent to enrol one before anything else when they have none.
     requires_mfa = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="Users holding this role must sign in with a second factor.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

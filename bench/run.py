@@ -77,6 +77,7 @@ def bench_env(database_url: str, tmp: Path) -> dict[str, str]:
         "DJANGO_ENV": "production",
         "DEBUG": "false",
         "SECRET_KEY": os.urandom(32).hex(),
+        "DATA_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "PORTAL_URL": "http://127.0.0.1",
         "DATABASE_URL": database_url,

@@ -92,7 +92,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     # Kept by accounts.services.mfa in the transaction that adds or removes a factor: whether
     # a password alone no longer signs in, read from the row every sign-in loads anyway.
-    mfa_enabled = models.BooleanField(default=False, editable=False)
+    # New columns carry database defaults, so the previous release's INSERTs still work
+    # while nodes roll over to this one.
+    mfa_enabled = models.BooleanField(default=False, db_default=False, editable=False)
 
     # Sign-ins are recorded as UserSession and LoginEvent rows; a last_login column would
     # cost a write on every sign-in and say less.
@@ -236,7 +238,7 @@ class UserSession(models.Model):
     expires_at = models.DateTimeField()
     # How the sign-in was proven (AuthMethod values, space-separated), and when the holder
     # last proved it: re-authentication ("sudo mode") counts from proven_at.
-    amr = models.CharField(max_length=64, blank=True)
+    amr = models.CharField(max_length=64, blank=True, default="", db_default="")
     proven_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=40, blank=True)
@@ -286,7 +288,8 @@ class LoginEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     device_label = models.CharField(max_length=100, blank=True)
-    amr = models.CharField(max_length=64, blank=True)  # a success's AuthMethod values
+    # How a success was proven (AuthMethod values), as on its UserSession.
+    amr = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

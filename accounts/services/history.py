@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import emails
-from accounts.models import LoginEvent, LoginOutcome, User
+from accounts.models import AuthMethod, LoginEvent, LoginOutcome, User
+from accounts.services.mfa.amr import proof_label
 from identity.cache import safe_get, safe_set
 from identity.hashing import key_digest
 
@@ -94,16 +95,24 @@ def _is_new_in_history(*, user: User, device_label: str, network: str) -> bool:
     return bool(seen) and not known
 
 
-def new_device_alert(*, user: User, device_label: str, ip: str | None) -> bool:
-    """Emails the user about a sign-in from a device and network they have not used before."""
+def new_device_alert(
+    *, user: User, device_label: str, ip: str | None, amr: str = AuthMethod.PASSWORD
+) -> bool:
+    """Emails the user about a sign-in from a device and network they have not used before,
+    saying how it was proven (``amr``)."""
     if not settings.NEW_DEVICE_ALERTS:
         return False
     if not is_new_device(user=user, device_label=device_label, ip=ip):
         return False
-    when, to = timezone.now(), user.email
+    when, to, proof = timezone.now(), user.email, proof_label(amr)
     transaction.on_commit(
         lambda: emails.send_new_sign_in(
-            username=user.username, to=to, when=when, device=device_label, ip=ip or "unknown"
+            username=user.username,
+            to=to,
+            when=when,
+            device=device_label,
+            ip=ip or "unknown",
+            proof=proof,
         )
     )
     return True

@@ -14,12 +14,17 @@ from accounts.errors import (
     EmailNotVerified,
     IncorrectPassword,
     InvalidCredentials,
+    MfaEnrollmentRequired,
+    MfaRequired,
     PasswordChangeRequired,
     ReauthenticationRequired,
 )
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
-from accounts.models import Channel, LoginEvent, LoginOutcome, User
+from accounts.models import AuthMethod, Channel, LoginEvent, LoginOutcome, PendingSignIn, User
 from accounts.services.history import new_device_alert
+from accounts.services.mfa import mfa_required, user_factor_methods
+from accounts.services.mfa.amr import amr_join
+from accounts.services.mfa.pending import sign_in_pending_start, sign_in_pending_use
 from accounts.services.sessions import browser_session_start, request_client
 from identity.postgres import rows_insert
 
@@ -48,6 +53,7 @@ def user_authenticate(
     )
     if staff_only and not (user.is_active and user.is_staff):
         _staff_refusal(request=request, user=user, login=login, channel=channel)
+    _second_step_check(user=user, login=login, channel=channel)
     _login_succeeded(request=request, user=user, login=login, channel=channel)
     return user
 
@@ -57,7 +63,9 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
 
     The success event and the UserSession row are written by one statement (atomic, one
     commit); refusals are committed on their own before the error is raised, so that a
-    rollback can never erase what lockout counts.
+    rollback can never erase what lockout counts. An account with a second factor (or one
+    that must enrol) gets MfaRequired (MfaEnrollmentRequired) carrying the pending step's
+    token instead: no session, no success event yet.
     """
     user = _credentials_check(
         request=request,
@@ -66,9 +74,64 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
         channel=Channel.BROWSER,
         allow_password_change=True,
     )
+    _second_step_check(user=user, login=login, channel=Channel.BROWSER)
     event = _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
     browser_session_start(request=request, user=user, event=event)
     return user
+
+
+def _second_step_check(*, user: User, login: str, channel: str) -> None:
+    """After the right password: an account with a factor must prove it, one that must have a
+    factor and has none must enrol; either way a pending step, never a session. Free for
+    everyone else: ``mfa_enabled`` is on the row already loaded, the policy check is cached."""
+    if user.mfa_enabled:
+        purpose, error = PendingSignIn.Purpose.VERIFY, MfaRequired()
+    elif mfa_required(user=user):
+        purpose, error = PendingSignIn.Purpose.ENROL, MfaEnrollmentRequired()
+    else:
+        return
+    error.mfa_token = sign_in_pending_start(  # type: ignore[attr-defined]
+        user=user,
+        channel=channel,
+        identifier=_normalised(login),
+        amr=AuthMethod.PASSWORD,
+        purpose=purpose,
+    )
+    error.methods = user_factor_methods(user=user) if user.mfa_enabled else []  # type: ignore[attr-defined]
+    raise error
+
+
+def sign_in_complete(
+    *, request: HttpRequest, pending: PendingSignIn, amr: str
+) -> tuple[User, LoginEvent]:
+    """The last factor of a pending sign-in is proven (``amr`` adds what it proved): the step
+    is spent (once, however many requests race) and the success recorded. The caller starts
+    the channel's session with the returned event and ``event.amr`` (browser_session_start,
+    accounts.tokens.api_session_start): only now does a UserSession exist."""
+    sign_in_pending_use(pending=pending)
+    return pending.user, sign_in_succeed(
+        request=request,
+        user=pending.user,
+        login=pending.identifier,
+        channel=pending.channel,
+        amr=amr_join(pending.amr, amr),
+    )
+
+
+def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, amr: str) -> User:
+    """sign_in_complete for the browser: the Django login and its UserSession, in one go."""
+    user, event = sign_in_complete(request=request, pending=pending, amr=amr)
+    browser_session_start(request=request, user=user, event=event, amr=event.amr)
+    return user
+
+
+def sign_in_succeed(
+    *, request: HttpRequest, user: User, login: str, channel: str, amr: str
+) -> LoginEvent:
+    """A sign-in proven in full by ``amr`` (a passkey alone, or every factor of a pending step):
+    the success event (written here except on the browser, whose event goes in with its
+    UserSession row), axes' reset and the new-device alert."""
+    return _login_succeeded(request=request, user=user, login=login, channel=channel, amr=amr)
 
 
 def _credentials_check(
@@ -118,16 +181,19 @@ def _staff_refusal(*, request: HttpRequest, user: User, login: str, channel: str
     raise InvalidCredentials()
 
 
-def _login_succeeded(*, request: HttpRequest, user: User, login: str, channel: str) -> LoginEvent:
+def _login_succeeded(
+    *, request: HttpRequest, user: User, login: str, channel: str, amr: str = AuthMethod.PASSWORD
+) -> LoginEvent:
     """The success event, written here on every channel but the browser's, whose event goes
     in with its UserSession row (browser_sign_in)."""
     client = request_client(request)
-    new_device_alert(user=user, device_label=client["device_label"], ip=client["ip"])
+    new_device_alert(user=user, device_label=client["device_label"], ip=client["ip"], amr=amr)
     event = LoginEvent(
         user=user,
         identifier=_normalised(login),
         outcome=LoginOutcome.SUCCESS,
         channel=channel,
+        amr=amr,
         **client,
     )
     if channel != Channel.BROWSER:

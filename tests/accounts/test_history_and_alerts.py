@@ -66,7 +66,9 @@ def test_known_device_is_remembered_by_the_process(
     capture = django_capture_on_commit_callbacks
     _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
     cache.clear()  # evicted or flushed: this process still knows the device...
-    with django_assert_num_queries(3):  # ...so no history query: user, lockout check, event
+    # ...so no history query: user, lockout check, event, and the roles the MFA policy reads
+    # (the user's assignments and the role graph: cached, but the flush emptied the cache).
+    with django_assert_num_queries(5):
         _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
     history._remembered.clear()  # another process, an empty cache: the history answers
     _authenticate_from(user, ip="203.0.113.10", agent=FIREFOX, capture=capture)
@@ -132,8 +134,8 @@ def test_history_query_uses_the_user_time_index(user_factory):
         # 100,000 events spread over 20 users, inserted in one statement.
         cursor.execute(
             "INSERT INTO accounts_loginevent (user_id, identifier, outcome, reason, channel, "
-            "user_agent, device_label, created_at) "
-            "SELECT (%s::bigint[])[1 + g %% 20], 'x', 'success', '', 'api', '', '', "
+            "user_agent, device_label, amr, created_at) "
+            "SELECT (%s::bigint[])[1 + g %% 20], 'x', 'success', '', 'api', '', '', 'pwd', "
             "now() - (g || ' seconds')::interval FROM generate_series(1, 100000) g",
             [[u.pk for u in users]],
         )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth.hashers import get_hasher, identify_hasher, make_password
 
@@ -33,10 +34,26 @@ def _start_production(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+DATA_KEY = Fernet.generate_key().decode()
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"ALLOWED_HOSTS": "id.example.com", "DATABASE_URL": "postgres://x/y"}, "SECRET_KEY"),
+        (
+            {"SECRET_KEY": "k" * 50, "ALLOWED_HOSTS": "h", "DATABASE_URL": "postgres://x/y"},
+            "DATA_ENCRYPTION_KEY must be set",
+        ),
+        (
+            {
+                "SECRET_KEY": "k" * 50,
+                "ALLOWED_HOSTS": "h",
+                "DATABASE_URL": "postgres://x/y",
+                "DATA_ENCRYPTION_KEY": "not-a-fernet-key",
+            },
+            "must be Fernet keys",
+        ),
         ({"SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://x/y"}, "ALLOWED_HOSTS"),
         ({"SECRET_KEY": "k" * 50, "ALLOWED_HOSTS": "id.example.com"}, "DATABASE_URL"),
         (
@@ -52,7 +69,11 @@ def test_production_refuses_to_start_without_required_settings(env, message):
 
 
 def test_production_starts_when_configured_or_sqlite_explicitly_allowed():
-    base = {"SECRET_KEY": "k" * 50, "ALLOWED_HOSTS": "id.example.com"}
+    base = {
+        "SECRET_KEY": "k" * 50,
+        "ALLOWED_HOSTS": "id.example.com",
+        "DATA_ENCRYPTION_KEY": DATA_KEY,
+    }
     assert _start_production(**base, DATABASE_URL="postgres://u@db/identity").returncode == 0
     allowed = _start_production(
         **base, DATABASE_URL="sqlite:////tmp/x.db", ALLOW_SQLITE_IN_PRODUCTION="true"

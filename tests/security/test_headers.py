@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -180,6 +181,7 @@ def production_settings() -> dict:
         DJANGO_ENV="production",
         DJANGO_SETTINGS_MODULE="identity.settings",
         SECRET_KEY="x" * 50,
+        DATA_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="portal.example.com",
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"),
     )
