@@ -9,6 +9,10 @@ factors in the same transaction and tells the user by email.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 
@@ -38,13 +42,15 @@ __all__ = [
     "METHOD_RECOVERY_CODE",
     "METHOD_TOTP",
     "METHOD_WEBAUTHN",
+    "PROVERS",
+    "Proof",
+    "factor_prove",
     "mfa_required",
     "recovery_codes_left",
     "recovery_codes_regenerate",
     "totp_enrol_confirm",
     "totp_enrol_start",
     "totp_remove",
-    "user_code_prove",
     "user_factor_methods",
     "user_mfa_refresh",
 ]
@@ -116,16 +122,47 @@ def recovery_codes_regenerate(*, user: User) -> list[str]:
     return codes
 
 
-def user_code_prove(*, user: User, method: str, code: str) -> str:
-    """Proves a factor by code (``totp`` or ``recovery_code``); returns the AuthMethod it
-    adds to the sign-in. Wrong, spent or replayed: FactorCodeInvalid (the caller counts the
-    failure). Using a recovery code is emailed, with a warning when few are left."""
-    if method == METHOD_TOTP and totp_check(user=user, code=code):
-        return AuthMethod.TOTP
-    if method == METHOD_RECOVERY_CODE and recovery_code_spend(user=user, code=code):
-        transaction.on_commit(lambda: _recovery_code_used(user))
-        return AuthMethod.RECOVERY_CODE
-    raise FactorCodeInvalid()
+@dataclass(frozen=True)
+class Proof:
+    """What a user presents for one factor: a ``code`` (totp, recovery_code) or a WebAuthn
+    ``credential`` (the assertion as the browser's JSON) answering ``challenge``."""
+
+    method: str
+    code: str = ""
+    credential: dict[str, Any] | None = None
+    challenge: str = ""
+
+
+# method -> function(user, proof) returning the AuthMethod proven, or raising
+# FactorCodeInvalid. Passkeys register theirs (accounts.services.mfa.passkeys).
+PROVERS: dict[str, Callable[[User, Proof], str]] = {}
+
+
+def factor_prove(*, user: User, proof: Proof) -> str:
+    """Proves one factor of ``user``; returns the AuthMethod it adds to the sign-in. Wrong,
+    spent, replayed or of an unknown method: FactorCodeInvalid (callers count the failure)."""
+    prover = PROVERS.get(proof.method)
+    if prover is None:
+        raise FactorCodeInvalid()
+    return prover(user, proof)
+
+
+def _totp_prove(user: User, proof: Proof) -> str:
+    if not totp_check(user=user, code=proof.code):
+        raise FactorCodeInvalid()
+    return AuthMethod.TOTP
+
+
+def _recovery_code_prove(user: User, proof: Proof) -> str:
+    """Using a recovery code is emailed, with a warning when few are left."""
+    if not recovery_code_spend(user=user, code=proof.code):
+        raise FactorCodeInvalid()
+    transaction.on_commit(lambda: _recovery_code_used(user))
+    return AuthMethod.RECOVERY_CODE
+
+
+PROVERS[METHOD_TOTP] = _totp_prove
+PROVERS[METHOD_RECOVERY_CODE] = _recovery_code_prove
 
 
 def _recovery_code_used(user: User) -> None:

@@ -20,10 +20,14 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.errors import AccountLocked, MfaTokenInvalid
+from accounts.errors import AccountLocked, FactorCodeInvalid, MfaTokenInvalid
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import PendingSignIn, User
+from accounts.services.mfa import Proof, factor_prove
 from identity.hashing import sha256_hex
+
+# Where a browser keeps the token of its pending sign-in (in its Django session).
+PENDING_SESSION_KEY = "_mfa_pending_token"
 
 
 def sign_in_pending_start(
@@ -91,6 +95,18 @@ def sign_in_pending_lockout_check(*, request: HttpRequest, pending: PendingSignI
     if AxesProxyHandler.is_locked(request, credentials={"username": login}):
         request.axes_locked_out = True  # type: ignore[attr-defined]
         raise AccountLocked()
+
+
+def sign_in_factor_prove(*, request: HttpRequest, pending: PendingSignIn, proof: Proof) -> str:
+    """One factor for a pending sign-in, on any channel: refused while the account's username
+    + IP pair is locked out; a wrong proof counts as a failed sign-in. Returns the AuthMethod
+    proven (sign_in_complete adds it to the pending step's)."""
+    sign_in_pending_lockout_check(request=request, pending=pending)
+    try:
+        return factor_prove(user=pending.user, proof=proof)
+    except FactorCodeInvalid:
+        sign_in_pending_fail(request=request, pending=pending)
+        raise
 
 
 def sign_in_pending_use(*, pending: PendingSignIn) -> None:

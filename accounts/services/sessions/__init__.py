@@ -8,8 +8,9 @@ Modules, one step each:
   success LoginEvent and the UserSession in one statement) lives behind it, not in callers.
 - ``browser``: the Django session cookie tied to its sign-in (start, adopt an admin login,
   supersede on signing in again, end) and re-authentication (``prompt=login``, ``max_age``).
-- ``upkeep``: ``session_touch`` (last seen), ``session_refresh_rotate`` (the first-party
-  refresh token's compare-and-swap; accounts.tokens issues and verifies the JWTs),
+- ``upkeep``: ``session_touch`` (last seen), ``session_recently_proven`` and
+  ``session_proof_renew`` (re-authentication and step-up), ``session_refresh_rotate`` (the
+  first-party refresh token's compare-and-swap; accounts.tokens issues and verifies the JWTs),
   ``sessions_purge`` (retention).
 - ``revoke``: ``session_revoke`` (one known row), ``sessions_revoke`` (by sids, set-based),
   ``sessions_revoke_for_user`` (every live sign-in of a user but one).
@@ -65,6 +66,8 @@ from accounts.services.sessions.start import (
     session_start,
 )
 from accounts.services.sessions.upkeep import (
+    session_proof_renew,
+    session_recently_proven,
     session_refresh_rotate,
     session_touch,
     sessions_purge,
@@ -86,6 +89,8 @@ __all__ = [
     "reauthentication_pending",
     "reauthentication_request",
     "request_client",
+    "session_proof_renew",
+    "session_recently_proven",
     "session_refresh_rotate",
     "session_revoke",
     "session_start",

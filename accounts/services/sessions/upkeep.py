@@ -9,6 +9,7 @@ from django.db import connections, router
 from django.utils import timezone
 
 from accounts.models import UserSession
+from accounts.services.mfa.amr import amr_join
 from identity.cache import safe_add
 from identity.postgres.statements import fast_path, update_statement
 
@@ -84,3 +85,22 @@ def sessions_purge(*, older_than: timedelta, batch_size: int = 1000) -> int:
             return deleted
         _, per_model = UserSession.objects.filter(pk__in=ids).delete()
         deleted += per_model.get(UserSession._meta.label, 0)
+
+
+def session_recently_proven(*, session: UserSession) -> bool:
+    """Whether the holder of this sign-in proved the password or a factor within the last
+    REAUTHENTICATION_SECONDS ("sudo mode" for sensitive changes)."""
+    proven = session.proven_at or session.created_at
+    return timezone.now() - proven <= timedelta(seconds=settings.REAUTHENTICATION_SECONDS)
+
+
+def session_proof_renew(*, session_id: str, amr: str) -> UserSession | None:
+    """The holder proved ``amr`` (the password or a factor) again on this live sign-in: it
+    counts as recent from now, and what it proved joins the sign-in's amr (a step-up)."""
+    session = UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).first()
+    if session is None:
+        return None
+    session.amr = amr_join(session.amr, amr)
+    session.proven_at = timezone.now()
+    UserSession.objects.filter(pk=session.pk).update(amr=session.amr, proven_at=session.proven_at)
+    return session
