@@ -156,3 +156,12 @@ def user_api(user: User, signed_in_api: Callable[..., APIClient]) -> APIClient:
 @pytest.fixture
 def admin_api(admin_user: User, signed_in_api: Callable[..., APIClient]) -> APIClient:
     return signed_in_api(admin_user)
+
+
+@pytest.fixture
+def totp_user(user: User) -> tuple[User, Any]:
+    """``user`` with a confirmed authenticator app: (user, app); ``app.now()`` is a code and
+    ``app.recovery_codes`` the set enrolment gave."""
+    from tests.mfa import totp_enrol
+
+    return user, totp_enrol(user)
