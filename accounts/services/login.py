@@ -12,6 +12,7 @@ from accounts.errors import (
     AccountInactive,
     AccountLocked,
     EmailNotVerified,
+    FactorCodeInvalid,
     IncorrectPassword,
     InvalidCredentials,
     MfaEnrollmentRequired,
@@ -20,12 +21,36 @@ from accounts.errors import (
     ReauthenticationRequired,
 )
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
-from accounts.models import AuthMethod, Channel, LoginEvent, LoginOutcome, PendingSignIn, User
+from accounts.models import (
+    AuthMethod,
+    Channel,
+    LoginEvent,
+    LoginOutcome,
+    PendingSignIn,
+    User,
+    UserSession,
+)
 from accounts.services.history import new_device_alert
-from accounts.services.mfa import mfa_required, user_factor_methods
+from accounts.services.mfa import (
+    METHOD_RECOVERY_CODE,
+    METHOD_TOTP,
+    Proof,
+    factor_prove,
+    mfa_required,
+    user_factor_methods,
+)
 from accounts.services.mfa.amr import amr_join
-from accounts.services.mfa.pending import sign_in_pending_start, sign_in_pending_use
-from accounts.services.sessions import browser_session_start, request_client
+from accounts.services.mfa.pending import (
+    code_failure_record,
+    sign_in_pending_start,
+    sign_in_pending_use,
+)
+from accounts.services.sessions import (
+    browser_session_start,
+    request_client,
+    session_proof_renew,
+    session_recently_proven,
+)
 from identity.postgres import rows_insert
 
 
@@ -258,14 +283,48 @@ def user_password_verify(
         raise IncorrectPassword(field=field)
 
 
-def user_reauthenticate(*, request: HttpRequest | None, user: User, password: str | None) -> None:
-    """Proof that the account holder, not just their session, asks for a change that could
-    hand the account to someone else (ASVS 3.7.1): the current password, counted by axes like
-    every password entry. Missing: 403 ``reauthentication_required``; wrong: 400
-    ``incorrect_password``."""
-    if not password:
+def user_reauthenticate(
+    *,
+    request: HttpRequest | None,
+    user: User,
+    password: str | None = None,
+    code: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Proof that the account holder, not just their session, asks for a sensitive change
+    (ASVS 3.7.1, "sudo mode"): the current password, or a code of their authenticator app or
+    a recovery code, each counted towards lockout like a password; or, with neither, a
+    sign-in (``session_id``) proven within REAUTHENTICATION_SECONDS. A proof given renews the
+    sign-in's. Missing: 403 ``reauthentication_required``; wrong: 400 ``incorrect_password`` /
+    ``invalid_code``."""
+    if password:
+        if request is not None:
+            user_password_verify(request=request, user=user, password=password)
+        elif not user.check_password(password):
+            raise IncorrectPassword()
+        proven = AuthMethod.PASSWORD
+    elif code:
+        proven = _reauthentication_code_prove(request=request, user=user, code=code)
+    elif session_id and _session_recent(user=user, session_id=session_id):
+        return
+    else:
         raise ReauthenticationRequired()
+    if session_id:
+        session_proof_renew(session_id=session_id, amr=proven)
+
+
+def _reauthentication_code_prove(*, request: HttpRequest | None, user: User, code: str) -> str:
+    """A code of the app, else a recovery code; a wrong one is a failed sign-in for axes."""
+    for method in (METHOD_TOTP, METHOD_RECOVERY_CODE):
+        try:
+            return factor_prove(user=user, proof=Proof(method=method, code=code))
+        except FactorCodeInvalid:
+            continue
     if request is not None:
-        user_password_verify(request=request, user=user, password=password)
-    elif not user.check_password(password):
-        raise IncorrectPassword()
+        code_failure_record(request=request, user=user, identifier=user.username)
+    raise FactorCodeInvalid()
+
+
+def _session_recent(*, user: User, session_id: str) -> bool:
+    session = UserSession.objects.filter(pk=session_id, user=user, revoked_at__isnull=True).first()
+    return session is not None and session_recently_proven(session=session)

@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from accounts.errors import AccountLocked, FactorCodeInvalid, MfaTokenInvalid
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
-from accounts.models import PendingSignIn, User
+from accounts.models import Channel, LoginEvent, LoginOutcome, PendingSignIn, User
 from accounts.services.mfa import Proof, factor_prove
+from accounts.services.sessions import request_client
 from identity.hashing import sha256_hex
 
 # Where a browser keeps the token of its pending sign-in (in its Django session).
@@ -81,11 +82,31 @@ def sign_in_pending_fail(*, request: HttpRequest, pending: PendingSignIn) -> Non
     django-axes' username + IP counter, exactly as a wrong password counts."""
     PendingSignIn.objects.filter(pk=pending.pk).update(failures=F("failures") + 1)
     pending.failures += 1
-    login = lockout_key(login=pending.identifier, user=pending.user)
+    code_failure_record(request=request, user=pending.user, identifier=pending.identifier)
+
+
+def code_failure_record(*, request: HttpRequest, user: User, identifier: str) -> None:
+    """A wrong factor code counts as a failed sign-in for django-axes' username + IP counter
+    (and the history), as a wrong password does; AccountLocked once the pair is locked."""
+    login = lockout_key(login=identifier, user=user)
     setattr(request, LOCKOUT_KEY_ATTR, login)
     user_login_failed.send(sender=__name__, credentials={"username": login}, request=request)
+    LoginEvent.objects.create(
+        user=user,
+        identifier=identifier[:254],
+        outcome=LoginOutcome.BAD_CODE,
+        channel=_channel_of(request),
+        **request_client(request),
+    )
     if getattr(request, "axes_locked_out", False):
         raise AccountLocked()
+
+
+def _channel_of(request: HttpRequest) -> str:
+    path = request.path
+    if path.startswith("/api/"):
+        return Channel.API
+    return Channel.ADMIN if path.startswith("/admin/") else Channel.BROWSER
 
 
 def sign_in_pending_lockout_check(*, request: HttpRequest, pending: PendingSignIn) -> None:
