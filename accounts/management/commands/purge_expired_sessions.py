@@ -1,4 +1,5 @@
-"""Deletes sign-ins (UserSession rows) expired or revoked more than N days ago."""
+"""Deletes sign-ins (UserSession rows) expired or revoked more than N days ago, and the
+second-factor steps of sign-ins (PendingSignIn rows) that ended over a day ago."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from accounts.services.mfa.pending import pending_sign_ins_purge
 from accounts.services.sessions import sessions_purge
 
 
@@ -23,3 +25,5 @@ class Command(BaseCommand):
             batch_size=max(options["batch_size"], 1),
         )
         self.stdout.write(f"Deleted {deleted} expired or revoked sessions.")
+        pending = pending_sign_ins_purge()
+        self.stdout.write(f"Deleted {pending} ended second-factor steps.")
