@@ -194,7 +194,7 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
             },
         ),
         ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
-        ("Second factors", {"fields": ("mfa_enabled", "second_factors")}),
+        ("Second factors", {"fields": ("mfa_on", "second_factors")}),
         ("Permissions", {"fields": ("is_staff", "is_superuser", "is_service_account")}),
         ("Dates", {"fields": ("date_joined", "updated_at")}),
     )
@@ -203,7 +203,7 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         "date_joined",
         "updated_at",
         "is_service_account",
-        "mfa_enabled",
+        "mfa_on",
         "second_factors",
     )
     list_display = (
@@ -212,7 +212,7 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         "user_type",
         "is_active",
         "email_verified",
-        "mfa_enabled",
+        "mfa_on",
         "date_joined",
     )
     list_filter = (
@@ -270,13 +270,17 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         rows = [_app_row(app)] if app is not None and app.confirmed_at else []
         rows += [_passkey_row(passkey) for passkey in obj.passkeys.order_by("created_at")]
         rows.append((f"Recovery codes left: {recovery_codes_left(user=obj)}",))
-        items = format_html_join("", "<li>{}</li>", rows)
+        items = format_html_join("", "<div>{}</div>", rows)
         if not obj.mfa_enabled:
-            return format_html("<ul>{}</ul>", items)
+            return items
         reset = reverse("admin:accounts_user_mfa_reset", args=[obj.pk])
         return format_html(
-            '<ul>{}</ul><a class="button" href="{}">Reset second factors…</a>', items, reset
+            '{}<p><a class="button" href="{}">Reset second factors…</a></p>', items, reset
         )
+
+    @admin.display(boolean=True, description="Second factor", ordering="mfa_enabled")
+    def mfa_on(self, obj: User) -> bool:
+        return obj.mfa_enabled
 
     def get_urls(self) -> list[Any]:
         own = [
