@@ -253,3 +253,12 @@ def test_max_age_still_asks_for_a_new_sign_in_and_keeps_acr_pwd(client, first_pa
     claims = _claims(exchange(client, first_party, query(final)["code"], verifier).json())
     assert claims["acr"] == "pwd"
     assert claims["auth_time"] >= before
+
+
+def test_max_age_and_acr_values_met_together_issue_the_code_at_once(client, first_party, totp_user):
+    user, _app = totp_user
+    browser = _browser_session(client, user)
+    session_proof_renew(session_id=str(browser.pk), amr="otp")
+    claims = _claims(_code_flow(client, first_party, max_age="3600", acr_values="mfa"))
+    assert claims["acr"] == "mfa"
+    assert claims["auth_time"] == int(browser.created_at.timestamp())
