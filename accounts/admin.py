@@ -13,10 +13,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.contrib.auth.models import Permission as DjangoPermission
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts import services
 from accounts.admin_login import AdminLoginForm
@@ -32,6 +36,7 @@ from accounts.models import (
 )
 from accounts.services.domain_rules import ADMIN_REFUSAL
 from accounts.services.lockouts import lockout_lift
+from accounts.services.mfa import recovery_codes_left, user_mfa_reset_by_admin
 from authz.admin import RoleAssignmentInline
 from authz.selectors import account_action_check, account_action_refusal
 from identity.admin import CreatedByServiceAdmin, ReadOnlyAdmin
@@ -189,12 +194,35 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
             },
         ),
         ("Status", {"fields": ("is_active", "email_verified_at", "must_change_password")}),
+        ("Second factors", {"fields": ("mfa_on", "second_factors")}),
         ("Permissions", {"fields": ("is_staff", "is_superuser", "is_service_account")}),
         ("Dates", {"fields": ("date_joined", "updated_at")}),
     )
-    readonly_fields = ("public_id", "date_joined", "updated_at", "is_service_account")
-    list_display = ("username", "email", "user_type", "is_active", "email_verified", "date_joined")
-    list_filter = ("user_type", "is_active", EmailVerifiedFilter, "is_staff", "is_service_account")
+    readonly_fields = (
+        "public_id",
+        "date_joined",
+        "updated_at",
+        "is_service_account",
+        "mfa_on",
+        "second_factors",
+    )
+    list_display = (
+        "username",
+        "email",
+        "user_type",
+        "is_active",
+        "email_verified",
+        "mfa_on",
+        "date_joined",
+    )
+    list_filter = (
+        "user_type",
+        "is_active",
+        EmailVerifiedFilter,
+        "mfa_enabled",
+        "is_staff",
+        "is_service_account",
+    )
     search_fields = ("username", "email")
     ordering = ("username",)
     filter_horizontal = ()
@@ -205,6 +233,7 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         "send_password_reset",
         "mark_email_verified",
         "require_password_change",
+        "reset_second_factors",
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -231,6 +260,60 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
 
     def _may_act_on(self, request: HttpRequest, obj: User) -> bool:
         return account_action_refusal(actor=request.user, target=obj) is None
+
+    @admin.display(description="Factors")
+    def second_factors(self, obj: User) -> str:
+        """Names and dates only: never a secret, a code or a public key."""
+        if obj.pk is None:
+            return "—"
+        app = obj.totp_device if _has_totp(obj) else None
+        rows = [_app_row(app)] if app is not None and app.confirmed_at else []
+        rows += [_passkey_row(passkey) for passkey in obj.passkeys.order_by("created_at")]
+        rows.append((f"Recovery codes left: {recovery_codes_left(user=obj)}",))
+        items = format_html_join("", "<div>{}</div>", rows)
+        if not obj.mfa_enabled:
+            return items
+        reset = reverse("admin:accounts_user_mfa_reset", args=[obj.pk])
+        return format_html(
+            '{}<p><a class="button" href="{}">Reset second factors…</a></p>', items, reset
+        )
+
+    @admin.display(boolean=True, description="Second factor", ordering="mfa_enabled")
+    def mfa_on(self, obj: User) -> bool:
+        return obj.mfa_enabled
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path(
+                "<path:object_id>/second-factors/reset/",
+                self.admin_site.admin_view(self.mfa_reset_view),
+                name="accounts_user_mfa_reset",
+            )
+        ]
+        return own + super().get_urls()
+
+    def mfa_reset_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Asks to confirm, then resets through the service (which checks the actor again)."""
+        user = get_object_or_404(User, pk=object_id)
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        change_url = reverse("admin:accounts_user_change", args=[user.pk])
+        if request.method == "POST":
+            try:
+                user_mfa_reset_by_admin(actor=request.user, user=user)
+            except ApplicationError as error:
+                self.message_user(request, f"{user}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{user}: second factors reset.", messages.SUCCESS)
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reset second factors",
+            "opts": self.opts,
+            "original": user,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/accounts/user/mfa_reset_confirm.html", context)
 
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
@@ -327,6 +410,43 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
             lambda u: services.user_require_password_change(user=u),
             "Password change required",
         )
+
+    @admin.action(
+        description="Reset second factors (and sign out everywhere)", permissions=["change"]
+    )
+    def reset_second_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda u: user_mfa_reset_by_admin(actor=request.user, user=u),
+            "Second factors reset",
+        )
+
+
+def _has_totp(user: User) -> bool:
+    try:
+        user.totp_device  # noqa: B018 - the reverse one-to-one raises when there is none
+    except User.totp_device.RelatedObjectDoesNotExist:
+        return False
+    return True
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def _app_row(app: Any) -> tuple[str]:
+    return (
+        f"Authenticator app: added {_when(app.confirmed_at)}, last used {_when(app.last_used_at)}",
+    )
+
+
+def _passkey_row(passkey: Any) -> tuple[str]:
+    kind = "synced" if passkey.backup_eligible else "device-bound"
+    return (
+        f"Passkey “{passkey.name}” ({kind}): added {_when(passkey.created_at)}, "
+        f"last used {_when(passkey.last_used_at)}",
+    )
 
 
 admin.site.unregister(Group)

@@ -23,6 +23,7 @@ from accounts.errors import ApplicationError, PasswordChangeRequired
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import AuthMethod, Channel, User, UserSession
 from accounts.selectors import user_get_for_access_token, user_password_change_pending
+from accounts.services.mfa.amr import acr_value, amr_claim
 from accounts.services.sessions import (
     client_describe,
     session_refresh_rotate,
@@ -72,7 +73,7 @@ def api_session_start(
 ) -> TokenPair:
     """Records a new sign-in proven by ``amr`` and returns its first token pair."""
     sid = uuid.uuid4()
-    refresh, access = _tokens_issue(user=user, sid=sid)
+    refresh, access = _tokens_issue(user=user, sid=sid, amr=amr)
     session = session_start(
         user=user,
         channel=channel,
@@ -89,7 +90,8 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
     """Rotates a refresh token; a rotated one presented again ends its whole sign-in."""
     claims = _refresh_claims(refresh_token)
     session = _session_of(claims)
-    refresh, access = _tokens_issue(user=session.user, sid=session.pk)
+    # The sign-in's amr as it stands now: a step-up on this sign-in raises the next token's.
+    refresh, access = _tokens_issue(user=session.user, sid=session.pk, amr=session.amr)
     if not session_refresh_rotate(
         session=session,
         presented_jti=claims["jti"],
@@ -167,6 +169,7 @@ def id_token_issue(
         "exp": int((now + jwt_setting("ACCESS_TOKEN_LIFETIME")).timestamp()),
         "auth_time": int((auth_time or session.created_at).timestamp()),
         "sid": str(session.pk),
+        **proof_claims(session.amr),
         **user_claims(user=user, scopes=FIRST_PARTY_SCOPES),
     }
     if nonce is not None:
@@ -174,14 +177,23 @@ def id_token_issue(
     return token_backend.encode(claims)
 
 
-def _tokens_issue(*, user: User, sid: uuid.UUID) -> tuple[RefreshToken, AccessToken]:
-    """A fresh refresh/access pair for sign-in ``sid`` (the refresh token's jti is what the
-    sign-in stores)."""
+def proof_claims(amr: str | None) -> dict[str, Any]:
+    """How the sign-in was proven: ``amr`` (RFC 8176 values) and ``acr`` (pwd, mfa or phr)."""
+    return {"amr": amr_claim(amr), "acr": acr_value(amr)}
+
+
+def _tokens_issue(
+    *, user: User, sid: uuid.UUID, amr: str | None
+) -> tuple[RefreshToken, AccessToken]:
+    """A fresh refresh/access pair for sign-in ``sid`` proven by ``amr`` (the refresh token's
+    jti is what the sign-in stores). The access token carries amr/acr itself, so a resource
+    server reads them without a query and the hot path stays as it was."""
     refresh = RefreshToken()
     refresh["sub"] = str(user.public_id)
     refresh["sid"] = str(sid)
     access = refresh.access_token
     access["roles"] = user_roles(user)
+    access.payload.update(proof_claims(amr))
     return refresh, access
 
 

@@ -99,7 +99,7 @@ class RoleForm(forms.ModelForm):
 
     class Meta:
         model = Role
-        fields = ("name", "description")
+        fields = ("name", "description", "requires_mfa")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -134,9 +134,17 @@ class RoleForm(forms.ModelForm):
 @admin.register(Role)
 class RoleAdmin(_GuardedByRoles, CreatedByServiceAdmin):
     form = RoleForm
-    list_display = ("name", "description", "updated_at")
+    list_display = ("name", "description", "requires_mfa", "updated_at")
+    list_filter = ("requires_mfa",)
     search_fields = ("name", "description")
-    fields = ("name", "description", "grant_permissions", "include_roles", "effective")
+    fields = (
+        "name",
+        "description",
+        "requires_mfa",
+        "grant_permissions",
+        "include_roles",
+        "effective",
+    )
     readonly_fields = ("effective",)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -174,6 +182,7 @@ class RoleAdmin(_GuardedByRoles, CreatedByServiceAdmin):
         return {
             "name": data["name"],
             "description": data["description"],
+            "requires_mfa": data["requires_mfa"],
             "permissions": [p.code for p in data["grant_permissions"]],
             "included_roles": [r.name for r in data["include_roles"]],
         }

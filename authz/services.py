@@ -78,6 +78,7 @@ def _role_snapshot(role: Role) -> dict[str, Any]:
     return {
         "name": role.name,
         "description": role.description,
+        "requires_mfa": role.requires_mfa,
         "permissions": sorted(role.permissions.values_list("code", flat=True)),
         "included_roles": sorted(role.included_roles.values_list("name", flat=True)),
     }
@@ -262,6 +263,7 @@ def role_create(
     description: str = "",
     permissions: Iterable[str] = (),
     included_roles: Iterable[str] = (),
+    requires_mfa: bool = False,
     actor: Any = None,
 ) -> Role:
     _graph_lock()
@@ -269,7 +271,7 @@ def role_create(
     role_change_check(
         actor=actor, role=None, permissions=permissions, included_roles=included_roles
     )
-    role = Role(name=(name or "").strip(), description=description)
+    role = Role(name=(name or "").strip(), description=description, requires_mfa=requires_mfa)
     _save_role(role)
     _role_links_set(role=role, permissions=permissions, included_roles=included_roles)
     _audit(
@@ -291,20 +293,25 @@ def role_update(
     description: str | None = None,
     permissions: Iterable[str] | None = None,
     included_roles: Iterable[str] | None = None,
+    requires_mfa: bool | None = None,
     actor: Any = None,
 ) -> Role:
-    """Changes what is given; ``permissions`` and ``included_roles`` replace the current sets."""
+    """Changes what is given; ``permissions`` and ``included_roles`` replace the current sets.
+    ``requires_mfa`` applies to the holders at once: the graph's new version carries it."""
     _graph_lock()
     permissions = list(permissions) if permissions is not None else None
     included_roles = list(included_roles) if included_roles is not None else None
     role_change_check(
         actor=actor, role=role, permissions=permissions, included_roles=included_roles
     )
-    before = _role_snapshot(role)
+    # From the row: an admin form has already set the new values on ``role``.
+    before = _role_snapshot(Role.objects.get(pk=role.pk))
     if name is not None:
         role.name = name.strip()
     if description is not None:
         role.description = description
+    if requires_mfa is not None:
+        role.requires_mfa = requires_mfa
     _save_role(role)
     _role_links_set(role=role, permissions=permissions, included_roles=included_roles)
     _audit(

@@ -36,8 +36,9 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import SUPPORTED_CLAIMS, user_claims
-from accounts.models import Channel
+from accounts.models import AuthMethod, Channel
 from accounts.selectors import user_password_change_pending
+from accounts.services.mfa.amr import acr_value, amr_claim
 from accounts.services.sessions import session_start
 from identity.keys import signing_keys
 from sso import selectors, services, token_store
@@ -180,6 +181,8 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         request.sso_sign_in = sign_in
         request.sso_sid = str(sign_in.pk)
         request.sso_auth_time = sign_in.auth_time
+        browser = sign_in.browser_session
+        request.sso_amr = browser.amr if browser else None
         return True
 
     def get_code_challenge(self, code: str, request: Request) -> str | None:
@@ -287,6 +290,8 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
             },
             lifetime=refresh_token_expire_timedelta() or timedelta(days=30),
             sid=sign_in.pk,
+            # What the browser proved, step-ups included, is what this sign-in stands on.
+            amr=request.sso_amr or AuthMethod.PASSWORD,
         )
 
     def _rotate(self, token: dict[str, Any], request: Request) -> None:
@@ -379,6 +384,7 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         request.refresh_token_instance = rt
         request.sso_sid = str(rt.token_family)
         request.sso_auth_time = rt.sso_auth_time
+        request.sso_amr = rt.sso_amr
         return True
 
     @staticmethod
@@ -434,6 +440,10 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         sid = getattr(request, "sso_sid", None)
         if sid:
             claims["sid"] = sid
+            # OIDC Core §2: what the authentication was (RFC 8176 amr) and its class (acr, one
+            # of acr_values_supported); a refreshed id_token repeats its sign-in's.
+            amr = getattr(request, "sso_amr", None)
+            claims["amr"], claims["acr"] = amr_claim(amr), acr_value(amr)
         return claims, expiration_time
 
     def _get_key_for_token(self, token: str) -> jwk.JWK | None:

@@ -14,6 +14,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from accounts.models import User, UserSession
+from accounts.services.mfa import METHOD_WEBAUTHN, user_factor_methods
+from accounts.services.mfa.amr import ACR_PASSWORD, ACR_PHISHING_RESISTANT, ACR_VALUES
 from accounts.services.sessions import sid_is_revoked
 from authz.selectors import acts_unbounded, user_has_permission
 from identity.cache import safe_delete_many, safe_get, safe_set
@@ -246,3 +248,20 @@ def member_user_get(*, application: Application, public_id: str) -> User | None:
         ).first()
     except (ValueError, ValidationError):
         return None
+
+
+# -- step-up (OIDC Core §3.1.2.1 acr_values) -----------------------------------------------
+def acr_requested(*, acr_values: str | None) -> str | None:
+    """The strongest supported value of a space-separated ``acr_values``; unknown values are
+    ignored (they are voluntary claims, OIDC Core §5.5.1.1), so none known asks nothing."""
+    asked = [value for value in (acr_values or "").split() if value in ACR_VALUES]
+    return max(asked, key=ACR_VALUES.index, default=None)
+
+
+def user_may_reach_acr(*, user: User, acr: str) -> bool:
+    """Whether ``user`` has a factor that can raise a sign-in to ``acr``: a passkey for
+    ``phr``, any second factor for ``mfa``; a password always gives ``pwd``."""
+    methods = user_factor_methods(user=user)
+    if acr == ACR_PHISHING_RESISTANT:
+        return METHOD_WEBAUTHN in methods
+    return acr == ACR_PASSWORD or bool(methods)

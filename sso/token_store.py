@@ -39,8 +39,9 @@ RefreshToken = get_refresh_token_model()
 def refresh_token_load(*, checksum: str, now: datetime) -> Any:
     """The refresh token with its access token, user, profile and application attached (the
     token endpoint authenticates the client from this row: no separate client lookup), and
-    two flags: ``sso_session_live`` (its UserSession is neither revoked nor expired) and
-    ``sso_auth_time`` (of its sign-in). None when no token has this checksum."""
+    three extras: ``sso_session_live`` (its UserSession is neither revoked nor expired),
+    ``sso_auth_time`` (of its sign-in) and ``sso_amr`` (how that sign-in was proven, for the
+    refreshed id_token). None when no token has this checksum."""
     alias = router.db_for_read(RefreshToken)
     if not fast_path(connections[alias]):
         return _refresh_token_orm(checksum=checksum, now=now)
@@ -49,8 +50,8 @@ def refresh_token_load(*, checksum: str, now: datetime) -> Any:
     if row is None:
         return None
     refresh = statement.instances(row)[0]
-    live, auth_time = statement.extras(row)
-    refresh.sso_session_live, refresh.sso_auth_time = bool(live), auth_time
+    live, auth_time, amr = statement.extras(row)
+    refresh.sso_session_live, refresh.sso_auth_time, refresh.sso_amr = bool(live), auth_time, amr
     return refresh
 
 
@@ -69,6 +70,7 @@ def _load_statement(alias: str) -> Select:
             "EXISTS (SELECT 1 FROM {s} WHERE {s.id} = {rt.token_family}"
             " AND {s.revoked_at} IS NULL AND {s.expires_at} > %s)",
             "(SELECT {si.auth_time} FROM {si} WHERE {si.id} = {rt.token_family})",
+            "(SELECT {s.amr} FROM {s} WHERE {s.id} = {rt.token_family})",
         ),
         tables=(("s", UserSession), ("si", SignIn)),
         where="{rt.token_checksum} = %s",
@@ -83,9 +85,12 @@ def _refresh_token_orm(*, checksum: str, now: datetime) -> Any:
     family = OuterRef("token_family")
     live = UserSession.objects.filter(pk=family, revoked_at__isnull=True, expires_at__gt=now)
     auth_time = SignIn.objects.filter(pk=family).values("auth_time")[:1]
+    amr = UserSession.objects.filter(pk=family).values("amr")[:1]
     tokens = RefreshToken.objects.select_related(
         "access_token", "user", "user__profile", "application"
-    ).annotate(sso_session_live=Exists(live), sso_auth_time=Subquery(auth_time))
+    ).annotate(
+        sso_session_live=Exists(live), sso_auth_time=Subquery(auth_time), sso_amr=Subquery(amr)
+    )
     return (
         tokens.filter(token_checksum=checksum).order_by(F("revoked").desc(nulls_first=True)).first()
     )

@@ -28,6 +28,9 @@ class PermissionUpdateInputSerializer(strict.InputSerializer):
 
 
 # --- roles -------------------------------------------------------------------------------
+MFA_HELP = (
+    "Holders of the role, also through a role that includes it, must sign in with a second factor."
+)
 
 
 def _codes(**kwargs: object) -> serializers.ListField:
@@ -58,6 +61,7 @@ class RoleOutputSerializer(serializers.ModelSerializer):
         fields = (
             "name",
             "description",
+            "requires_mfa",
             "permissions",
             "included_roles",
             "effective_permissions",
@@ -84,6 +88,7 @@ class RoleCreateInputSerializer(strict.InputSerializer):
     description = strict.CharField(max_length=255, required=False, allow_blank=True, default="")
     permissions = _codes(required=False, default=list)
     included_roles = _names(required=False, default=list)
+    requires_mfa = strict.BooleanField(required=False, default=False, help_text=MFA_HELP)
 
 
 class RoleUpdateInputSerializer(strict.InputSerializer):
@@ -91,6 +96,7 @@ class RoleUpdateInputSerializer(strict.InputSerializer):
     description = strict.CharField(max_length=255, required=False, allow_blank=True)
     permissions = _codes(required=False)
     included_roles = _names(required=False)
+    requires_mfa = strict.BooleanField(required=False, help_text=MFA_HELP)
     effective_permissions = serializers.ListField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)

@@ -15,10 +15,13 @@ from django.views.decorators.http import require_safe
 from oauth2_provider.scopes import get_scopes_backend
 
 from accounts.claims import SUPPORTED_CLAIMS
+from accounts.services.mfa.amr import ACR_VALUES
 from sso import services
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 MAX_AGE = 300
+# Every id_token also says when and how its sign-in was proven (OIDC Core §2, RFC 8176).
+PROOF_CLAIMS = ["acr", "amr", "auth_time"]
 
 
 def _url(name: str) -> str:
@@ -63,7 +66,9 @@ def openid_configuration(request: HttpRequest) -> JsonResponse:
             "end_session_endpoint": _url("oauth2_provider:rp-initiated-logout"),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "claims_supported": SUPPORTED_CLAIMS,
+            "claims_supported": sorted({*SUPPORTED_CLAIMS, *PROOF_CLAIMS}),
+            # Weakest first; a client asks one with acr_values (OIDC Core §3.1.2.1).
+            "acr_values_supported": list(ACR_VALUES),
             "prompt_values_supported": ["none", "login", "consent"],
             "claims_parameter_supported": False,
             "request_parameter_supported": False,

@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import JWTAuthentication
 from accounts.jwt import AccessToken
 from accounts.models import Channel, User, UserSession
-from accounts.services.sessions import sid_is_revoked
+from accounts.services.sessions import session_proof_renew, sid_is_revoked
 from accounts.tokens import (
     InvalidToken,
     TokenPair,
@@ -381,3 +381,38 @@ def test_concurrent_refreshes_with_one_token_let_only_one_win(user: User) -> Non
     assert outcomes.count("ok") == 1
     # The losers look exactly like a replay of a rotated token: the sign-in ends.
     assert UserSession.objects.get(pk=pair.session.pk).revoked_at is not None
+
+
+# -- how the sign-in was proven: amr/acr in first-party tokens ---------------------------------
+def test_access_and_id_tokens_say_how_the_sign_in_was_proven(user: User) -> None:
+    password_only = api_session_start(user=user, ip=None, user_agent="pytest/1.0")
+    with_app = api_session_start(user=user, ip=None, user_agent="pytest/1.0", amr="pwd otp")
+    with_passkey = api_session_start(user=user, ip=None, user_agent="pytest/1.0", amr="hwk")
+    assert {k: _claims(password_only.access_token)[k] for k in ("amr", "acr")} == {
+        "amr": ["pwd"],
+        "acr": "pwd",
+    }
+    assert {k: _claims(with_app.access_token)[k] for k in ("amr", "acr")} == {
+        "amr": ["pwd", "otp", "mfa"],
+        "acr": "mfa",
+    }
+    assert {k: _claims(with_passkey.access_token)[k] for k in ("amr", "acr")} == {
+        "amr": ["hwk", "user", "mfa"],
+        "acr": "phr",
+    }
+    id_claims = _claims(id_token_issue(user=user, session=with_app.session, audience="client-1"))
+    assert (id_claims["amr"], id_claims["acr"]) == (["pwd", "otp", "mfa"], "mfa")
+
+
+def test_refresh_keeps_the_sign_ins_amr_and_follows_a_step_up(user: User) -> None:
+    pair = api_session_start(user=user, ip=None, user_agent="pytest/1.0", amr="pwd rc")
+    refreshed = token_refresh(refresh_token=pair.refresh_token)
+    # A recovery code is a one-time code in the RFC 8176 vocabulary.
+    assert _claims(refreshed.access_token)["amr"] == ["pwd", "otp", "mfa"]
+    assert _claims(refreshed.access_token)["acr"] == "mfa"
+    session_proof_renew(session_id=str(pair.session.pk), amr="swk")
+    stepped_up = token_refresh(refresh_token=refreshed.refresh_token)
+    assert _claims(stepped_up.access_token)["acr"] == "phr"
+    # The proof belongs to the sign-in: a token of another sign-in does not gain it.
+    other = api_session_start(user=user, ip=None, user_agent="pytest/1.0")
+    assert _claims(token_refresh(refresh_token=other.refresh_token).access_token)["acr"] == "pwd"

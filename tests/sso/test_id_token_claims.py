@@ -20,6 +20,7 @@ SCOPES = "openid profile email"
 # Claims about the token, not the user: each issuer sets its own (RFC 7519 §4.1, OIDC Core §2).
 PROTOCOL_CLAIMS = {"iss", "aud", "azp", "iat", "exp", "jti", "auth_time", "sid", "nonce"}
 PROTOCOL_CLAIMS |= {"at_hash", "c_hash"}  # OIDC Core §3.1.3.6, §3.3.2.11: hashes of the tokens
+PROTOCOL_CLAIMS |= {"amr", "acr"}  # OIDC Core §2: how the sign-in was proven, not who signed in
 
 
 def _decoded(token: str) -> dict:

@@ -186,6 +186,9 @@ class TokenInfoApi(PublicApi):
         iat = serializers.IntegerField()
         jti = serializers.CharField()
         roles = serializers.ListField(child=serializers.CharField())
+        # How the sign-in was proven (RFC 8176 amr; acr pwd|mfa|phr); absent on older tokens.
+        amr = serializers.ListField(child=serializers.CharField(), required=False)
+        acr = serializers.CharField(required=False)
 
     @extend_schema(
         operation_id="auth_token_info",

@@ -9,16 +9,25 @@ factors in the same transaction and tells the user by email.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 
 from accounts import emails
-from accounts.errors import FactorCodeInvalid, FactorRequired
-from accounts.models import AuthMethod, Passkey, TotpDevice, User
+from accounts.errors import FactorCodeInvalid, FactorRequired, ReauthenticationRequired
+from accounts.models import (
+    AuthMethod,
+    Passkey,
+    PendingSignIn,
+    RecoveryCode,
+    TotpDevice,
+    User,
+)
 from accounts.services.mfa.recovery import (
     recovery_code_spend,
     recovery_codes_left,
@@ -30,7 +39,10 @@ from accounts.services.mfa.totp import (
     totp_device_delete,
     totp_enrol_start,
 )
-from authz.selectors import user_requires_mfa
+from accounts.services.sessions.revoke import user_sessions_revoke  # not the package: a cycle
+from authz.selectors import account_action_check, user_requires_mfa
+
+logger = logging.getLogger(__name__)
 
 # The names the API uses for the ways to prove a second factor (``methods``).
 METHOD_TOTP = "totp"
@@ -53,6 +65,7 @@ __all__ = [
     "totp_remove",
     "user_factor_methods",
     "user_mfa_refresh",
+    "user_mfa_reset_by_admin",
 ]
 
 
@@ -174,4 +187,64 @@ def _recovery_code_used(user: User) -> None:
 def _tell(user: User, change: str) -> None:
     transaction.on_commit(
         lambda: emails.send_security_change(username=user.username, to=user.email, change=change)
+    )
+
+
+# -- an administrator's reset -------------------------------------------------------------
+OWN_FACTORS_MESSAGE = (
+    "Manage your own second factors on your security page, confirmed with a recent proof."
+)
+MFA_RESET_REASON = "mfa_reset_by_admin"
+
+
+@transaction.atomic
+def user_mfa_reset_by_admin(*, actor: User, user: User) -> None:
+    """Takes every second factor of ``user`` away (a lost phone, no codes left): the app,
+    passkeys, recovery codes and half-done sign-ins. Only an admin who may act on the account
+    (authz.selectors.account_action_check), never on their own (a stolen admin session would
+    strip its own account's factors).
+
+    Unlike Keycloak's "reset OTP", every sign-in of the user ends too: their amr names factors
+    that no longer exist (an OAuth client reading acr=mfa from a refresh would be misled), and a
+    reset is what one asks for when a factor is lost or stolen. The user signs in again with the
+    password and, where a policy requires it, enrols anew before anything else. Recorded in the
+    account's admin history (LogEntry, with the actor, as accounts' other admin exceptions) and
+    the log; the user is emailed."""
+    account_action_check(actor=actor, target=user)
+    if actor is not None and actor.pk == user.pk:
+        raise ReauthenticationRequired(OWN_FACTORS_MESSAGE)
+    removed = _factors_delete(user=user)
+    user_mfa_refresh(user=user)
+    user_sessions_revoke(user=user, reason=MFA_RESET_REASON)
+    _admin_history_record(actor=actor, user=user, message=f"Second factors reset: {removed}.")
+    logger.warning(
+        "second factors reset by an administrator",
+        extra={"actor": str(getattr(actor, "public_id", "")), "user": str(user.public_id)},
+    )
+    _tell(
+        user,
+        "An administrator reset your second factors (the authenticator app, passkeys and "
+        "recovery codes were removed; sign in with your password and add new ones)",
+    )
+
+
+def _factors_delete(*, user: User) -> str:
+    """Deletes every factor and pending sign-in of ``user``; says what went, never a secret."""
+    apps, _ = TotpDevice.objects.filter(user=user).delete()
+    passkeys, _ = Passkey.objects.filter(user=user).delete()
+    codes, _ = RecoveryCode.objects.filter(user=user, used_at__isnull=True).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    PendingSignIn.objects.filter(user=user).delete()
+    return f"{apps} authenticator app(s), {passkeys} passkey(s), {codes} unused recovery code(s)"
+
+
+def _admin_history_record(*, actor: User | None, user: User, message: str) -> None:
+    if actor is None:
+        return  # the portal itself: the log line is the record
+    LogEntry.objects.log_actions(
+        user_id=actor.pk,
+        queryset=[user],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
     )
