@@ -52,7 +52,12 @@ class SecurityView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         factors = selectors.user_factors(user=self.request.user)
         low = factors.any and factors.recovery_codes_left <= settings.MFA_RECOVERY_CODES_LOW
-        return super().get_context_data(factors=factors, recovery_codes_low=low, **kwargs)
+        return super().get_context_data(
+            factors=factors,
+            recovery_codes_low=low,
+            totp_last_used_at=selectors.totp_last_used_at(factors.totp),
+            **kwargs,
+        )
 
 
 class RecentProofRequiredMixin:

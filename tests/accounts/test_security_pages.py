@@ -87,6 +87,7 @@ def test_security_page_shows_the_app_and_the_codes_left(client, user):
     page = client.get(SECURITY).content.decode()
     assert "Remove authenticator app" in page
     assert "10 unused recovery codes left." in page
+    assert "not used to sign in yet" in page
 
 
 def test_security_page_warns_when_two_codes_or_fewer_are_left(client, user):

@@ -74,6 +74,13 @@ def test_me_mfa_lists_factors_and_never_a_secret(user_api, user):
     assert "cred-1" not in text
 
 
+def test_me_mfa_app_last_used_is_a_sign_in_or_a_proof_not_its_confirmation(user_api, user):
+    app = totp_enrol(user)
+    assert user_api.get(url("me_mfa")).json()["totp"]["last_used_at"] is None
+    mfa.factor_prove(user=user, proof=mfa.Proof(method="totp", code=totp_fresh_code(app)))
+    assert user_api.get(url("me_mfa")).json()["totp"]["last_used_at"]
+
+
 def test_me_mfa_totp_enrol_confirm_gives_ten_recovery_codes_once(
     user_api, user, mailoutbox, django_capture_on_commit_callbacks
 ):

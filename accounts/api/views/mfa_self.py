@@ -98,7 +98,7 @@ class MeMfaApi(FactorsApi):
             "totp": {
                 "enrolled": totp is not None,
                 "created_at": totp.confirmed_at if totp else None,
-                "last_used_at": totp.last_used_at if totp else None,
+                "last_used_at": selectors.totp_last_used_at(totp),
             },
             "passkeys": factors.passkeys,
             "recovery_codes_left": factors.recovery_codes_left,
