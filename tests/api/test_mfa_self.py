@@ -272,3 +272,9 @@ def test_me_mfa_one_user_cannot_touch_another_users_app(user, user_factory, sign
     victim.refresh_from_db()
     assert victim.mfa_enabled is True
     assert RecoveryCode.objects.filter(user=victim, used_at__isnull=True).count() == 10
+
+
+def test_me_mfa_refuses_a_body_that_is_not_an_object(user_api):
+    response = user_api.post(url("me_mfa_totp"), "null", content_type="application/json")
+    assert_problem(response, 400, "validation_error")
+    assert not TotpDevice.objects.exists()

@@ -45,7 +45,7 @@ class ReauthenticationInputSerializer(strict.InputSerializer):
 
 
 def _reauthenticate(request: Request) -> None:
-    data = validated(ReauthenticationInputSerializer, request) if request.data else {}
+    data = validated(ReauthenticationInputSerializer, request)
     user_reauthenticate(
         request=request._request,
         user=request.user,
