@@ -40,6 +40,7 @@ from accounts.services.mfa.pending import (
 from accounts.services.mfa.totp import totp_enrol_resume
 from accounts.services.sessions import SESSION_ID_KEY, session_recently_proven
 from accounts.views.base import safe_next, secret_page
+from identity.ratelimit import page_limit
 
 # The recovery codes just made, until the page showing them once and the download have run.
 NEW_RECOVERY_CODES_KEY = "_mfa_new_recovery_codes"
@@ -244,6 +245,9 @@ class LoginEnrolView(FormView):
 
     def form_valid(self, form: Form) -> HttpResponse:
         request, pending = self.request, self.pending
+        # Limited as the sign-in form is (the same scope): this page takes codes after a password.
+        if limited := page_limit(request, scope="login", identifier=pending.identifier):
+            return limited
         try:
             sign_in_pending_lockout_check(request=request, pending=pending)
             codes = totp_enrol_confirm(user=pending.user, code=form.cleaned_data["code"])

@@ -317,3 +317,14 @@ def test_login_enrol_step_of_another_browser_is_not_reachable(client, user):
     _pending_enrol(Client(), user)  # someone else's browser holds the token
     response = client.get(ENROL)
     assert response["Location"] == LOGIN
+
+
+def test_login_enrol_is_rate_limited_as_the_sign_in_form_is(client, user, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_identifier": "2/min"}
+    _pending_enrol(client, user)
+    assert client.post(ENROL, {"code": "000000"}).status_code == 200
+    assert client.post(ENROL, {"code": "000000"}).status_code == 200
+    limited = client.post(ENROL, {"code": "000000"})
+    assert limited.status_code == 429
+    assert "Retry-After" in limited
+    assert "_auth_user_id" not in client.session
