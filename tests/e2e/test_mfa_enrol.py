@@ -16,6 +16,7 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.models import AuthMethod, Channel, PendingSignIn, User, UserSession
 from accounts.services.mfa.pending import PENDING_SESSION_KEY, sign_in_pending_start
 from tests.e2e.conftest import sign_in, sign_in_form_submit
+from tests.e2e.test_console_clean import Watch
 from tests.factories import UserFactory
 
 CODE = re.compile(r"^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$")
@@ -132,3 +133,16 @@ def test_staff_must_enrol_before_signing_in(
     expect(page.get_by_role("heading", name="Signed in as")).to_be_visible()
     session = UserSession.objects.get(user=staff)
     assert session.amr == "pwd otp"
+
+
+def test_security_pages_have_no_console_error_or_csp_violation(page: Page, user: User) -> None:
+    """The QR code is inline SVG markup: the CSP (no inline style or script) must not block it."""
+    watch = Watch(page)
+    sign_in(page, user.username)
+    problems = watch.visit(reverse("accounts:security"))
+    problems += watch.visit(reverse("accounts:security_totp"))
+    expect(page.locator("svg.qr path").first).to_be_attached()
+    _confirm_app(page)
+    problems += [f"recovery codes: {p}" for p in watch.problems]
+    problems += watch.visit(reverse("accounts:security"))
+    assert not problems, "\n".join(problems)
