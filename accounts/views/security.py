@@ -23,13 +23,14 @@ from accounts.errors import (
     FactorCodeInvalid,
     FactorRequired,
     MfaTokenInvalid,
+    ReauthenticationRequired,
     TotpAlreadyEnrolled,
     TotpNotEnrolled,
 )
 from accounts.forms import TotpConfirmForm
-from accounts.models import AuthMethod, Channel, PendingSignIn, User, UserSession
+from accounts.models import AuthMethod, Channel, PendingSignIn, User
 from accounts.qr import qr_svg
-from accounts.services.login import browser_sign_in_complete
+from accounts.services.login import browser_sign_in_complete, user_reauthenticate
 from accounts.services.mfa import recovery_codes_regenerate, totp_enrol_confirm, totp_remove
 from accounts.services.mfa.pending import (
     PENDING_SESSION_KEY,
@@ -38,7 +39,7 @@ from accounts.services.mfa.pending import (
     sign_in_pending_lockout_check,
 )
 from accounts.services.mfa.totp import totp_enrol_resume
-from accounts.services.sessions import SESSION_ID_KEY, session_recently_proven
+from accounts.services.sessions import SESSION_ID_KEY
 from accounts.views.base import safe_next, secret_page
 from identity.ratelimit import page_limit
 
@@ -76,15 +77,15 @@ class RecentProofRequiredMixin:
 
 
 def _recently_proven(request: HttpRequest) -> bool:
-    session_id = request.session.get(SESSION_ID_KEY)
-    session = (
-        UserSession.objects.filter(
-            pk=session_id, user=request.user, revoked_at__isnull=True
-        ).first()
-        if session_id
-        else None
-    )
-    return session is not None and session_recently_proven(session=session)
+    """The one rule of the API too: the browser's sign-in proven within the last
+    REAUTHENTICATION_SECONDS (user_reauthenticate given no password and no code)."""
+    try:
+        user_reauthenticate(
+            request=request, user=request.user, session_id=request.session.get(SESSION_ID_KEY)
+        )
+    except ReauthenticationRequired:
+        return False
+    return True
 
 
 def _reauthenticate_redirect(request: HttpRequest, back: str) -> HttpResponse:
