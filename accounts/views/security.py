@@ -67,8 +67,11 @@ class RecentProofRequiredMixin:
     a factor proven within REAUTHENTICATION_SECONDS; a stale sign-in is sent to prove it again
     and comes back here (a POST comes back to the security page, which it started from)."""
 
+    proof_required_for = frozenset({"GET", "POST"})
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not _recently_proven(request):
+        guarded = request.method in self.proof_required_for
+        if guarded and request.user.is_authenticated and not _recently_proven(request):
             back = (
                 request.get_full_path() if request.method == "GET" else reverse("accounts:security")
             )
@@ -129,6 +132,9 @@ class TotpAddView(LoginRequiredMixin, RecentProofRequiredMixin, FormView):
 
     template_name = "accounts/security_totp.html"
     form_class = TotpConfirmForm
+    # Showing the seed needs the proof; the confirming code can only come from whoever saw it
+    # (as on the API), so scanning slowly does not cost the user a second proof.
+    proof_required_for = frozenset({"GET"})
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:

@@ -328,3 +328,13 @@ def test_login_enrol_is_rate_limited_as_the_sign_in_form_is(client, user, settin
     assert limited.status_code == 429
     assert "Retry-After" in limited
     assert "_auth_user_id" not in client.session
+
+
+def test_totp_page_confirm_after_the_proof_went_stale_still_works(client, user):
+    _signed_in(client, user)
+    app = pyotp.TOTP(_secret(client.get(TOTP)))
+    _stale(user)  # the user took their time scanning
+    response = client.post(TOTP, {"code": app.now()})
+    assert response["Location"] == CODES
+    user.refresh_from_db()
+    assert user.mfa_enabled is True
