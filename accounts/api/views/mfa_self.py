@@ -90,6 +90,8 @@ class RecoveryCodesOutputSerializer(serializers.Serializer):
 
 @no_store
 class MeMfaApi(FactorsApi):
+    """The signed-in user's second factors and recovery codes left; never a secret."""
+
     @extend_schema(operation_id="me_mfa_retrieve", responses={200: FactorsOutputSerializer})
     def get(self, request: Request) -> Response:
         factors = selectors.user_factors(user=request.user)
@@ -108,6 +110,9 @@ class MeMfaApi(FactorsApi):
 
 @no_store
 class MeTotpApi(FactorsApi):
+    """POST starts adding an authenticator app (its seed, shown once; live after confirm/),
+    DELETE removes it. Both need ``current_password``, a ``code`` or a recent sign-in."""
+
     class StartOutputSerializer(serializers.Serializer):
         secret = serializers.CharField(help_text="Base32 seed, shown once.")
         otpauth_uri = serializers.CharField()
@@ -153,6 +158,9 @@ class MeTotpConfirmApi(FactorsApi):
 
 @no_store
 class MeRecoveryCodesApi(FactorsApi):
+    """A new set of recovery codes, shown once; the old set stops working. Needs
+    ``current_password``, a ``code`` or a recent sign-in."""
+
     @extend_schema(
         operation_id="me_mfa_recovery_codes_regenerate",
         request=ReauthenticationInputSerializer,
