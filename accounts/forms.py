@@ -149,3 +149,25 @@ class EmailChangeForm(forms.Form):
 
 class DeleteAccountForm(forms.Form):
     password = _password("Your password", "current-password")
+
+
+# -- second factors (the security pages and forced enrolment) ---------------------------------
+
+
+class TotpConfirmForm(forms.Form):
+    """The first code of the authenticator app being added: proof that it was set up."""
+
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=10,
+        help_text="The 6-digit code the app shows now.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": r"[0-9 ]*",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
+        ),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
@@ -205,3 +206,10 @@ def user_factors(*, user: User) -> Factors:
         passkeys=list(Passkey.objects.filter(user=user).order_by("created_at")),
         recovery_codes_left=RecoveryCode.objects.filter(user=user, used_at__isnull=True).count(),
     )
+
+
+def totp_last_used_at(device: TotpDevice | None) -> datetime | None:
+    """When the app last proved a sign-in or a change; the code that confirmed it is not a use."""
+    if device is None or device.last_used_at is None or device.confirmed_at is None:
+        return None
+    return device.last_used_at if device.last_used_at > device.confirmed_at else None

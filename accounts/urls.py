@@ -53,5 +53,24 @@ urlpatterns = [
     ),
     path("history/", views.LoginHistoryView.as_view(), name="history"),
     path("security/", views.SecurityView.as_view(), name="security"),
+    # Second factors: the security pages and the enrolment a sign-in may have to go through.
+    path("security/totp/", views.TotpAddView.as_view(), name="security_totp"),
+    path("security/totp/remove/", views.TotpRemoveView.as_view(), name="security_totp_remove"),
+    path(
+        "security/recovery-codes/",
+        views.RecoveryCodesView.as_view(),
+        name="security_recovery_codes",
+    ),
+    path(
+        "security/recovery-codes/new/",
+        views.RecoveryCodesRegenerateView.as_view(),
+        name="security_recovery_codes_regenerate",
+    ),
+    path(
+        "security/recovery-codes/download/",
+        views.RecoveryCodesDownloadView.as_view(),
+        name="security_recovery_codes_download",
+    ),
+    path("login/enrol/", views.LoginEnrolView.as_view(), name="login_enrol"),
     # /accounts/apps/ (the applications the user allowed) is sso's: sso:connected_apps.
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, sessions, users
+from accounts.api.views import auth, me, mfa_self, sessions, users
 
 app_name = "accounts"
 
@@ -43,6 +43,15 @@ urlpatterns = [
         name="me_session",
     ),
     path("me/login-history/", sessions.MeLoginHistoryApi.as_view(), name="me_login_history"),
+    # Second factors, self-service (first-party callers only).
+    path("me/mfa/", mfa_self.MeMfaApi.as_view(), name="me_mfa"),
+    path("me/mfa/totp/", mfa_self.MeTotpApi.as_view(), name="me_mfa_totp"),
+    path("me/mfa/totp/confirm/", mfa_self.MeTotpConfirmApi.as_view(), name="me_mfa_totp_confirm"),
+    path(
+        "me/mfa/recovery-codes/",
+        mfa_self.MeRecoveryCodesApi.as_view(),
+        name="me_mfa_recovery_codes",
+    ),
     path("users/", users.UserListApi.as_view(), name="users"),
     path(
         "users/<str:public_id>/sessions/",

@@ -53,6 +53,9 @@ from accounts.services.sessions import (
 )
 from identity.postgres import rows_insert
 
+# The backend that checked the password of a sign-in finished by a later factor.
+PASSWORD_BACKEND = "accounts.backends.LoginBackend"  # noqa: S105 - a dotted path
+
 
 def user_authenticate(
     *,
@@ -146,6 +149,9 @@ def sign_in_complete(
 def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, amr: str) -> User:
     """sign_in_complete for the browser: the Django login and its UserSession, in one go."""
     user, event = sign_in_complete(request=request, pending=pending, amr=amr)
+    # authenticate() names the backend on the user it returns; this user was loaded by the
+    # pending step, and login() needs the name with several backends configured.
+    user.backend = PASSWORD_BACKEND
     browser_session_start(request=request, user=user, event=event, amr=event.amr)
     return user
 

@@ -23,7 +23,15 @@ from accounts.views.auth import (
     VerifyEmailView,
 )
 from accounts.views.base import PENDING_VERIFICATION_KEY
-from accounts.views.security import SecurityView
+from accounts.views.security import (
+    LoginEnrolView,
+    RecoveryCodesDownloadView,
+    RecoveryCodesRegenerateView,
+    RecoveryCodesView,
+    SecurityView,
+    TotpAddView,
+    TotpRemoveView,
+)
 from accounts.views.sessions import (
     LoginHistoryView,
     SessionRevokeView,
@@ -37,6 +45,7 @@ __all__ = [
     "DeleteAccountView",
     "EmailChangeView",
     "HomeView",
+    "LoginEnrolView",
     "LoginHistoryView",
     "LoginView",
     "LogoutView",
@@ -45,12 +54,17 @@ __all__ = [
     "PasswordResetDoneView",
     "PasswordResetView",
     "ProfileView",
+    "RecoveryCodesDownloadView",
+    "RecoveryCodesRegenerateView",
+    "RecoveryCodesView",
     "SecurityView",
     "SessionRevokeView",
     "SessionsRevokeOthersView",
     "SessionsView",
     "SignUpDoneView",
     "SignUpView",
+    "TotpAddView",
+    "TotpRemoveView",
     "VerifyEmailResendPendingView",
     "VerifyEmailResendView",
     "VerifyEmailView",

@@ -65,6 +65,16 @@ def totp_enrol_start(*, user: User) -> tuple[str, str]:
     return secret, totp_uri(user=user, secret=secret)
 
 
+def totp_enrol_resume(*, user: User) -> tuple[str, str]:
+    """The seed and URI of the app being added, started now if none is waiting: a page shown
+    again (a wrong code, a reload) keeps the QR code the user may have scanned already."""
+    device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
+    if device is None:
+        return totp_enrol_start(user=user)
+    secret = totp_secret(device)
+    return secret, totp_uri(user=user, secret=secret)
+
+
 def _matching_step(secret: str, code: str, *, now: float) -> int | None:
     code = "".join((code or "").split())
     if len(code) != DIGITS or not code.isdigit():
