@@ -28,7 +28,6 @@ from accounts.models import (
     LoginOutcome,
     PendingSignIn,
     User,
-    UserSession,
 )
 from accounts.services.history import new_device_alert
 from accounts.services.mfa import (
@@ -50,7 +49,7 @@ from accounts.services.sessions import (
     browser_session_start,
     request_client,
     session_proof_renew,
-    session_recently_proven,
+    user_session_recently_proven,
 )
 from identity.postgres import rows_insert
 
@@ -309,7 +308,7 @@ def user_reauthenticate(
         proven = AuthMethod.PASSWORD
     elif code:
         proven = _reauthentication_code_prove(request=request, user=user, code=code)
-    elif session_id and _session_recent(user=user, session_id=session_id):
+    elif user_session_recently_proven(user=user, session_id=session_id):
         return
     else:
         raise ReauthenticationRequired()
@@ -330,8 +329,3 @@ def _reauthentication_code_prove(*, request: HttpRequest | None, user: User, cod
     if request is not None:
         code_failure_record(request=request, user=user, identifier=user.username)
     raise FactorCodeInvalid()
-
-
-def _session_recent(*, user: User, session_id: str) -> bool:
-    session = UserSession.objects.filter(pk=session_id, user=user, revoked_at__isnull=True).first()
-    return session is not None and session_recently_proven(session=session)
