@@ -53,5 +53,6 @@ urlpatterns = [
     ),
     path("history/", views.LoginHistoryView.as_view(), name="history"),
     path("security/", views.SecurityView.as_view(), name="security"),
+    path("reauthenticate/", views.ReauthenticateView.as_view(), name="reauthenticate"),
     # /accounts/apps/ (the applications the user allowed) is sso's: sso:connected_apps.
 ]

@@ -23,6 +23,7 @@ from accounts.views.auth import (
     VerifyEmailView,
 )
 from accounts.views.base import PENDING_VERIFICATION_KEY
+from accounts.views.reauth import ReauthenticateView, RecentProofRequiredMixin
 from accounts.views.security import SecurityView
 from accounts.views.sessions import (
     LoginHistoryView,
@@ -45,6 +46,8 @@ __all__ = [
     "PasswordResetDoneView",
     "PasswordResetView",
     "ProfileView",
+    "ReauthenticateView",
+    "RecentProofRequiredMixin",
     "SecurityView",
     "SessionRevokeView",
     "SessionsRevokeOthersView",
