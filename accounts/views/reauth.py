@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,18 +52,6 @@ class RecentProofRequiredMixin:
         if request.user.is_authenticated and not recently_proven(request):
             return redirect(reauthenticate_url(next_url=request.get_full_path()))
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-
-
-def recent_proof_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """RecentProofRequiredMixin for a function view (after login_required)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not recently_proven(request):
-            return redirect(reauthenticate_url(next_url=request.get_full_path()))
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @secret_page
