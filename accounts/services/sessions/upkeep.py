@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
 
-from accounts.models import UserSession
+from accounts.models import User, UserSession
 from accounts.services.mfa.amr import amr_join, amr_methods
 from identity.cache import safe_add
 from identity.postgres.statements import fast_path, update_statement
@@ -94,7 +94,7 @@ def session_recently_proven(*, session: UserSession) -> bool:
     return timezone.now() - proven <= timedelta(seconds=settings.REAUTHENTICATION_SECONDS)
 
 
-def user_session_recently_proven(*, user: object, session_id: str | None) -> bool:
+def user_session_recently_proven(*, user: User, session_id: str | None) -> bool:
     """Whether ``session_id`` is a live sign-in of ``user`` proven recently: another user's
     sign-in, an ended one or none at all never counts."""
     if not session_id:
