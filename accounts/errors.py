@@ -83,11 +83,14 @@ class IncorrectPassword(ApplicationError):
 
 
 class ReauthenticationRequired(ApplicationError):
-    """A change that could hand the account to someone else needs proof of the password."""
+    """A change that could hand the account to someone else needs a recent proof: the
+    password, a factor's code, or a sign-in proven within REAUTHENTICATION_SECONDS."""
 
     code = "reauthentication_required"
     status = 403
-    message = "Confirm this change with your current password."
+    message = (
+        "Confirm this change with your current password or a code from your authenticator app."
+    )
     field = "current_password"
 
 

@@ -138,17 +138,31 @@ class ProfileForm(forms.Form):
     )
 
 
+# Email change and deletion ask for no password: their pages need a recent proof
+# (RecentProofRequiredMixin), given on the re-authentication page.
 class EmailChangeForm(forms.Form):
     new_email = _email("New email address")
-    current_password = _password(
-        "Current password",
-        "current-password",
-        help_text="So that nobody else who reaches your open session can take your account.",
-    )
 
 
 class DeleteAccountForm(forms.Form):
-    password = _password("Your password", "current-password")
+    confirm = forms.BooleanField(
+        label="I understand that my account and its data will be deleted for good."
+    )
+
+
+class ReauthenticatePasswordForm(forms.Form):
+    password = _password("Password", "current-password")
+
+
+class ReauthenticateCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=64,
+        help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
 
 
 # -- second factors (the security pages and forced enrolment) ---------------------------------

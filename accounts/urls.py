@@ -72,5 +72,6 @@ urlpatterns = [
         name="security_recovery_codes_download",
     ),
     path("login/enrol/", views.LoginEnrolView.as_view(), name="login_enrol"),
+    path("reauthenticate/", views.ReauthenticateView.as_view(), name="reauthenticate"),
     # /accounts/apps/ (the applications the user allowed) is sso's: sso:connected_apps.
 ]

@@ -4,10 +4,13 @@ and compute TOTP codes with pyotp (RFC 6238), as a user's phone would."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pyotp
+from django.conf import settings
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, UserSession
 from accounts.services import mfa
 
 
@@ -31,3 +34,10 @@ def totp_fresh_code(app: pyotp.TOTP) -> str:
     """A code of a time step no earlier code was accepted for: the next step's, which the
     ±1-step window accepts. Use it for a second sign-in within the same 30 seconds."""
     return totp_code(app, steps=1)
+
+
+def sign_ins_make_stale(user: User) -> None:
+    """Every sign-in of ``user`` was last proven longer ago than REAUTHENTICATION_SECONDS, as
+    if the user had stepped away: sensitive actions ask for a proof again."""
+    long_ago = timezone.now() - timedelta(seconds=settings.REAUTHENTICATION_SECONDS + 60)
+    UserSession.objects.filter(user=user).update(proven_at=long_ago, created_at=long_ago)

@@ -28,7 +28,6 @@ from accounts.models import (
     LoginOutcome,
     PendingSignIn,
     User,
-    UserSession,
 )
 from accounts.services.history import new_device_alert
 from accounts.services.mfa import (
@@ -42,6 +41,7 @@ from accounts.services.mfa import (
 from accounts.services.mfa.amr import amr_join
 from accounts.services.mfa.pending import (
     code_failure_record,
+    code_lockout_check,
     sign_in_pending_start,
     sign_in_pending_use,
 )
@@ -49,7 +49,7 @@ from accounts.services.sessions import (
     browser_session_start,
     request_client,
     session_proof_renew,
-    session_recently_proven,
+    user_session_recently_proven,
 )
 from identity.postgres import rows_insert
 
@@ -296,22 +296,25 @@ def user_reauthenticate(
     password: str | None = None,
     code: str | None = None,
     session_id: str | None = None,
+    password_field: str = "current_password",  # noqa: S107 - a field name
 ) -> None:
     """Proof that the account holder, not just their session, asks for a sensitive change
     (ASVS 3.7.1, "sudo mode"): the current password, or a code of their authenticator app or
     a recovery code, each counted towards lockout like a password; or, with neither, a
     sign-in (``session_id``) proven within REAUTHENTICATION_SECONDS. A proof given renews the
-    sign-in's. Missing: 403 ``reauthentication_required``; wrong: 400 ``incorrect_password`` /
-    ``invalid_code``."""
+    sign-in's. Missing: 403 ``reauthentication_required``; wrong: 400 ``incorrect_password``
+    (on ``password_field``) / ``invalid_code``."""
     if password:
         if request is not None:
-            user_password_verify(request=request, user=user, password=password)
+            user_password_verify(
+                request=request, user=user, password=password, field=password_field
+            )
         elif not user.check_password(password):
-            raise IncorrectPassword()
+            raise IncorrectPassword(field=password_field)
         proven = AuthMethod.PASSWORD
     elif code:
         proven = _reauthentication_code_prove(request=request, user=user, code=code)
-    elif session_id and _session_recent(user=user, session_id=session_id):
+    elif user_session_recently_proven(user=user, session_id=session_id):
         return
     else:
         raise ReauthenticationRequired()
@@ -320,7 +323,10 @@ def user_reauthenticate(
 
 
 def _reauthentication_code_prove(*, request: HttpRequest | None, user: User, code: str) -> str:
-    """A code of the app, else a recovery code; a wrong one is a failed sign-in for axes."""
+    """A code of the app, else a recovery code; a wrong one is a failed sign-in for axes, and
+    none is tried while the account's username + IP pair is locked out."""
+    if request is not None:
+        code_lockout_check(request=request, user=user, identifier=user.username)
     for method in (METHOD_TOTP, METHOD_RECOVERY_CODE):
         try:
             return factor_prove(user=user, proof=Proof(method=method, code=code))
@@ -329,8 +335,3 @@ def _reauthentication_code_prove(*, request: HttpRequest | None, user: User, cod
     if request is not None:
         code_failure_record(request=request, user=user, identifier=user.username)
     raise FactorCodeInvalid()
-
-
-def _session_recent(*, user: User, session_id: str) -> bool:
-    session = UserSession.objects.filter(pk=session_id, user=user, revoked_at__isnull=True).first()
-    return session is not None and session_recently_proven(session=session)

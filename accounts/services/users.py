@@ -16,7 +16,6 @@ from django.utils import timezone
 from accounts import emails
 from accounts.errors import (
     EmailExists,
-    IncorrectPassword,
     LinkInvalid,
     ReauthenticationRequired,
     UsernameExists,
@@ -27,7 +26,7 @@ from accounts.services.domain_rules import (
     email_domain_override_record,
     email_domain_rules_apply,
 )
-from accounts.services.login import user_password_verify, user_reauthenticate
+from accounts.services.login import user_reauthenticate
 from accounts.services.passwords import password_reset_request
 from accounts.services.secrets import secret_consume, secret_issue, secrets_revoke
 from accounts.services.sessions import user_session_revoke, user_sessions_revoke
@@ -153,12 +152,21 @@ def user_update_own(
     user: User,
     data: dict[str, Any],
     current_password: str | None = None,
+    code: str | None = None,
+    session_id: str | None = None,
     request: HttpRequest | None = None,
 ) -> User:
-    """The user's own change of username or email: a new address needs the current password,
+    """The user's own change of username or email: a new address needs a recent proof (the
+    current password, a factor's code, or a sign-in proven within REAUTHENTICATION_SECONDS),
     so that a stolen session cannot move the account to the thief's mailbox."""
     if _email_changes(user=user, email=data.get("email")):
-        user_reauthenticate(request=request, user=user, password=current_password)
+        user_reauthenticate(
+            request=request,
+            user=user,
+            password=current_password,
+            code=code,
+            session_id=session_id,
+        )
     return user_update(user=user, data=data)
 
 
@@ -173,12 +181,24 @@ def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
     return profile
 
 
-def user_delete(*, user: User, password: str, request: HttpRequest | None = None) -> None:
-    """Self-service deletion, confirmed with the password (through axes with ``request``)."""
-    if request is not None:
-        user_password_verify(request=request, user=user, password=password, field="password")
-    elif not user.check_password(password or ""):
-        raise IncorrectPassword(field="password")
+def user_delete(
+    *,
+    user: User,
+    password: str | None = None,
+    code: str | None = None,
+    session_id: str | None = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Self-service deletion, after a recent proof: the password or a factor's code (through
+    axes with ``request``), or a sign-in proven within REAUTHENTICATION_SECONDS."""
+    user_reauthenticate(
+        request=request,
+        user=user,
+        password=password,
+        code=code,
+        session_id=session_id,
+        password_field="password",  # noqa: S106 - a field name
+    )
     logger.info("user %s deleted their account", user.public_id)
     _user_delete(user=user)
 
@@ -363,10 +383,17 @@ def email_verify(*, token: str) -> User:
 
 
 def email_change_request_own(
-    *, user: User, new_email: str, current_password: str | None, request: HttpRequest | None
+    *,
+    user: User,
+    new_email: str,
+    request: HttpRequest | None,
+    current_password: str | None = None,
+    session_id: str | None = None,
 ) -> None:
-    """The user's own email change (the page): proven with the current password first."""
-    user_reauthenticate(request=request, user=user, password=current_password)
+    """The user's own email change (the page): after a recent proof (see user_reauthenticate)."""
+    user_reauthenticate(
+        request=request, user=user, password=current_password, session_id=session_id
+    )
     email_change_request(user=user, new_email=new_email)
 
 

@@ -23,6 +23,7 @@ from accounts.views.auth import (
     VerifyEmailView,
 )
 from accounts.views.base import PENDING_VERIFICATION_KEY
+from accounts.views.reauth import ReauthenticateView, RecentProofRequiredMixin
 from accounts.views.security import (
     LoginEnrolView,
     RecoveryCodesDownloadView,
@@ -54,6 +55,8 @@ __all__ = [
     "PasswordResetDoneView",
     "PasswordResetView",
     "ProfileView",
+    "ReauthenticateView",
+    "RecentProofRequiredMixin",
     "RecoveryCodesDownloadView",
     "RecoveryCodesRegenerateView",
     "RecoveryCodesView",

@@ -14,13 +14,11 @@ from django.views.generic import TemplateView
 
 from accounts import forms, services
 from accounts.services.sessions import SESSION_ID_KEY
-
-# The account that gave the right password but has not verified its email yet: only that
-# visitor may ask for a new link to it, without learning or typing the address.
 from accounts.views.base import (
     ServiceFormView,
     secret_page,
 )
+from accounts.views.reauth import RecentProofRequiredMixin
 
 
 class HomeView(TemplateView):
@@ -28,7 +26,9 @@ class HomeView(TemplateView):
 
 
 @secret_page
-class PasswordChangeView(LoginRequiredMixin, ServiceFormView):
+class PasswordChangeView(LoginRequiredMixin, RecentProofRequiredMixin, ServiceFormView):
+    """Also asks for the current password, as Django's password change does."""
+
     template_name = "accounts/password_change.html"
     form_class = forms.PasswordChangeForm
 
@@ -75,7 +75,7 @@ class ProfileView(LoginRequiredMixin, ServiceFormView):
 
 
 @secret_page
-class EmailChangeView(LoginRequiredMixin, ServiceFormView):
+class EmailChangeView(LoginRequiredMixin, RecentProofRequiredMixin, ServiceFormView):
     template_name = "accounts/email_change.html"
     form_class = forms.EmailChangeForm
     field_map = {"email": "new_email"}
@@ -85,8 +85,8 @@ class EmailChangeView(LoginRequiredMixin, ServiceFormView):
         services.email_change_request_own(
             user=self.request.user,
             new_email=new_email,
-            current_password=form.cleaned_data["current_password"],
             request=self.request,
+            session_id=self.request.session.get(SESSION_ID_KEY),
         )
         messages.info(
             self.request,
@@ -97,13 +97,17 @@ class EmailChangeView(LoginRequiredMixin, ServiceFormView):
 
 
 @secret_page
-class DeleteAccountView(LoginRequiredMixin, ServiceFormView):
+class DeleteAccountView(LoginRequiredMixin, RecentProofRequiredMixin, ServiceFormView):
+    """Proven by the recent proof the mixin asks for; the form only confirms the intent."""
+
     template_name = "accounts/delete.html"
     form_class = forms.DeleteAccountForm
 
     def perform(self, form: Form) -> HttpResponse:
         services.user_delete(
-            user=self.request.user, password=form.cleaned_data["password"], request=self.request
+            user=self.request.user,
+            session_id=self.request.session.get(SESSION_ID_KEY),
+            request=self.request,
         )
         services.browser_session_end(request=self.request)
         messages.success(self.request, "Your account and its data have been deleted.")

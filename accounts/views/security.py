@@ -13,7 +13,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -23,14 +23,13 @@ from accounts.errors import (
     FactorCodeInvalid,
     FactorRequired,
     MfaTokenInvalid,
-    ReauthenticationRequired,
     TotpAlreadyEnrolled,
     TotpNotEnrolled,
 )
 from accounts.forms import TotpConfirmForm
 from accounts.models import AuthMethod, Channel, PendingSignIn, User
 from accounts.qr import qr_svg
-from accounts.services.login import browser_sign_in_complete, user_reauthenticate
+from accounts.services.login import browser_sign_in_complete
 from accounts.services.mfa import recovery_codes_regenerate, totp_enrol_confirm, totp_remove
 from accounts.services.mfa.pending import (
     PENDING_SESSION_KEY,
@@ -39,8 +38,8 @@ from accounts.services.mfa.pending import (
     sign_in_pending_lockout_check,
 )
 from accounts.services.mfa.totp import totp_enrol_resume
-from accounts.services.sessions import SESSION_ID_KEY
 from accounts.views.base import safe_next, secret_page
+from accounts.views.reauth import RecentProofRequiredMixin
 from identity.ratelimit import page_limit
 
 # The recovery codes just made, until the page showing them once and the download have run.
@@ -62,42 +61,11 @@ class SecurityView(LoginRequiredMixin, TemplateView):
         )
 
 
-class RecentProofRequiredMixin:
-    """Sensitive actions (adding or removing a factor, new recovery codes) need the password or
-    a factor proven within REAUTHENTICATION_SECONDS; a stale sign-in is sent to prove it again
-    and comes back here (a POST comes back to the security page, which it started from)."""
+class SecurityActionMixin(RecentProofRequiredMixin):
+    """Adding or removing a factor and new recovery codes need a recent proof; a stale POST
+    comes back to the security page, which it started from."""
 
-    proof_required_for = frozenset({"GET", "POST"})
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        guarded = request.method in self.proof_required_for
-        if guarded and request.user.is_authenticated and not _recently_proven(request):
-            back = (
-                request.get_full_path() if request.method == "GET" else reverse("accounts:security")
-            )
-            return _reauthenticate_redirect(request, back)
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-
-
-def _recently_proven(request: HttpRequest) -> bool:
-    """The one rule of the API too: the browser's sign-in proven within the last
-    REAUTHENTICATION_SECONDS (user_reauthenticate given no password and no code)."""
-    try:
-        user_reauthenticate(
-            request=request, user=request.user, session_id=request.session.get(SESSION_ID_KEY)
-        )
-    except ReauthenticationRequired:
-        return False
-    return True
-
-
-def _reauthenticate_redirect(request: HttpRequest, back: str) -> HttpResponse:
-    try:
-        url = reverse("accounts:reauthenticate")
-    except NoReverseMatch:  # the re-authentication page is not part of this build yet
-        messages.error(request, "Sign in again to change your sign-in methods.")
-        return redirect("accounts:security")
-    return redirect(f"{url}?{urlencode({'next': back})}")
+    proof_return_url = "accounts:security"
 
 
 def _codes_stash(request: HttpRequest, codes: list[str], *, next_url: str = "") -> HttpResponse:
@@ -127,7 +95,7 @@ def _enrolment_context(user: User) -> dict[str, Any]:
 
 
 @secret_page
-class TotpAddView(LoginRequiredMixin, RecentProofRequiredMixin, FormView):
+class TotpAddView(LoginRequiredMixin, SecurityActionMixin, FormView):
     """Adds an authenticator app: a QR code and the secret as text, then a code to confirm."""
 
     template_name = "accounts/security_totp.html"
@@ -158,7 +126,7 @@ class TotpAddView(LoginRequiredMixin, RecentProofRequiredMixin, FormView):
         return redirect("accounts:security")
 
 
-class TotpRemoveView(LoginRequiredMixin, RecentProofRequiredMixin, View):
+class TotpRemoveView(LoginRequiredMixin, SecurityActionMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             totp_remove(user=request.user)
@@ -169,7 +137,7 @@ class TotpRemoveView(LoginRequiredMixin, RecentProofRequiredMixin, View):
         return redirect("accounts:security")
 
 
-class RecoveryCodesRegenerateView(LoginRequiredMixin, RecentProofRequiredMixin, View):
+class RecoveryCodesRegenerateView(LoginRequiredMixin, SecurityActionMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             codes = recovery_codes_regenerate(user=request.user)

@@ -529,7 +529,7 @@ def test_password_reset_bad_link_offers_a_new_one(client, user, case):
 
 def test_password_change_keeps_this_session_and_ends_the_others(client, user, user_session_factory):
     other = user_session_factory(user=user)
-    client.force_login(user)
+    _post_login_form(client, user.username)
     response = client.post(
         reverse("accounts:password_change"),
         {
@@ -558,7 +558,7 @@ def test_password_change_keeps_this_session_and_ends_the_others(client, user, us
     ],
 )
 def test_password_change_refusals_keep_the_password(client, user, changes, field):
-    client.force_login(user)
+    _post_login_form(client, user.username)
     data = {
         "current_password": DEFAULT_PASSWORD,
         "new_password": NEW_PASSWORD,
@@ -630,7 +630,7 @@ def test_profile_refusals_change_nothing(client, user, data, field):
 
 
 def test_email_change_sends_a_link_and_shows_it_pending(client, user, mailoutbox):
-    client.force_login(user)
+    _post_login_form(client, user.username)
     assert client.get(reverse("accounts:email_change")).status_code == 200
     response = client.post(
         reverse("accounts:email_change"),
@@ -651,7 +651,7 @@ def test_email_change_sends_a_link_and_shows_it_pending(client, user, mailoutbox
 
 def test_email_change_to_a_taken_address_says_the_same(client, user, user_factory):
     taken = user_factory()
-    client.force_login(user)
+    _post_login_form(client, user.username)
     response = client.post(
         reverse("accounts:email_change"),
         {"new_email": taken.email, "current_password": DEFAULT_PASSWORD},
@@ -666,7 +666,7 @@ def test_email_change_refuses_invalid_and_blocked_addresses(
     client, user, email_domain_rule_factory
 ):
     email_domain_rule_factory(domain="blocked.example")
-    client.force_login(user)
+    _post_login_form(client, user.username)
     for email, message in [
         ("not-an-email", "Enter a valid email address."),
         ("a@blocked.example", "Sign-up is not open to addresses at this email domain."),
@@ -683,16 +683,18 @@ def test_email_change_refuses_invalid_and_blocked_addresses(
 # -- deletion --------------------------------------------------------------------------------
 
 
-def test_delete_account_needs_the_password(client, user):
-    client.force_login(user)
+def test_delete_account_asks_for_a_confirmation(client, user):
+    """The recent proof (RecentProofRequiredMixin) is the password; the form confirms intent."""
+    _post_login_form(client, user.username)
     page = client.get(reverse("accounts:delete"))
     assert "This cannot be undone." in _text(page)
+    assert 'name="password"' not in _text(page)
 
-    response = client.post(reverse("accounts:delete"), {"password": "wrong"})
-    assert response.context["form"].errors["password"] == ["Your current password is not correct."]
+    response = client.post(reverse("accounts:delete"), {})
+    assert response.context["form"].errors["confirm"] == ["This field is required."]
     assert User.objects.filter(pk=user.pk).exists()
 
-    response = client.post(reverse("accounts:delete"), {"password": DEFAULT_PASSWORD})
+    response = client.post(reverse("accounts:delete"), {"confirm": "on"})
     assert response.url == reverse("accounts:login")
     assert _messages(response) == ["Your account and its data have been deleted."]
     assert not User.objects.filter(pk=user.pk).exists()

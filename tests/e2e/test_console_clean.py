@@ -107,6 +107,7 @@ SIGNED_IN_PAGES = [
     "accounts:password_change",
     "accounts:email_change",
     "accounts:delete",
+    "accounts:reauthenticate",
     "accounts:sessions",
     "accounts:history",
     "sso:connected_apps",

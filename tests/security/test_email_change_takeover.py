@@ -1,5 +1,6 @@
 """A stolen session must not become a permanent takeover through the email address (issue 16,
-item 4): changing the address needs the current password, on the page and the API; a password
+item 4): changing the address needs a recent proof (the current password, a factor's code, or a
+sign-in proven within REAUTHENTICATION_SECONDS), on the page and the API; a password
 change or reset and every new change request void the outstanding verification links; a link
 verifies only the address it was sent to, and only while that address is the pending one."""
 
@@ -19,6 +20,7 @@ from accounts.models import OneTimeToken, User
 from accounts.services.secrets import secret_issue
 from tests.api.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD
+from tests.mfa import sign_ins_make_stale
 from tests.security.conftest import fresh_ip
 
 pytestmark = pytest.mark.django_db
@@ -55,10 +57,8 @@ def _page_change(user: User, address: str) -> None:
     """The change through the page, signed in as ``user``, with the right password."""
     client = Client()
     client.force_login(user)
-    response = client.post(
-        reverse("accounts:email_change"),
-        {"new_email": address, "current_password": DEFAULT_PASSWORD},
-    )
+    client.get(reverse("home"))  # the sign-in is recorded (UserSessionMiddleware): just proven
+    response = client.post(reverse("accounts:email_change"), {"new_email": address})
     assert response.status_code == 302, response.content
 
 
@@ -71,7 +71,9 @@ def _email_of(user: User) -> str:
 
 
 def test_api_email_change_without_current_password_is_refused(user, mailoutbox, signed_in_api):
-    response = _request_change(signed_in_api(user), "thief@example.com", password=None)
+    client = signed_in_api(user)
+    sign_ins_make_stale(user)  # a stolen token, minutes after its sign-in
+    response = _request_change(client, "thief@example.com", password=None)
     assert_problem(response, 403, "reauthentication_required")
     assert not OneTimeToken.objects.filter(user=user, email="thief@example.com").exists()
     assert all(m.to != ["thief@example.com"] for m in mailoutbox)
@@ -119,28 +121,20 @@ def test_api_wrong_current_passwords_count_towards_lockout(user, signed_in_api):
     assert login.status_code == 429
 
 
-def test_page_email_change_asks_for_the_current_password(client: Client, user, mailoutbox):
-    client.force_login(user)
-    page = client.get(reverse("accounts:email_change"))
-    assert 'name="current_password"' in page.content.decode()
-
-    missing = client.post(reverse("accounts:email_change"), {"new_email": "thief@example.com"})
-    assert missing.status_code == 200
-    assert missing.context["form"].errors["current_password"]
-    wrong = client.post(
-        reverse("accounts:email_change"),
-        {"new_email": "thief@example.com", "current_password": "not my password"},
+def test_page_email_change_asks_for_a_recent_proof(client: Client, user, mailoutbox):
+    client.post(
+        reverse("accounts:login"), {"username": user.username, "password": DEFAULT_PASSWORD}
     )
-    assert wrong.status_code == 200
-    assert wrong.context["form"].errors["current_password"] == [
-        "Your current password is not correct."
-    ]
+    sign_ins_make_stale(user)  # a stolen session, minutes after its sign-in
+    stale = client.post(reverse("accounts:email_change"), {"new_email": "thief@example.com"})
+    assert stale.url.startswith(reverse("accounts:reauthenticate") + "?next=")
+    wrong = client.post(stale.url, {"password": "not my password"})
+    assert wrong.context["form"].errors["password"] == ["Your current password is not correct."]
     assert not OneTimeToken.objects.filter(user=user, email="thief@example.com").exists()
 
-    right = client.post(
-        reverse("accounts:email_change"),
-        {"new_email": "mine@example.com", "current_password": DEFAULT_PASSWORD},
-    )
+    proven = client.post(stale.url, {"password": DEFAULT_PASSWORD})
+    assert proven.url == reverse("accounts:email_change")
+    right = client.post(reverse("accounts:email_change"), {"new_email": "mine@example.com"})
     assert right.status_code == 302
     assert _link_to(mailoutbox, "mine@example.com")
 

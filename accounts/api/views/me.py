@@ -43,8 +43,15 @@ class MeApi(APIView):
         )
         current_password = strict.PasswordField(
             required=False,
-            help_text="Required with a new email address: 403 reauthentication_required "
-            "without it, 400 incorrect_password when wrong.",
+            help_text="A new email address needs a recent proof: this, or ``code``, or a "
+            "token whose sign-in was proven within REAUTHENTICATION_SECONDS; else 403 "
+            "reauthentication_required. Wrong: 400 incorrect_password.",
+        )
+        code = strict.CharField(
+            max_length=64,
+            required=False,
+            help_text="Instead of current_password: a code of the authenticator app or a "
+            "recovery code. Wrong: 400 invalid_code.",
         )
         # Accepted so that a client may send back what it read; never changed here.
         public_id = serializers.UUIDField(read_only=True)
@@ -58,7 +65,11 @@ class MeApi(APIView):
         )
 
     class DeleteInputSerializer(strict.InputSerializer):
-        password = strict.PasswordField()
+        """A recent proof, as for an email change: the password or a code, or neither with a
+        token whose sign-in was proven within REAUTHENTICATION_SECONDS."""
+
+        password = strict.PasswordField(required=False)
+        code = strict.CharField(max_length=64, required=False)
 
     @extend_schema(operation_id="me_retrieve", responses={200: MeOutputSerializer})
     def get(self, request: Request) -> Response:
@@ -67,7 +78,7 @@ class MeApi(APIView):
     @extend_schema(
         operation_id="me_update",
         request=UpdateInputSerializer,
-        responses={200: UpdateOutputSerializer, **problems(403, 409, 429)},
+        responses={200: UpdateOutputSerializer, **problems(400, 403, 409, 429)},
     )
     def patch(self, request: Request) -> Response:
         data = validated(self.UpdateInputSerializer, request)
@@ -75,15 +86,22 @@ class MeApi(APIView):
             user=request.user,
             data=data,
             current_password=data.pop("current_password", None),
+            code=data.pop("code", None),
+            session_id=current_session_id(request),
             request=request._request,
         )
         user.pending_email = services.email_change_pending(user=user)
         return Response(self.UpdateOutputSerializer(user).data)
 
-    @extend_schema(operation_id="me_delete", request=DeleteInputSerializer, responses={204: None})
+    @extend_schema(
+        operation_id="me_delete",
+        request=DeleteInputSerializer,
+        responses={204: None, **problems(400, 403, 429)},
+    )
     def delete(self, request: Request) -> Response:
         services.user_delete(
             user=request.user,
+            session_id=current_session_id(request),
             request=request._request,
             **validated(self.DeleteInputSerializer, request),
         )

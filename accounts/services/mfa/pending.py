@@ -111,7 +111,13 @@ def _channel_of(request: HttpRequest) -> str:
 
 def sign_in_pending_lockout_check(*, request: HttpRequest, pending: PendingSignIn) -> None:
     """Refuses a code while the account's username + IP pair is locked out (429)."""
-    login = lockout_key(login=pending.identifier, user=pending.user)
+    code_lockout_check(request=request, user=pending.user, identifier=pending.identifier)
+
+
+def code_lockout_check(*, request: HttpRequest, user: User, identifier: str) -> None:
+    """Refuses a code while ``user``'s username + IP pair is locked out (429): checked before
+    the code, or a locked pair could go on guessing and learn only from the right one."""
+    login = lockout_key(login=identifier, user=user)
     setattr(request, LOCKOUT_KEY_ATTR, login)
     if AxesProxyHandler.is_locked(request, credentials={"username": login}):
         request.axes_locked_out = True  # type: ignore[attr-defined]

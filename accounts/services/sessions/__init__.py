@@ -71,6 +71,7 @@ from accounts.services.sessions.upkeep import (
     session_refresh_rotate,
     session_touch,
     sessions_purge,
+    user_session_recently_proven,
 )
 
 __all__ = [
@@ -103,6 +104,7 @@ __all__ = [
     "sign_in_listener_remove",
     "sign_in_listeners",
     "sign_ins_changed_publish",
+    "user_session_recently_proven",
     "user_session_revoke",
     "user_sessions_revoke",
 ]

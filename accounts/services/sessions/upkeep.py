@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
 
-from accounts.models import UserSession
-from accounts.services.mfa.amr import amr_join
+from accounts.models import User, UserSession
+from accounts.services.mfa.amr import amr_join, amr_methods
 from identity.cache import safe_add
 from identity.postgres.statements import fast_path, update_statement
 
@@ -94,13 +94,23 @@ def session_recently_proven(*, session: UserSession) -> bool:
     return timezone.now() - proven <= timedelta(seconds=settings.REAUTHENTICATION_SECONDS)
 
 
+def user_session_recently_proven(*, user: User, session_id: str | None) -> bool:
+    """Whether ``session_id`` is a live sign-in of ``user`` proven recently: another user's
+    sign-in, an ended one or none at all never counts."""
+    if not session_id:
+        return False
+    session = UserSession.objects.filter(pk=session_id, user=user, revoked_at__isnull=True).first()
+    return session is not None and session_recently_proven(session=session)
+
+
 def session_proof_renew(*, session_id: str, amr: str) -> UserSession | None:
     """The holder proved ``amr`` (the password or a factor) again on this live sign-in: it
     counts as recent from now, and what it proved joins the sign-in's amr (a step-up)."""
     session = UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).first()
     if session is None:
         return None
-    session.amr = amr_join(session.amr, amr)
+    # amr_methods: a sign-in stored before amr existed was a password, and stays one.
+    session.amr = amr_join(amr_methods(session.amr), amr)
     session.proven_at = timezone.now()
     UserSession.objects.filter(pk=session.pk).update(amr=session.amr, proven_at=session.proven_at)
     return session
