@@ -294,6 +294,9 @@ for _key in (DATA_ENCRYPTION_KEY, *DATA_ENCRYPTION_KEY_FALLBACKS):
 REAUTHENTICATION_SECONDS = env.int("REAUTHENTICATION_SECONDS", default=300)
 # Staff accounts must sign in with a second factor (roles can require it too: Role.requires_mfa).
 MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=PRODUCTION)
+# Every account must (ASVS 5.0 V6.3.3 at level 2 asks it of every user): off by default so an
+# organisation can roll factors out before it enforces them.
+MFA_REQUIRED_FOR_ALL = env.bool("MFA_REQUIRED_FOR_ALL", default=False)
 # A password step waits this long for its second factor, and dies after this many wrong codes.
 MFA_PENDING_SECONDS = env.int("MFA_PENDING_SECONDS", default=300)
 MFA_MAX_ATTEMPTS = 5

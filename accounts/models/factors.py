@@ -56,25 +56,15 @@ class TotpDevice(models.Model):
 
 
 class RecoveryCode(models.Model):
-    """One single-use recovery code of a user's current set; only its keyed digest is kept."""
+    """One single-use recovery code of a user's current set; only its password hash is kept
+    (ASVS 5.0 V6.5.2: a lookup secret under 112 bits is stored like a password)."""
 
-    # db_index=False: the unique (user, code_hash) constraint serves lookups by user.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="recovery_codes",
-        db_index=False,
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
     )
-    code_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=128)  # Django's make_password (Argon2id), salted
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["user", "code_hash"], name="accounts_recovery_code_user_hash_unique"
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"Recovery code of {self.user_id}"

@@ -20,3 +20,20 @@ def test_purge_deletes_second_factor_steps_that_ended_over_a_day_ago(user):
     PendingSignIn.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=2))
     call_command("purge_expired_sessions")
     assert list(PendingSignIn.objects.values_list("pk", flat=True)) == [live.pk]
+
+
+@pytest.mark.django_db
+def test_recovery_codes_are_stored_as_salted_password_hashes(user):
+    from django.contrib.auth.hashers import identify_hasher
+
+    from accounts.models import RecoveryCode
+    from accounts.services.mfa.recovery import recovery_code_spend, recovery_codes_replace
+
+    codes = recovery_codes_replace(user=user)
+    stored = list(RecoveryCode.objects.filter(user=user).values_list("code_hash", flat=True))
+    assert len(stored) == len(set(stored)) == 10
+    for value in stored:
+        identify_hasher(value)  # a Django password hash, with its own salt
+        assert all(code.replace("-", "") not in value for code in codes)
+    assert recovery_code_spend(user=user, code=codes[3].upper().replace("-", " "))
+    assert not recovery_code_spend(user=user, code=codes[3])

@@ -97,8 +97,11 @@ def user_mfa_refresh(*, user: User) -> bool:
 
 
 def mfa_required(*, user: User) -> bool:
-    """Whether this account must sign in with a second factor: staff when
-    MFA_REQUIRED_FOR_STAFF, and holders of a role that requires it (authz)."""
+    """Whether this account must sign in with a second factor: everyone when
+    MFA_REQUIRED_FOR_ALL, staff when MFA_REQUIRED_FOR_STAFF, and holders of a role that
+    requires it (authz)."""
+    if settings.MFA_REQUIRED_FOR_ALL:
+        return True
     if settings.MFA_REQUIRED_FOR_STAFF and user.is_staff:
         return True
     return user_requires_mfa(user=user)

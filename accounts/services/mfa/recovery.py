@@ -1,8 +1,9 @@
-"""Recovery codes: 10 per set, each single-use, stored as digests; a new set replaces the old.
+"""Recovery codes: 10 per set, each single-use, stored hashed; a new set replaces the old.
 
-A code is 12 base32 characters (60 bits) shown as ``xxxx-xxxx-xxxx``. Its digest is SHA-256
-over the user's public id and the normalised code: per-user salted, and with 60 random bits
-out of reach of offline guessing; online guesses count towards lockout like passwords.
+A code is 12 base32 characters (60 bits) shown as ``xxxx-xxxx-xxxx``. Under 112 bits, ASVS 5.0
+V6.5.2 asks for a password hash with a random salt, so each code is stored with Django's
+``make_password`` (Argon2id) and checked against the user's unused codes (at most 10) with
+``check_password``; online guesses count towards lockout like passwords.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import RecoveryCode, User
-from identity.hashing import sha256_hex
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _LENGTH = 12
@@ -22,10 +23,6 @@ _LENGTH = 12
 
 def _normalised(code: str) -> str:
     return "".join(ch for ch in (code or "").lower() if ch.isalnum())[:64]
-
-
-def _digest(user: User, code: str) -> str:
-    return sha256_hex(f"{user.public_id}:{_normalised(code)}")
 
 
 def _code() -> str:
@@ -39,22 +36,23 @@ def recovery_codes_replace(*, user: User) -> list[str]:
     codes = [_code() for _ in range(settings.MFA_RECOVERY_CODES)]
     RecoveryCode.objects.filter(user=user).delete()
     RecoveryCode.objects.bulk_create(
-        RecoveryCode(user=user, code_hash=_digest(user, code)) for code in codes
+        RecoveryCode(user=user, code_hash=make_password(_normalised(code))) for code in codes
     )
     return codes
 
 
 def recovery_code_spend(*, user: User, code: str) -> bool:
-    """Whether ``code`` was an unused code of the user's set; it is used up by the same
-    statement, so two requests racing with one code cannot both succeed."""
-    if len(_normalised(code)) != _LENGTH:
+    """Whether ``code`` was an unused code of the user's set; it is used up by a
+    compare-and-swap, so two requests racing with one code cannot both succeed."""
+    normalised = _normalised(code)
+    if len(normalised) != _LENGTH:
         return False
-    return (
-        RecoveryCode.objects.filter(
-            user=user, code_hash=_digest(user, code), used_at__isnull=True
-        ).update(used_at=timezone.now())
-        == 1
-    )
+    unused = RecoveryCode.objects.filter(user=user, used_at__isnull=True).only("code_hash")
+    for row in unused:
+        if check_password(normalised, row.code_hash):
+            spent = RecoveryCode.objects.filter(pk=row.pk, used_at__isnull=True)
+            return spent.update(used_at=timezone.now()) == 1
+    return False
 
 
 def recovery_codes_left(*, user: User) -> int:
