@@ -3,6 +3,7 @@ enrolment a sign-in must go through when the account has to have a factor and ha
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -40,6 +41,7 @@ from accounts.services.mfa.pending import (
 from accounts.services.mfa.totp import totp_enrol_resume
 from accounts.views.base import safe_next, secret_page
 from accounts.views.reauth import RecentProofRequiredMixin
+from identity.encryption import decrypt, encrypt
 from identity.ratelimit import page_limit
 
 # The recovery codes just made, until the page showing them once and the download have run.
@@ -70,9 +72,10 @@ class SecurityActionMixin(RecentProofRequiredMixin):
 
 def _codes_stash(request: HttpRequest, codes: list[str], *, next_url: str = "") -> HttpResponse:
     """Keeps new recovery codes in the session for the one page that shows them (and its
-    download), then goes there."""
+    download), then goes there. Encrypted (DATA_ENCRYPTION_KEY): the session store is no place
+    for a secret in the clear, even for minutes."""
     request.session[NEW_RECOVERY_CODES_KEY] = {
-        "codes": codes,
+        "codes": encrypt(json.dumps(codes).encode()),
         "at": time.time(),
         "shown": False,
         "next": next_url,
@@ -85,6 +88,8 @@ def _codes_stashed(request: HttpRequest) -> dict[str, Any] | None:
     if not stash or time.time() - stash.get("at", 0) > NEW_RECOVERY_CODES_SECONDS:
         request.session.pop(NEW_RECOVERY_CODES_KEY, None)
         return None
+    if "codes" in stash:
+        return {**stash, "codes": json.loads(decrypt(stash["codes"]).plaintext)}
     return stash
 
 
@@ -158,7 +163,10 @@ class RecoveryCodesView(LoginRequiredMixin, View):
         if stash is None or stash["shown"]:
             messages.info(request, "Recovery codes are shown only once. Make a new set if needed.")
             return redirect("accounts:security")
-        request.session[NEW_RECOVERY_CODES_KEY] = {**stash, "shown": True}
+        request.session[NEW_RECOVERY_CODES_KEY] = {
+            **request.session[NEW_RECOVERY_CODES_KEY],
+            "shown": True,
+        }
         context = {"codes": stash["codes"], "low": settings.MFA_RECOVERY_CODES_LOW}
         return render(request, "accounts/security_recovery_codes.html", context)
 

@@ -225,6 +225,16 @@ def test_recovery_codes_regenerate_replaces_the_set(client, user):
         mfa.factor_prove(user=user, proof=proof)
 
 
+def test_new_recovery_codes_wait_in_the_session_only_encrypted(client, user):
+    _signed_in(client, user)
+    totp_enrol(user)
+    client.post(reverse("accounts:security_recovery_codes_regenerate"))
+    stored = str(dict(client.session.items()))
+    shown = re.findall(r"<code>([a-z2-7-]{14})</code>", client.get(CODES).content.decode())
+    assert len(shown) == 10
+    assert not any(code in stored or code.replace("-", "") in stored for code in shown)
+
+
 def test_recovery_codes_regenerate_without_a_factor_is_refused(client, user):
     _signed_in(client, user)
     response = client.post(reverse("accounts:security_recovery_codes_regenerate"))
