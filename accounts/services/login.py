@@ -144,9 +144,16 @@ def sign_in_complete(
 
 
 def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, amr: str) -> User:
-    """sign_in_complete for the browser: the Django login and its UserSession, in one go."""
+    """sign_in_complete for the browser: the Django login and its UserSession, in one go. An
+    admin sign-in keeps its channel (its event is written already: not a browser one)."""
     user, event = sign_in_complete(request=request, pending=pending, amr=amr)
-    browser_session_start(request=request, user=user, event=event, amr=event.amr)
+    browser_session_start(
+        request=request,
+        user=user,
+        event=event if pending.channel == Channel.BROWSER else None,
+        amr=event.amr,
+        channel=pending.channel,
+    )
     return user
 
 
