@@ -61,7 +61,9 @@ def sign_in_pending_get(*, token: str | None, channel: str | None = None) -> Pen
     if not token or len(token) > 200:
         raise MfaTokenInvalid()
     pending = (
-        PendingSignIn.objects.select_related("user")
+        # The app and the profile too, as the password step has the profile: the code is
+        # checked and the id_token's claims built without more queries.
+        PendingSignIn.objects.select_related("user__profile", "user__totp_device")
         .filter(
             token_hash=sha256_hex(token),
             used_at__isnull=True,
