@@ -30,6 +30,7 @@ from accounts.views.sessions import (
     SessionsRevokeOthersView,
     SessionsView,
 )
+from accounts.views.verify import LoginVerifyView
 
 __all__ = [
     "PENDING_VERIFICATION_KEY",
@@ -38,6 +39,7 @@ __all__ = [
     "EmailChangeView",
     "HomeView",
     "LoginHistoryView",
+    "LoginVerifyView",
     "LoginView",
     "LogoutView",
     "PasswordChangeView",
