@@ -53,6 +53,9 @@ from accounts.services.sessions import (
 )
 from identity.postgres import rows_insert
 
+# The authentication backend of every password sign-in (django.contrib.auth.login needs it).
+SIGN_IN_BACKEND = "accounts.backends.LoginBackend"
+
 
 def user_authenticate(
     *,
@@ -147,6 +150,9 @@ def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, am
     """sign_in_complete for the browser: the Django login and its UserSession, in one go. An
     admin sign-in keeps its channel (its event is written already: not a browser one)."""
     user, event = sign_in_complete(request=request, pending=pending, amr=amr)
+    # The Django login() records the backend that authenticated the user; the password was
+    # checked by this one, in the pending step's first half.
+    user.backend = SIGN_IN_BACKEND
     browser_session_start(
         request=request,
         user=user,
