@@ -236,3 +236,28 @@ def test_admin_login_without_a_factor_is_unchanged(client):
     assert admin_sign_in(client, staff)["Location"] == "/admin/"
     assert client.get(reverse("admin:index")).status_code == 200
     assert UserSession.objects.get(user=staff).channel == Channel.ADMIN
+
+
+def test_authorization_request_continues_after_the_second_step(client, totp_user, user_factory):
+    """OAuth's authorize sends the browser through the sign-in with next=/o/authorize/?...;
+    the verify page keeps it, and the client gets its code only after the second factor."""
+    from tests.sso.conftest import authorize, pkce_pair, query, register
+
+    user, app = totp_user
+    rp = register(user_factory())
+    _verifier, challenge = pkce_pair()
+    to_login = authorize(client, rp, challenge=challenge)
+    assert to_login.status_code == 302
+    login_url = to_login["Location"]
+    assert login_url.startswith(LOGIN)
+    next_url = query(to_login)["next"]
+    to_verify = client.post(
+        login_url, {"username": user.username, "password": DEFAULT_PASSWORD, "next": next_url}
+    )
+    assert to_verify["Location"] == f"{VERIFY}?{urlencode({'next': next_url})}"
+    assert client.get(to_verify["Location"]).status_code == 200
+    back = verify(client, totp_fresh_code(app), next_url=next_url)
+    assert back["Location"] == next_url
+    done = authorize(client, rp, challenge=challenge)
+    assert done.status_code == 302
+    assert "code" in query(done)
