@@ -21,7 +21,7 @@ VERIFY = reverse("accounts:login_verify")
 AUTHORIZE_NEXT = "/o/authorize/?client_id=abc&response_type=code&scope=openid"
 
 
-def sign_in(client, user, next_url: str = ""):
+def password_step(client, user, next_url: str = ""):
     url = f"{LOGIN}?{urlencode({'next': next_url})}" if next_url else LOGIN
     body = {"username": user.username, "password": DEFAULT_PASSWORD}
     if next_url:
@@ -42,7 +42,7 @@ def signed_in(client) -> bool:
 
 def test_login_with_a_factor_goes_to_the_verify_page_without_a_session(client, totp_user):
     user, _app = totp_user
-    response = sign_in(client, user)
+    response = password_step(client, user)
     assert response.status_code == 302
     assert response["Location"] == VERIFY
     assert not signed_in(client)
@@ -59,7 +59,7 @@ def test_login_with_a_factor_goes_to_the_verify_page_without_a_session(client, t
 
 def test_verify_with_the_right_code_signs_in_with_its_amr(client, totp_user):
     user, app = totp_user
-    sign_in(client, user)
+    password_step(client, user)
     response = verify(client, totp_fresh_code(app))
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
@@ -75,7 +75,7 @@ def test_verify_with_the_right_code_signs_in_with_its_amr(client, totp_user):
 
 def test_verify_keeps_next_through_the_flow(client, totp_user):
     user, app = totp_user
-    response = sign_in(client, user, next_url=AUTHORIZE_NEXT)
+    response = password_step(client, user, next_url=AUTHORIZE_NEXT)
     assert response["Location"] == f"{VERIFY}?{urlencode({'next': AUTHORIZE_NEXT})}"
     page = client.get(response["Location"])
     assert f'value="{AUTHORIZE_NEXT.replace("&", "&amp;")}"' in page.content.decode()
@@ -85,14 +85,14 @@ def test_verify_keeps_next_through_the_flow(client, totp_user):
 
 def test_verify_drops_a_next_to_another_site(client, totp_user):
     user, app = totp_user
-    sign_in(client, user, next_url="https://evil.example/")
+    password_step(client, user, next_url="https://evil.example/")
     done = verify(client, totp_fresh_code(app), next_url="https://evil.example/")
     assert done["Location"] == reverse("home")
 
 
 def test_verify_with_a_wrong_code_shows_the_error_and_counts_it(client, totp_user):
     user, _app = totp_user
-    sign_in(client, user)
+    password_step(client, user)
     response = verify(client, "000000")
     assert response.status_code == 200
     assert "The code is not valid." in response.content.decode()
@@ -104,14 +104,14 @@ def test_verify_with_a_wrong_code_shows_the_error_and_counts_it(client, totp_use
 def test_verify_with_a_recovery_code_once(client, totp_user):
     user, app = totp_user
     code = app.recovery_codes[0]
-    sign_in(client, user)
+    password_step(client, user)
     page = client.get(f"{VERIFY}?method=recovery_code")
     assert "Recovery code" in page.content.decode()
     assert "Use your authenticator app instead" in page.content.decode()
     assert verify(client, code, method="recovery_code").status_code == 302
     assert UserSession.objects.get(user=user).amr == "pwd rc"
     other = client.__class__()
-    sign_in(other, user)
+    password_step(other, user)
     again = verify(other, code, method="recovery_code")
     assert again.status_code == 200
     assert "The code is not valid." in again.content.decode()
@@ -120,7 +120,7 @@ def test_verify_with_a_recovery_code_once(client, totp_user):
 def test_verify_step_dies_after_five_wrong_codes(client, totp_user, settings):
     settings.AXES_FAILURE_LIMIT = 100  # the step's own limit, alone
     user, app = totp_user
-    sign_in(client, user)
+    password_step(client, user)
     for _ in range(4):
         assert verify(client, "000000").status_code == 200
     response = verify(client, "000000")
@@ -134,17 +134,17 @@ def test_verify_step_dies_after_five_wrong_codes(client, totp_user, settings):
 
 def test_verify_wrong_codes_lock_out_like_wrong_passwords(client, totp_user):
     user, _app = totp_user
-    sign_in(client, user)
+    password_step(client, user)
     for _ in range(4):
         assert verify(client, "000000").status_code == 200
     locked = verify(client, "000000")
     assert locked.status_code == 429
-    assert sign_in(client.__class__(), user).status_code == 429
+    assert password_step(client.__class__(), user).status_code == 429
 
 
 def test_verify_expired_step_goes_back_to_the_login_page(client, totp_user):
     user, app = totp_user
-    sign_in(client, user)
+    password_step(client, user)
     PendingSignIn.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = verify(client, totp_fresh_code(app))
     assert response["Location"] == LOGIN
@@ -174,7 +174,7 @@ def test_verify_refuses_an_api_mfa_token_put_in_the_session(client, totp_user):
 def test_login_of_an_account_that_must_enrol_creates_no_session(client, settings):
     settings.MFA_REQUIRED_FOR_STAFF = True
     staff = UserFactory(staff=True)
-    response = sign_in(client, staff)
+    response = password_step(client, staff)
     if response.status_code == 302:  # the enrolment page, once it exists
         assert response["Location"].startswith(reverse("accounts:login_enrol"))
     else:
