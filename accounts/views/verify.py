@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -65,16 +66,24 @@ class LoginVerifyView(ServiceFormView):
             return login_redirect(request, error.message)
         return super().dispatch(request, *args, **kwargs)
 
+    @cached_property
+    def methods(self) -> list[str]:
+        return user_factor_methods(user=self.pending.user)
+
     @property
     def method(self) -> str:
+        """The code asked for: the one chosen, else the app's, else (a passkey user without
+        the app) a recovery code; a passkey is offered beside either."""
         wanted = self.request.POST.get("method") or self.request.GET.get("method")
-        return METHOD_RECOVERY_CODE if wanted == METHOD_RECOVERY_CODE else METHOD_TOTP
+        if wanted in (METHOD_TOTP, METHOD_RECOVERY_CODE):
+            return wanted
+        return METHOD_TOTP if METHOD_TOTP in self.methods else METHOD_RECOVERY_CODE
 
     def get_form_class(self) -> type[Form]:
         return forms.RecoveryCodeForm if self.method == METHOD_RECOVERY_CODE else forms.TotpCodeForm
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        methods = user_factor_methods(user=self.pending.user)
+        methods = self.methods
         extra = {
             "next": safe_next(self.request),
             "method": self.method,

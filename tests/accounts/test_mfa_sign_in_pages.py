@@ -261,3 +261,22 @@ def test_authorization_request_continues_after_the_second_step(client, totp_user
     done = authorize(client, rp, challenge=challenge)
     assert done.status_code == 302
     assert "code" in query(done)
+
+
+def test_verify_page_of_a_passkey_user_without_the_app_asks_for_a_recovery_code(client):
+    """A passkey (made here as a row: the ceremony is the passkeys feature's) and recovery
+    codes, no app: the page offers the passkey and a recovery code, never an app's code."""
+    from accounts.models import Passkey
+    from accounts.services.mfa import user_mfa_refresh
+    from accounts.services.mfa.recovery import recovery_codes_replace
+
+    user = UserFactory()
+    Passkey.objects.create(user=user, name="Laptop", credential_id="cred-1", public_key=b"k")
+    user_mfa_refresh(user=user)
+    codes = recovery_codes_replace(user=user)
+    assert password_step(client, user)["Location"] == VERIFY
+    html = client.get(VERIFY).content.decode()
+    assert "Recovery code" in html
+    assert "authenticator app" not in html
+    assert verify(client, codes[0], method="recovery_code")["Location"] == reverse("home")
+    assert UserSession.objects.get(user=user).amr == "pwd rc"
