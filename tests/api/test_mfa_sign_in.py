@@ -212,3 +212,12 @@ def test_login_mfa_schema_lists_the_problem_members(api):
     assert {"mfa_token", "methods"} <= set(problem403)
     codes400 = schema["components"]["schemas"]["Problem400CodeEnum"]["enum"]
     assert {"invalid_code", "mfa_token_invalid"} <= set(codes400)
+
+
+def test_login_mfa_is_throttled_like_the_login(api, totp_user, settings):
+    user, app = totp_user
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": "3/min"}
+    token = mfa_token(api, user)  # the password step counts too: one of the three
+    assert [second_step(api, token, "000000").status_code for _ in range(2)] == [400, 400]
+    problem(second_step(api, token, totp_fresh_code(app)), 429, "throttled")
+    assert not UserSession.objects.filter(user=user).exists()
