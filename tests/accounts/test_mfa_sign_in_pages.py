@@ -133,13 +133,17 @@ def test_verify_step_dies_after_five_wrong_codes(client, totp_user, settings):
 
 
 def test_verify_wrong_codes_lock_out_like_wrong_passwords(client, totp_user):
-    user, _app = totp_user
+    user, app = totp_user
     password_step(client, user)
     for _ in range(4):
         assert verify(client, "000000").status_code == 200
     locked = verify(client, "000000")
     assert locked.status_code == 429
+    assert "Sign-in temporarily blocked" in locked.content.decode()
+    # Locked: neither the right password nor (on a new step) the right code gets in.
     assert password_step(client.__class__(), user).status_code == 429
+    assert verify(client, totp_fresh_code(app)).status_code in {302, 429}
+    assert not UserSession.objects.filter(user=user).exists()
 
 
 def test_verify_expired_step_goes_back_to_the_login_page(client, totp_user):
