@@ -137,6 +137,18 @@ class MfaRequired(ApplicationError):
     code = "mfa_required"
     status = 403
     message = "A second factor is required to finish signing in."
+    extra_members = {
+        "mfa_token": {
+            "type": "string",
+            "description": "Opaque, single-use, valid for 5 minutes: send it to "
+            "/api/v1/auth/login/mfa/ with a code of one of `methods`.",
+        },
+        "methods": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["totp", "recovery_code", "webauthn"]},
+            "description": "The ways this account can prove its second factor.",
+        },
+    }
 
 
 class MfaEnrollmentRequired(ApplicationError):

@@ -185,3 +185,38 @@ class TotpConfirmForm(forms.Form):
             }
         ),
     )
+
+
+# -- the second sign-in step (multi-factor sign-in) -------------------------------------------
+
+
+class TotpCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=10,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": r"[0-9 ]*",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+
+class RecoveryCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Recovery code",
+        max_length=64,
+        help_text="Each recovery code works once.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "none",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
+    )

@@ -23,6 +23,8 @@ urlpatterns = [
     ),
     path("verify-email/<str:token>/", views.VerifyEmailView.as_view(), name="verify_email"),
     path("login/", views.LoginView.as_view(), name="login"),
+    # The second sign-in step (multi-factor sign-in).
+    path("login/verify/", views.LoginVerifyView.as_view(), name="login_verify"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("confirm-account/", views.ConfirmAccountView.as_view(), name="confirm_account"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),

@@ -15,6 +15,13 @@ class ApplicationError(Exception):
     status = 400
     message = "The request could not be completed."
     field: str | None = None
+    # Members the API adds to the problem body (RFC 9457 §3.2 extension members): name ->
+    # its OpenAPI schema. The value is the error's attribute of that name, when it is set.
+    extra_members: dict[str, dict] = {}
+
+    def extra(self) -> dict:
+        """The extension members this error carries (never a secret of the account)."""
+        return {name: getattr(self, name) for name in self.extra_members if hasattr(self, name)}
 
     def __init__(
         self, message: str | None = None, *, field: str | None = None, code: str | None = None

@@ -28,6 +28,8 @@ urlpatterns = [
     path("", include("sso.pages_urls")),
     path("accounts/", include("accounts.urls")),
     path("o/", include("sso.urls")),
+    # The admin's sign-in with its second step (before admin/, whose login it wraps).
+    path("admin/login/", include("accounts.admin_login_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # The split view serves its init script from a URL: the CSP forbids inline scripts.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, mfa_self, sessions, users
+from accounts.api.views import auth, me, mfa_login, mfa_self, sessions, users
 
 app_name = "accounts"
 
@@ -19,6 +19,8 @@ urlpatterns = [
         name="verify_email_resend",
     ),
     path("auth/login/", auth.LoginApi.as_view(), name="login"),
+    # The second sign-in step (multi-factor sign-in).
+    path("auth/login/mfa/", mfa_login.LoginMfaApi.as_view(), name="login_mfa"),
     path("auth/confirm-account/", auth.ConfirmAccountApi.as_view(), name="confirm_account"),
     path("auth/refresh/", auth.RefreshApi.as_view(), name="refresh"),
     path("auth/logout/", auth.LogoutApi.as_view(), name="logout"),

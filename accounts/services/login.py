@@ -53,8 +53,8 @@ from accounts.services.sessions import (
 )
 from identity.postgres import rows_insert
 
-# The backend that checked the password of a sign-in finished by a later factor.
-PASSWORD_BACKEND = "accounts.backends.LoginBackend"  # noqa: S105 - a dotted path
+# The authentication backend of every password sign-in (django.contrib.auth.login needs it).
+SIGN_IN_BACKEND = "accounts.backends.LoginBackend"
 
 
 def user_authenticate(
@@ -147,12 +147,19 @@ def sign_in_complete(
 
 
 def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, amr: str) -> User:
-    """sign_in_complete for the browser: the Django login and its UserSession, in one go."""
+    """sign_in_complete for the browser: the Django login and its UserSession, in one go. An
+    admin sign-in keeps its channel (its event is written already: not a browser one)."""
     user, event = sign_in_complete(request=request, pending=pending, amr=amr)
-    # authenticate() names the backend on the user it returns; this user was loaded by the
-    # pending step, and login() needs the name with several backends configured.
-    user.backend = PASSWORD_BACKEND
-    browser_session_start(request=request, user=user, event=event, amr=event.amr)
+    # The Django login() records the backend that authenticated the user; the password was
+    # checked by this one, in the pending step's first half.
+    user.backend = SIGN_IN_BACKEND
+    browser_session_start(
+        request=request,
+        user=user,
+        event=event if pending.channel == Channel.BROWSER else None,
+        amr=event.amr,
+        channel=pending.channel,
+    )
     return user
 
 

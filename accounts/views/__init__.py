@@ -39,6 +39,7 @@ from accounts.views.sessions import (
     SessionsRevokeOthersView,
     SessionsView,
 )
+from accounts.views.verify import LoginVerifyView
 
 __all__ = [
     "PENDING_VERIFICATION_KEY",
@@ -48,6 +49,7 @@ __all__ = [
     "HomeView",
     "LoginEnrolView",
     "LoginHistoryView",
+    "LoginVerifyView",
     "LoginView",
     "LogoutView",
     "PasswordChangeView",

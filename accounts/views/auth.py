@@ -10,19 +10,22 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from accounts import forms, services
-from accounts.errors import ApplicationError, EmailNotVerified, LinkInvalid
+from accounts.errors import (
+    ApplicationError,
+    EmailNotVerified,
+    LinkInvalid,
+    MfaEnrollmentRequired,
+    MfaRequired,
+)
 from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.sessions import SESSION_ID_KEY, reauthentication_pending
-
-# The account that gave the right password but has not verified its email yet: only that
-# visitor may ask for a new link to it, without learning or typing the address.
 from accounts.views.base import (
     PENDING_VERIFICATION_KEY,
     RESEND_MESSAGE,
@@ -33,6 +36,10 @@ from accounts.views.base import (
     safe_next,
     secret_page,
 )
+
+# The account that gave the right password but has not verified its email yet: only that
+# visitor may ask for a new link to it, without learning or typing the address.
+from accounts.views.verify import second_step_redirect
 from identity.csp import form_action_allow_next
 from identity.ratelimit import page_limit
 from identity.timing import response_floor
@@ -150,6 +157,11 @@ class LoginView(ServiceFormView):
         except EmailNotVerified:
             self._remember_unverified(login)
             raise
+        except (MfaRequired, MfaEnrollmentRequired) as step:
+            try:
+                return second_step_redirect(self.request, step)
+            except NoReverseMatch:
+                raise step from None  # no enrolment page yet: refused with the reason
         self.request.session.pop(PENDING_VERIFICATION_KEY, None)
         return redirect(safe_next(self.request) or "home")
 

@@ -49,11 +49,13 @@ class Problem(exceptions.APIException):
         message: str,
         field: str | None = None,
         retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status
         self.field = field
         self.wait = retry_after
+        self.extra = extra or {}
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -98,6 +100,7 @@ class ProblemExceptionHandler(ExceptionHandler):
                 message=exc.message,
                 field=exc.field,
                 retry_after=getattr(exc, "retry_after", None),
+                extra=exc.extra(),
             )
         if isinstance(exc, DATABASE_DOWN_ERRORS):
             return ServiceUnavailable()
@@ -140,7 +143,10 @@ class ProblemFormatter(ExceptionFormatter):
         code, detail = self._code_and_detail()
         field = getattr(self.exc, "field", None)
         errors = [{"field": field, "code": code, "message": detail}] if field else []
-        return problem_body(status=status, code=code, detail=detail, errors=errors)
+        body = problem_body(status=status, code=code, detail=detail, errors=errors)
+        # Extension members (ApplicationError.extra_members) never replace the standard ones.
+        extra = getattr(self.exc, "extra", {})
+        return body | {name: value for name, value in extra.items() if name not in body}
 
     def _validation_errors(self) -> list[dict[str, Any]]:
         return [

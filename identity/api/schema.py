@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from rest_framework import serializers
 
@@ -81,6 +81,39 @@ class ProblemCodeField(serializers.ChoiceField):
         """Fixed by the status; ChoiceField's constructor assignment is ignored."""
 
 
+def problem_extra_members(status: int) -> dict[str, tuple[dict, list[str]]]:
+    """The extension members problems of ``status`` may carry: name -> (its schema, the codes
+    that carry it), from ApplicationError.extra_members, sorted like the codes."""
+    found: dict[str, tuple[dict, list[str]]] = {}
+    for error in sorted(_subclasses(ApplicationError), key=lambda error: error.code):
+        if error.status != status:
+            continue
+        for name, schema in error.extra_members.items():
+            found.setdefault(name, (schema, []))[1].append(error.code)
+    return dict(sorted(found.items()))
+
+
+def _extra_member_field(name: str, schema: dict, codes: list[str]) -> serializers.Field:
+    field_class = extend_schema_field(schema)(
+        type(f"ProblemMember_{name}", (serializers.JSONField,), {})
+    )
+    only = f"Only with code {', '.join(codes)}."
+    return field_class(required=False, help_text=f"{schema.get('description', '')} {only}".strip())
+
+
+# A problem body; the extension members of its status are added when first asked for (like
+# ProblemCodes: by then every ApplicationError is defined). No docstring: it would become the
+# description of every problem schema.
+class ProblemSerializer(serializers.Serializer):
+    status_code = 0
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, (schema, codes) in problem_extra_members(self.status_code).items():
+            fields.setdefault(name, _extra_member_field(name, schema, codes))
+        return fields
+
+
 def _problem_serializer(status: int) -> type[serializers.Serializer]:
     attrs: dict[str, Any] = {
         "type": serializers.CharField(),
@@ -89,8 +122,9 @@ def _problem_serializer(status: int) -> type[serializers.Serializer]:
         "detail": serializers.CharField(),
         "code": ProblemCodeField(status, help_text="Stable machine-readable code."),
         "errors": ProblemFieldErrorSerializer(many=True),
+        "status_code": status,
     }
-    return type(f"Problem{status}Serializer", (serializers.Serializer,), attrs)
+    return type(f"Problem{status}Serializer", (ProblemSerializer,), attrs)
 
 
 PROBLEM_SERIALIZERS = {status: _problem_serializer(status) for status in _BUILTIN_CODES}

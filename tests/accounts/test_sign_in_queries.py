@@ -9,7 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import LoginEvent, UserSession
+from accounts.models import LoginEvent, TotpDevice, UserSession
 from accounts.services.sessions import SESSION_ID_KEY
 from tests.factories import DEFAULT_PASSWORD
 
@@ -74,3 +74,36 @@ def test_session_store_rotates_the_key_and_keeps_the_sign_in(user, settings):
     assert str(UserSession.objects.get(session_key=signed_in_key).pk) == data[SESSION_ID_KEY]
     assert client.get(reverse("accounts:profile")).status_code == 200
     assert LoginEvent.objects.filter(user=user, outcome="success").count() == 1
+
+
+def test_api_totp_second_step_costs_at_most_two_queries_more_than_a_password_sign_in(
+    user_factory,
+):
+    from tests.mfa import totp_enrol, totp_fresh_code
+
+    plain, with_app = user_factory(), user_factory()
+    app = totp_enrol(with_app)
+    login, login_mfa = reverse("api:accounts:login"), reverse("api:accounts:login_mfa")
+
+    def password_sign_in(account) -> tuple[int, list[str]]:
+        body = {"login": account.username, "password": DEFAULT_PASSWORD}
+        with CaptureQueriesContext(connection) as queries:
+            response = Client().post(login, body, content_type="application/json")
+        return response, [q["sql"] for q in queries.captured_queries]
+
+    def second_step(code: str) -> tuple[int, list[str]]:
+        token = password_sign_in(with_app)[0].json()["mfa_token"]
+        body = {"mfa_token": token, "method": "totp", "code": code}
+        with CaptureQueriesContext(connection) as queries:
+            response = Client().post(login_mfa, body, content_type="application/json")
+        return response, [q["sql"] for q in queries.captured_queries]
+
+    # Warm caches (roles, claims, known devices): each account has signed in here before.
+    assert password_sign_in(plain)[0].status_code == 200
+    assert second_step(totp_fresh_code(app))[0].status_code == 200
+    response, password_sql = password_sign_in(plain)
+    assert response.status_code == 200
+    TotpDevice.objects.update(last_used_step=None)  # the current code may be used again
+    response, second_sql = second_step(app.now())
+    assert response.status_code == 200, response.content
+    assert len(second_sql) <= len(password_sql) + 2, "\n".join(second_sql)

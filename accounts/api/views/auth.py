@@ -19,7 +19,7 @@ from accounts.api.views.base import (
     api_authenticate,
     no_store,
 )
-from accounts.models import User
+from accounts.models import AuthMethod, User
 from accounts.tokens import (
     InvalidToken,
     TokenPair,
@@ -52,9 +52,10 @@ def token_body(pair: TokenPair, *, user: User | None = None) -> dict:
     return body
 
 
-def session_start(request: Request, user: User) -> dict:
+def session_start(request: Request, user: User, *, amr: str = AuthMethod.PASSWORD) -> dict:
+    """Tokens for a sign-in proven by ``amr`` (stored AuthMethod values)."""
     client = services.request_client(request._request)
-    pair = api_session_start(user=user, ip=client["ip"], user_agent=client["user_agent"])
+    pair = api_session_start(user=user, ip=client["ip"], user_agent=client["user_agent"], amr=amr)
     return token_body(pair, user=user)
 
 
@@ -105,8 +106,11 @@ class LoginApi(ThrottledPublicApi):
 
     @extend_schema(
         operation_id="auth_login",
+        description="An account with a second factor gets 403 `mfa_required` with `mfa_token` "
+        "and `methods` instead of tokens (continue at /api/v1/auth/login/mfa/); one that must "
+        "set up a factor first gets 403 `mfa_enrollment_required`.",
         request=InputSerializer,
-        responses={200: LoginOutputSerializer, **problems(401, 403)},
+        responses={200: LoginOutputSerializer, **problems(401, 403, 429)},
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request)
@@ -128,8 +132,10 @@ class ConfirmAccountApi(ThrottledPublicApi):
 
     @extend_schema(
         operation_id="auth_confirm_account",
+        description="As the login: an account with a second factor gets 403 `mfa_required` "
+        "(the password is not changed) or `mfa_enrollment_required`.",
         request=InputSerializer,
-        responses={200: LoginOutputSerializer, **problems(401, 403)},
+        responses={200: LoginOutputSerializer, **problems(401, 403, 429)},
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request)

@@ -19,7 +19,8 @@ from accounts import selectors, services
 from accounts.api.views.me import current_session_id
 from accounts.api.views.users import PUBLIC_ID
 from accounts.errors import UserNotFound
-from accounts.models import LoginEvent, UserSession
+from accounts.models import LoginEvent, LoginOutcome, UserSession
+from accounts.services.mfa.amr import amr_methods, proof_label
 from authz.api.permissions import HasPermission
 from identity.api.lookups import get_or_404
 from identity.api.pagination import PageNumberPagination
@@ -31,7 +32,31 @@ SESSION_ID = OpenApiParameter("session_id", OpenApiTypes.UUID, OpenApiParameter.
 ADMIN_SESSIONS = HasPermission("users.read", write="sessions.revoke")
 
 
-class SessionOutputSerializer(serializers.ModelSerializer):
+AMR_HELP = (
+    "How the sign-in was proven: pwd (password), otp (authenticator app), rc (recovery code), "
+    "hwk / swk (passkey: device-bound / synced)."
+)
+PROOF_HELP = 'The same in words, e.g. "Password + Authenticator app".'
+
+
+class _ProofFields(serializers.Serializer):
+    """``amr`` and ``proof`` of a sign-in (read-only); none for a failed attempt."""
+
+    amr = serializers.SerializerMethodField(help_text=AMR_HELP)
+    proof = serializers.SerializerMethodField(help_text=PROOF_HELP)
+
+    def get_amr(self, row: UserSession | LoginEvent) -> list[str]:
+        return amr_methods(row.amr) if _proven(row) else []
+
+    def get_proof(self, row: UserSession | LoginEvent) -> str:
+        return proof_label(row.amr) if _proven(row) else ""
+
+
+def _proven(row: UserSession | LoginEvent) -> bool:
+    return not isinstance(row, LoginEvent) or row.outcome == LoginOutcome.SUCCESS
+
+
+class SessionOutputSerializer(_ProofFields, serializers.ModelSerializer):
     current = serializers.SerializerMethodField(help_text="The sign-in making this request.")
 
     class Meta:
@@ -46,6 +71,8 @@ class SessionOutputSerializer(serializers.ModelSerializer):
             "last_seen_at",
             "expires_at",
             "current",
+            "amr",
+            "proof",
         )
         read_only_fields = fields
 
@@ -53,10 +80,20 @@ class SessionOutputSerializer(serializers.ModelSerializer):
         return str(session.pk) == self.context.get("current_session_id")
 
 
-class LoginEventOutputSerializer(serializers.ModelSerializer):
+class LoginEventOutputSerializer(_ProofFields, serializers.ModelSerializer):
     class Meta:
         model = LoginEvent
-        fields = ("id", "created_at", "outcome", "channel", "ip", "device_label", "user_agent")
+        fields = (
+            "id",
+            "created_at",
+            "outcome",
+            "channel",
+            "ip",
+            "device_label",
+            "user_agent",
+            "amr",
+            "proof",
+        )
         read_only_fields = fields
 
 

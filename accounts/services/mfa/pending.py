@@ -61,7 +61,9 @@ def sign_in_pending_get(*, token: str | None, channel: str | None = None) -> Pen
     if not token or len(token) > 200:
         raise MfaTokenInvalid()
     pending = (
-        PendingSignIn.objects.select_related("user")
+        # The app and the profile too, as the password step has the profile: the code is
+        # checked and the id_token's claims built without more queries.
+        PendingSignIn.objects.select_related("user__profile", "user__totp_device")
         .filter(
             token_hash=sha256_hex(token),
             used_at__isnull=True,
@@ -137,12 +139,13 @@ def sign_in_factor_prove(*, request: HttpRequest, pending: PendingSignIn, proof:
 
 
 def sign_in_pending_use(*, pending: PendingSignIn) -> None:
-    """Spends the step (compare-and-swap): of requests racing with one token, one goes on."""
+    """Spends the step (compare-and-swap): of requests racing with one token, one goes on.
+
+    Not conditioned on the failure count: the step was live when this proof was read
+    (sign_in_pending_get), and the requests racing with the one right code fail because its
+    time step is spent; counting them against it would leave no request to succeed."""
     used = PendingSignIn.objects.filter(
-        pk=pending.pk,
-        used_at__isnull=True,
-        failures__lt=settings.MFA_MAX_ATTEMPTS,
-        expires_at__gt=timezone.now(),
+        pk=pending.pk, used_at__isnull=True, expires_at__gt=timezone.now()
     ).update(used_at=timezone.now())
     if used != 1:
         raise MfaTokenInvalid()

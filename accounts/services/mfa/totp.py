@@ -91,7 +91,9 @@ def totp_check(*, user: User, code: str, confirmed: bool = True) -> bool:
     """Whether ``code`` is a fresh code of the user's app; a match spends its time step.
 
     ``confirmed=False`` checks the app being added (its confirmation code)."""
-    device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=not confirmed).first()
+    device = _device_loaded(user) if confirmed else None
+    if device is None:
+        device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=not confirmed).first()
     if device is None:
         return False
     step = _matching_step(totp_secret(device), code, now=time.time())
@@ -101,6 +103,17 @@ def totp_check(*, user: User, code: str, confirmed: bool = True) -> bool:
         Q(last_used_step__isnull=True) | Q(last_used_step__lt=step), pk=device.pk
     ).update(last_used_step=step, last_used_at=timezone.now())
     return spent == 1
+
+
+def _device_loaded(user: User) -> TotpDevice | None:
+    """The confirmed app loaded with ``user`` already (sign_in_pending_get joins it, to keep the
+    second step within its query budget); None to look it up. The step is spent by the
+    compare-and-swap above either way, so a stale copy cannot accept a code twice."""
+    descriptor = User.totp_device  # type: ignore[attr-defined]
+    if not descriptor.is_cached(user):
+        return None
+    device = descriptor.related.get_cached_value(user)
+    return device if device is not None and device.is_confirmed else None
 
 
 def totp_device_confirm(*, user: User) -> bool:

@@ -25,15 +25,17 @@ def browser_session_start(
     user: User,
     event: LoginEvent | None = None,
     amr: str = AuthMethod.PASSWORD,
+    channel: str = Channel.BROWSER,
 ) -> UserSession:
     """Signs the browser in (a fresh session key) and records the sign-in, with its success
     event in the same statement when given. A browser signed in already (re-authentication,
-    another account) leaves its earlier sign-in behind: that one ends."""
+    another account) leaves its earlier sign-in behind: that one ends. ``channel`` is admin
+    for the Django admin's sign-in finished on the second-factor page."""
     previous = request.session.get(SESSION_ID_KEY)
     login(request, user)  # a fresh session key; sends user_logged_in (axes resets)
     session = session_start(
         user=user,
-        channel=Channel.BROWSER,
+        channel=channel,
         client=request_client(request),
         lifetime=timedelta(seconds=settings.SESSION_COOKIE_AGE),
         session_key=request.session.session_key or "",
