@@ -175,3 +175,7 @@ def _tell(user: User, change: str) -> None:
     transaction.on_commit(
         lambda: emails.send_security_change(username=user.username, to=user.email, change=change)
     )
+
+
+# Last: passkeys registers PROVERS["webauthn"] and needs the names above.
+from accounts.services.mfa import passkeys  # noqa: E402, F401
