@@ -31,9 +31,11 @@ def test_passkey_register_keeps_the_public_key_and_gives_recovery_codes_once(
         passkey, codes = passkey_enrol(user, authenticator, name="Work laptop")
     assert passkey.name == "Work laptop"
     assert passkey.credential_id == authenticator.get({"challenge": "eA"})["id"]
-    assert bytes(passkey.public_key) and passkey.aaguid == "00000000-0000-0000-0000-000000000000"
+    assert bytes(passkey.public_key)
+    assert passkey.aaguid == "00000000-0000-0000-0000-000000000000"
     assert passkey.transports == ["internal"]
-    assert len(codes) == 10 and user.mfa_enabled
+    assert len(codes) == 10
+    assert user.mfa_enabled
     assert "passkey was added" in mailoutbox[-1].body
     _second, more_codes = passkey_enrol(user, authenticator_new(), name="Phone")
     assert more_codes == []  # not the first factor: the set is unchanged
@@ -52,7 +54,8 @@ def test_passkey_registration_options_require_a_discoverable_verified_credential
 
 def test_passkey_register_synced_passkey_is_a_software_key(user):
     passkey, _codes = passkey_enrol(user, authenticator_new(synced=True))
-    assert passkey.backup_eligible and passkey.backed_up
+    assert passkey.backup_eligible
+    assert passkey.backed_up
     assert passkey.amr == AuthMethod.SOFTWARE_KEY
 
 
@@ -88,9 +91,11 @@ def test_passkey_sign_in_finds_the_user_by_the_credential_and_counts_use(user):
     found = passkeys.passkey_sign_in(
         credential=authenticator.get(passkeys.passkey_sign_in_options())
     )
-    assert found.user == user and found.pk == passkey.pk
+    assert found.user == user
+    assert found.pk == passkey.pk
     passkey.refresh_from_db()
-    assert passkey.sign_count == 1 and passkey.last_used_at is not None
+    assert passkey.sign_count == 1
+    assert passkey.last_used_at is not None
 
 
 def test_passkey_sign_in_challenge_is_single_use(user):
@@ -232,7 +237,8 @@ def test_passkey_delete_of_the_last_factor_drops_recovery_codes_and_mfa(
     with django_capture_on_commit_callbacks(execute=True):
         passkeys.passkey_delete(user=user, passkey_id=passkey.public_id)
     user.refresh_from_db()
-    assert not user.mfa_enabled and not RecoveryCode.objects.filter(user=user).exists()
+    assert not user.mfa_enabled
+    assert not RecoveryCode.objects.filter(user=user).exists()
     assert "passkey was removed" in mailoutbox[-1].body
 
 
