@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, sessions, users
+from accounts.api.views import auth, me, passkeys, sessions, users
 
 app_name = "accounts"
 
@@ -43,6 +43,23 @@ urlpatterns = [
         name="me_session",
     ),
     path("me/login-history/", sessions.MeLoginHistoryApi.as_view(), name="me_login_history"),
+    # Passkeys (WebAuthn): sign-in with one alone, the second step's options, self-service.
+    path(
+        "auth/passkey/options/", passkeys.PasskeySignInOptionsApi.as_view(), name="passkey_options"
+    ),
+    path("auth/passkey/", passkeys.PasskeySignInApi.as_view(), name="passkey"),
+    path(
+        "auth/login/mfa/webauthn/options/",
+        passkeys.MfaWebauthnOptionsApi.as_view(),
+        name="login_mfa_webauthn_options",
+    ),
+    path(
+        "me/passkeys/options/", passkeys.MePasskeyOptionsApi.as_view(), name="me_passkeys_options"
+    ),
+    path("me/passkeys/", passkeys.MePasskeyListApi.as_view(), name="me_passkeys"),
+    path(
+        "me/passkeys/<uuid:passkey_id>/", passkeys.MePasskeyDetailApi.as_view(), name="me_passkey"
+    ),
     path("users/", users.UserListApi.as_view(), name="users"),
     path(
         "users/<str:public_id>/sessions/",
