@@ -3,8 +3,6 @@ page, sign in with it alone, use it as the second factor, remove it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
@@ -34,12 +32,12 @@ def _relying_party(settings, live_server) -> None:
 
 
 @pytest.fixture
-def authenticator(page: Page) -> Iterator[dict]:
+def authenticator(page: Page) -> dict:
     """A platform authenticator with user verification, resident keys, presence simulated."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-    yield {"cdp": cdp, "id": added["authenticatorId"]}
+    return {"cdp": cdp, "id": added["authenticatorId"]}
 
 
 def _add_passkey(page: Page, name: str) -> None:
