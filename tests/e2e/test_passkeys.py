@@ -3,11 +3,20 @@ page, sign in with it alone, use it as the second factor, remove it."""
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 import pytest
+from authlib.integrations.httpx_client import OAuth2Client
 from django.urls import reverse
-from playwright.sync_api import Page, expect
+from jwcrypto import jwk, jwt
+from playwright.sync_api import Page, Route, expect
 
 from accounts.models import Passkey, UserSession
+from sso import services as sso_services
 from tests.e2e.conftest import sign_in, sign_in_form_submit
 from tests.factories import UserFactory
 from tests.mfa import totp_enrol
@@ -128,3 +137,74 @@ def test_passkey_as_the_second_factor_after_the_password(page: Page, authenticat
     page.get_by_role("button", name="Use a passkey").click()
     expect(page.get_by_role("heading", name="Signed in as")).to_be_visible()
     assert UserSession.objects.filter(user=user, amr="pwd hwk", revoked_at__isnull=True).exists()
+
+
+CALLBACK = "http://127.0.0.1:8765/callback"
+
+
+def _relying_party_app() -> tuple[str, str]:
+    app, secret = sso_services.application_create(
+        owner=UserFactory(),
+        name="Phishing-resistant RP",
+        client_type="confidential",
+        redirect_uris=CALLBACK,
+        allowed_scopes="openid profile",
+    )
+    return app.client_id, secret
+
+
+def _callbacks(page: Page) -> list[str]:
+    seen: list[str] = []
+
+    def fulfil(route: Route) -> None:
+        seen.append(route.request.url)
+        route.fulfill(status=200, body="relying party", content_type="text/plain")
+
+    page.route("http://127.0.0.1:8765/**", fulfil)
+    return seen
+
+
+def test_passkey_sign_in_for_an_oauth_client_asking_acr_phr(
+    page: Page, authenticator, live_server, settings, screenshot
+):
+    settings.PORTAL_URL = live_server.url  # the issuer the client discovers
+    _without_autofill(page)
+    user = UserFactory(username="eve")
+    sign_in(page, "eve")
+    _add_passkey(page, "Laptop")
+    page.get_by_role("button", name="I saved them").click()
+    _sign_out(page)
+    client_id, secret = _relying_party_app()
+    seen = _callbacks(page)
+    rp = OAuth2Client(
+        client_id,
+        secret,
+        scope="openid profile",
+        redirect_uri=CALLBACK,
+        code_challenge_method="S256",
+    )
+    meta = httpx.get(f"{live_server.url}/.well-known/openid-configuration").json()
+    verifier = secrets.token_urlsafe(48)
+    url, state = rp.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, nonce="n-phr", acr_values="phr"
+    )
+    page.goto(url)
+    screenshot(page, "passkeys-oauth-sign-in")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:8765/callback"))
+    assert parse_qs(urlsplit(seen[-1]).query)["state"] == [state]
+    token = rp.fetch_token(
+        meta["token_endpoint"], authorization_response=seen[-1], code_verifier=verifier
+    )
+    jwks = jwk.JWKSet.from_json(httpx.get(meta["jwks_uri"]).text)
+    verified = jwt.JWT(jwt=token["id_token"], key=jwks, algs=["RS256"])
+    claims = json.loads(verified.claims)
+    assert claims["sub"] == str(user.public_id)
+    assert UserSession.objects.filter(user=user, amr="hwk", revoked_at__isnull=True).exists()
+    # MERGE: the amr/acr claims are the "oidc" branch's. Until it is merged the id_token has no
+    # amr and this test stops here as an expected failure; delete these two lines at merge.
+    if "amr" not in claims:
+        pytest.xfail("the id_token's amr claim comes with the oidc branch")
+    assert "hwk" in claims["amr"]
+    assert claims.get("acr") == "phr"
