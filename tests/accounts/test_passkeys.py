@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from accounts.errors import FactorCodeInvalid, MfaRequired, PasskeyInvalid, PasskeyNameExists
+from accounts.errors import (
+    FactorCodeInvalid,
+    MfaRequired,
+    PasskeyInvalid,
+    PasskeyNameExists,
+    PasswordChangeRequired,
+)
 from accounts.models import AuthMethod, Passkey, PasskeyChallenge, RecoveryCode
 from accounts.services import mfa
 from accounts.services.login import browser_sign_in
@@ -150,6 +156,15 @@ def test_passkey_sign_in_refuses_an_inactive_account(user):
     user.is_active = False
     user.save(update_fields=["is_active"])
     with pytest.raises(PasskeyInvalid):
+        passkeys.passkey_sign_in(credential=authenticator.get(passkeys.passkey_sign_in_options()))
+
+
+def test_passkey_sign_in_refuses_an_account_that_must_change_its_password(user):
+    authenticator = authenticator_new()
+    passkey_enrol(user, authenticator)
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password"])
+    with pytest.raises(PasswordChangeRequired):
         passkeys.passkey_sign_in(credential=authenticator.get(passkeys.passkey_sign_in_options()))
 
 

@@ -45,10 +45,12 @@ from webauthn.helpers.structs import (
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 from accounts.errors import (
+    EmailNotVerified,
     FactorCodeInvalid,
     PasskeyInvalid,
     PasskeyNameExists,
     PasskeyNotFound,
+    PasswordChangeRequired,
 )
 from accounts.models import Passkey, PasskeyChallenge, PendingSignIn, User
 from accounts.services.mfa import (
@@ -297,7 +299,18 @@ def passkey_sign_in(*, credential: dict[str, Any]) -> Passkey:
         raise PasskeyInvalid()
     _user_handle_check(parsed, passkey.user, required=True)
     _assertion_verify(passkey=passkey, parsed=parsed)
+    _account_refusal_check(passkey.user)
     return passkey
+
+
+def _account_refusal_check(user: User) -> None:
+    """What stops a password sign-in stops a passkey one (told only to the passkey's holder):
+    a password the administrator made temporary, an address not verified where it must be."""
+    if user.must_change_password:
+        raise PasswordChangeRequired()
+    mandatory = settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+    if mandatory and user.email_verified_at is None:
+        raise EmailNotVerified()
 
 
 def passkey_prove(*, user: User, credential: dict[str, Any], challenge: str = "") -> Passkey:
