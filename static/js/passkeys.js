@@ -138,13 +138,11 @@
 
   function authenticate(element, mediation) {
     var controller = new AbortController();
+    if (mediation) conditional = controller; // a click from now on aborts it, even mid-fetch
     return post(element.dataset.optionsUrl, {}, element)
       .then(function (options) {
         var request = { publicKey: requestOptions(options), signal: controller.signal };
-        if (mediation) {
-          request.mediation = mediation;
-          conditional = controller;
-        }
+        if (mediation) request.mediation = mediation;
         return navigator.credentials.get(request);
       })
       .then(function (credential) {
