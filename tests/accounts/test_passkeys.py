@@ -274,3 +274,13 @@ def test_passkey_challenges_purge_deletes_only_expired(user):
     passkeys.passkey_factor_options(user=user)
     assert passkeys.passkey_challenges_purge() == 1
     assert PasskeyChallenge.objects.count() == 1
+
+
+def test_purge_expired_sessions_also_purges_unanswered_passkey_challenges(user):
+    from django.core.management import call_command
+
+    passkeys.passkey_sign_in_options()
+    PasskeyChallenge.objects.update(expires_at="2000-01-01T00:00:00Z")
+    passkeys.passkey_factor_options(user=user)
+    call_command("purge_expired_sessions")
+    assert list(PasskeyChallenge.objects.values_list("user", flat=True)) == [user.pk]
