@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from django.test import RequestFactory
 
@@ -284,3 +286,31 @@ def test_purge_expired_sessions_also_purges_unanswered_passkey_challenges(user):
     passkeys.passkey_factor_options(user=user)
     call_command("purge_expired_sessions")
     assert list(PasskeyChallenge.objects.values_list("user", flat=True)) == [user.pk]
+
+
+@pytest.mark.parametrize("synced", [False, True])
+def test_passkey_sign_in_prepared_statements_match_the_orm(user, synced):
+    """The sign-in's hot path (challenge spent, passkey with user and profile, use recorded)
+    gives on Postgres what the querysets it replaces give (identity.postgres.statements)."""
+    from identity.postgres.statements import orm_only
+
+    user.profile.first_name = "Ada"
+    user.profile.save(update_fields=["first_name"])
+    authenticator = authenticator_new(synced=synced, counter=not synced)
+    passkey_enrol(user, authenticator)
+    found = []
+    for reference in (False, True):
+        options = passkeys.passkey_sign_in_options()
+        credential = authenticator.get(options)
+        with orm_only() if reference else contextlib.nullcontext():
+            passkey = passkeys.passkey_sign_in(credential=credential)
+            with pytest.raises(PasskeyInvalid):  # the challenge is spent on both paths
+                passkeys.passkey_sign_in(credential=credential)
+        stored = Passkey.objects.get(pk=passkey.pk)
+        assert (stored.sign_count, stored.last_used_at) == (
+            passkey.sign_count,
+            passkey.last_used_at,
+        )
+        found.append((passkey.pk, passkey.user, passkey.user.profile.first_name, passkey.backed_up))
+    assert found[0] == found[1]
+    assert found[0][1:3] == (user, "Ada")

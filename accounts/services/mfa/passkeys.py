@@ -9,12 +9,13 @@ a pending sign-in, and re-authentication (both through ``PROVERS["webauthn"]``).
 
 from __future__ import annotations
 
+import functools
 import hmac
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from webauthn import (
     generate_authentication_options,
@@ -63,9 +64,25 @@ from accounts.services.mfa import (
 from accounts.services.mfa.pending import sign_in_pending_challenge_set
 from accounts.services.mfa.recovery import recovery_codes_replace
 from identity.hashing import sha256_hex
+from identity.postgres import rows_insert
+from identity.postgres.statements import (
+    Select,
+    Statement,
+    fast_path,
+    select_statement,
+    sql_statement,
+    update_statement,
+)
 
 CHALLENGE_SECONDS = 300
 Purpose = PasskeyChallenge.Purpose
+_CHALLENGE_DELETE = (
+    "DELETE FROM {c} WHERE {c.challenge_hash} = %s AND {c.purpose} = %s AND {c.expires_at} > %s"
+)
+_CHALLENGE_DELETE_OF_USER = (
+    "DELETE FROM {c} WHERE {c.challenge_hash} = %s AND {c.purpose} = %s AND {c.expires_at} > %s"
+    " AND {c.user} = %s"
+)
 
 
 # -- challenges -------------------------------------------------------------------------------
@@ -75,26 +92,39 @@ def _challenge_issue(*, purpose: str, user: User | None = None) -> bytes:
     """A fresh 64-byte challenge (py_webauthn's generator), remembered for CHALLENGE_SECONDS."""
     challenge = generate_challenge()
     now = timezone.now()
-    PasskeyChallenge.objects.create(
-        challenge_hash=sha256_hex(bytes_to_base64url(challenge)),
-        purpose=purpose,
-        user=user,
-        created_at=now,
-        expires_at=now + timedelta(seconds=CHALLENGE_SECONDS),
+    rows_insert(
+        PasskeyChallenge(
+            challenge_hash=sha256_hex(bytes_to_base64url(challenge)),
+            purpose=purpose,
+            user=user,
+            created_at=now,
+            expires_at=now + timedelta(seconds=CHALLENGE_SECONDS),
+        )
     )
     return challenge
 
 
 def _challenge_take(*, challenge: bytes, purpose: str, user: User | None = None) -> bool:
     """Spends a challenge issued for ``purpose`` (and ``user``); of racing answers, one wins."""
+    digest, now = sha256_hex(bytes_to_base64url(challenge)), timezone.now()
+    alias = router.db_for_write(PasskeyChallenge)
+    if fast_path(connections[alias]):
+        params = [digest, purpose, now] + ([user.pk] if user is not None else [])
+        return _challenge_delete_statement(alias, user is not None).rowcount(params) == 1
     rows = PasskeyChallenge.objects.filter(
-        challenge_hash=sha256_hex(bytes_to_base64url(challenge)),
-        purpose=purpose,
-        expires_at__gt=timezone.now(),
+        challenge_hash=digest, purpose=purpose, expires_at__gt=now
     )
     if user is not None:
         rows = rows.filter(user=user)
     return rows.delete()[0] == 1
+
+
+@functools.cache
+def _challenge_delete_statement(alias: str, of_user: bool) -> Statement:
+    """The DELETE _challenge_take's queryset makes, built once (identity.postgres.statements:
+    the passkey sign-in is a hot path whose ORM compiling cost more than its queries)."""
+    template = _CHALLENGE_DELETE_OF_USER if of_user else _CHALLENGE_DELETE
+    return sql_statement(template, tables=(("c", PasskeyChallenge),), using=alias)
 
 
 def passkey_challenges_purge() -> int:
@@ -292,9 +322,7 @@ def passkey_sign_in(*, credential: dict[str, Any]) -> Passkey:
     parsed = _assertion_parse(credential)
     if not _challenge_take(challenge=_client_challenge(parsed), purpose=Purpose.SIGN_IN):
         raise PasskeyInvalid()
-    # The profile too: the id_token of the sign-in reads it (one query fewer).
-    rows = Passkey.objects.select_related("user", "user__profile")
-    passkey = rows.filter(credential_id=parsed.id).first()
+    passkey = _passkey_with_user(credential_id=parsed.id)
     if passkey is None or not passkey.user.is_active:
         raise PasskeyInvalid()
     _user_handle_check(parsed, passkey.user, required=True)
@@ -367,15 +395,56 @@ def _assertion_verify(*, passkey: Passkey, parsed: AuthenticationCredential) -> 
     except WebAuthnException as error:
         raise PasskeyInvalid() from error
     now = timezone.now()
-    updated = Passkey.objects.filter(pk=passkey.pk, sign_count=passkey.sign_count).update(
+    updated = _passkey_use_record(
+        passkey=passkey,
         sign_count=verified.new_sign_count,
-        last_used_at=now,
+        at=now,
         backed_up=verified.credential_backed_up,
     )
     if updated != 1:
         raise PasskeyInvalid()
     passkey.sign_count, passkey.last_used_at = verified.new_sign_count, now
     passkey.backed_up = verified.credential_backed_up
+
+
+def _passkey_with_user(*, credential_id: str) -> Passkey | None:
+    """The passkey of a credential id with its user and profile (the sign-in's id_token reads
+    it): one prepared statement on Postgres, the queryset elsewhere."""
+    alias = router.db_for_read(Passkey)
+    if not fast_path(connections[alias]):
+        rows = Passkey.objects.select_related("user", "user__profile")
+        return rows.filter(credential_id=credential_id).first()
+    statement = _passkey_statement(alias)
+    row = statement.row([credential_id])
+    return None if row is None else statement.instances(row)[0]
+
+
+@functools.cache
+def _passkey_statement(alias: str) -> Select:
+    return select_statement(
+        Passkey,
+        "k",
+        related=(("user", "u"), ("user__profile", "p")),
+        where="{k.credential_id} = %s",
+        tail="LIMIT 1",
+        using=alias,
+    )
+
+
+def _passkey_use_record(*, passkey: Passkey, sign_count: int, at: Any, backed_up: bool) -> int:
+    """Records a use if the stored count is still the one checked (compare-and-swap)."""
+    alias = router.db_for_write(Passkey)
+    if not fast_path(connections[alias]):
+        rows = Passkey.objects.filter(pk=passkey.pk, sign_count=passkey.sign_count)
+        return rows.update(sign_count=sign_count, last_used_at=at, backed_up=backed_up)
+    statement = update_statement(
+        Passkey,
+        "k",
+        columns=("sign_count", "last_used_at", "backed_up"),
+        where="{k.id} = %s AND {k.sign_count} = %s",
+        using=alias,
+    )
+    return statement.rowcount([sign_count, at, backed_up, passkey.pk, passkey.sign_count])
 
 
 def _webauthn_prove(user: User, proof: Proof) -> str:
