@@ -73,3 +73,9 @@ def sign_ins_per_second(options_rps: float, answers_rps: float) -> float:
     if not options_rps or not answers_rps:
         return 0.0
     return 1 / (1 / options_rps + 1 / answers_rps)
+
+
+def per_core(run: dict) -> float:
+    """Answered requests per second of the portal workers' CPU (0 without the CPU meter)."""
+    worker = run.get("worker_cpu_s")
+    return run["ok"] / worker if worker else 0.0
