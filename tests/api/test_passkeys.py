@@ -240,3 +240,17 @@ def test_passkey_sign_in_query_budget(api, user, django_assert_max_num_queries):
     with django_assert_max_num_queries(7):
         response = api.post(url("passkey"), body, format="json")
     assert response.status_code == 200
+
+
+def test_passkey_sign_in_resets_the_accounts_failed_password_count(api, user):
+    from axes.models import AccessAttempt
+
+    authenticator = authenticator_new()
+    passkey_enrol(user, authenticator)
+    for _ in range(3):
+        wrong = {"login": user.username, "password": "not the password"}
+        assert api.post(url("login"), wrong, format="json").status_code == 401
+    assert AccessAttempt.objects.filter(username=user.username.lower()).exists()
+    response, _credential = _passkey_sign_in(api, authenticator)
+    assert response.status_code == 200
+    assert not AccessAttempt.objects.filter(username=user.username.lower()).exists()
