@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from accounts import services
@@ -56,7 +56,4 @@ def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = Non
     step = getattr(request, SECOND_STEP_ATTR, None)
     if step is None:
         return response
-    try:
-        return second_step_redirect(request, step, default_next=reverse("admin:index"))
-    except NoReverseMatch:
-        return response  # no enrolment page: the form shows why, and nobody is signed in
+    return second_step_redirect(request, step, default_next=reverse("admin:index"))

@@ -191,3 +191,29 @@ class FactorRequired(ApplicationError):
     code = "factor_required"
     status = 409
     message = "Set up an authenticator app or a passkey first."
+
+
+# -- passkeys ---------------------------------------------------------------------------------
+
+
+class PasskeyInvalid(ApplicationError):
+    """A passkey answer that does not hold (unknown credential, wrong challenge, origin or
+    signature, no user verification, a cloned authenticator): one answer for every cause."""
+
+    code = "passkey_invalid"
+    status = 400
+    message = "This passkey could not be verified. Try again."
+    field = "credential"
+
+
+class PasskeyNotFound(ApplicationError):
+    code = "passkey_not_found"
+    status = 404
+    message = "No passkey of yours has this id."
+
+
+class PasskeyNameExists(ApplicationError):
+    code = "passkey_name_exists"
+    status = 409
+    message = "You already have a passkey with this name."
+    field = "name"

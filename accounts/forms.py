@@ -33,9 +33,9 @@ def _email(label: str = "Email address", **attrs: str) -> forms.EmailField:
     return forms.EmailField(label=label, max_length=254, widget=widget)
 
 
-def _login_field() -> forms.CharField:
+def _login_field(autocomplete: str = "username") -> forms.CharField:
     widget = forms.TextInput(
-        attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+        attrs={"autocomplete": autocomplete, "autocapitalize": "none", "spellcheck": "false"}
     )
     return forms.CharField(label="Username or email", max_length=254, widget=widget)
 
@@ -96,7 +96,8 @@ class SignUpForm(forms.Form):
 
 class LoginForm(forms.Form):
     # django-axes reads the login from the POST field named "username".
-    username = _login_field()
+    # "webauthn": the browser offers passkeys in the field's autofill (static/js/passkeys.js).
+    username = _login_field("username webauthn")
     password = _password("Password", "current-password")
 
 

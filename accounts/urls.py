@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import views
+from accounts.views import passkeys
 
 app_name = "accounts"
 
@@ -75,5 +76,40 @@ urlpatterns = [
     ),
     path("login/enrol/", views.LoginEnrolView.as_view(), name="login_enrol"),
     path("reauthenticate/", views.ReauthenticateView.as_view(), name="reauthenticate"),
+    # Passkeys: the JSON endpoints static/js/passkeys.js calls, and the security page's forms.
+    path(
+        "login/passkey/options/",
+        passkeys.LoginPasskeyOptionsView.as_view(),
+        name="passkey_login_options",
+    ),
+    path("login/passkey/", passkeys.LoginPasskeyView.as_view(), name="passkey_login"),
+    path(
+        "login/verify/passkey/options/",
+        passkeys.VerifyPasskeyOptionsView.as_view(),
+        name="passkey_verify_options",
+    ),
+    path("login/verify/passkey/", passkeys.VerifyPasskeyView.as_view(), name="passkey_verify"),
+    path(
+        "reauthenticate/passkey/options/",
+        passkeys.ReauthPasskeyOptionsView.as_view(),
+        name="passkey_reauth_options",
+    ),
+    path("reauthenticate/passkey/", passkeys.ReauthPasskeyView.as_view(), name="passkey_reauth"),
+    path(
+        "security/passkeys/options/",
+        passkeys.SecurityPasskeyOptionsView.as_view(),
+        name="passkey_add_options",
+    ),
+    path("security/passkeys/", passkeys.SecurityPasskeyAddView.as_view(), name="passkey_add"),
+    path(
+        "security/passkeys/<uuid:passkey_id>/rename/",
+        passkeys.SecurityPasskeyRenameView.as_view(),
+        name="passkey_rename",
+    ),
+    path(
+        "security/passkeys/<uuid:passkey_id>/delete/",
+        passkeys.SecurityPasskeyDeleteView.as_view(),
+        name="passkey_delete",
+    ),
     # /accounts/apps/ (the applications the user allowed) is sso's: sso:connected_apps.
 ]

@@ -58,6 +58,21 @@ response = function(status, headers, body)
   if status ~= EXPECTED then rejected = rejected + 1 end
 end
 """
+# Single-use bodies (passkey assertions, each answering its own challenge): one line each,
+# sent once; when they run out the request fails, so the pool must outlast the run.
+ONCE = """
+local pool = {}
+for line in io.lines(BODIES) do table.insert(pool, line) end
+local next_body = 1
+request = function()
+  local body = pool[next_body] or "{}"
+  next_body = next_body + 1
+  return wrk.format(nil, nil, nil, body)
+end
+response = function(status, headers, body)
+  if status ~= EXPECTED then rejected = rejected + 1 end
+end
+"""
 
 
 @dataclass
@@ -73,6 +88,8 @@ class Case:
     # For the refresh grant: a file of tokens, and the body before the token.
     tokens_file: str = ""
     body_prefix: str = ""
+    # A file of whole bodies, each sent once (ONCE).
+    bodies_file: str = ""
 
 
 def _lua(case: Case) -> str:
@@ -86,6 +103,9 @@ def _lua(case: Case) -> str:
         lines.append(f"TOKENS = {json.dumps(case.tokens_file)}")
         lines.append(f"BODY_PREFIX = {json.dumps(case.body_prefix)}")
         lines.append(ROTATE)
+    elif case.bodies_file:
+        lines.append(f"BODIES = {json.dumps(case.bodies_file)}")
+        lines.append(ONCE)
     elif case.check_status:
         lines.append(CHECK_STATUS)
     lines.append(DONE)

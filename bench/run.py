@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import load, report
+from bench import load, passkeys, report
 from tests.processes import gunicorn_command, wait_ready
 from tests.run import choose_database, free_port, redis_answers
 
@@ -416,6 +416,47 @@ class Bench:
             name: rounds_summary(runs, hashes) for name, runs in samples.items()
         }
 
+    def passkey(self) -> None:
+        """Passkey sign-ins (options + answer, over the API) against password sign-ins (the
+        login API), alternated ROUNDS times; the median of the per-round ratios (goal 5: a
+        passkey needs no Argon2)."""
+        password = self.cast["password"]
+        token = api_login(self.url, self.cast["passkey"]["username"], password)["access_token"]
+        authenticator = passkeys.enrol(self.url, self.env["PORTAL_URL"], token)
+        body = {"login": self.cast["member"]["username"], "password": password}
+        login_case, options_case = json_post("/api/v1/auth/login/", body), passkeys.options_case()
+        c = 2 * CORES
+        rounds = []
+        for turn in range(ROUNDS):
+            login_run = self.measure(login_case, c, seconds=SAMPLE, warm_up=False)
+            options_run = self.measure(options_case, c, seconds=SAMPLE, warm_up=turn == 0)
+            count = passkeys.pool_size(options_run["rps"], SAMPLE)
+            answers = passkeys.answers_case(self.url, authenticator, count)
+            answers_run = self.measure(answers, c, seconds=SAMPLE, warm_up=False)
+            rate = passkeys.sign_ins_per_second(options_run["rps"], answers_run["rps"])
+            # The same per portal core-second: less moved by what else the cores run.
+            per_core = passkeys.sign_ins_per_second(
+                passkeys.per_core(options_run), passkeys.per_core(answers_run)
+            )
+            password_per_core = passkeys.per_core(login_run)
+            rounds.append(
+                {
+                    "password_rps": login_run["rps"],
+                    "options": options_run,
+                    "answers": answers_run,
+                    "rps": rate,
+                    "ratio": rate / login_run["rps"] if login_run["rps"] else 0.0,
+                    "per_core_ratio": per_core / password_per_core if password_per_core else 0.0,
+                }
+            )
+        middle = sorted(rounds, key=lambda run: run["ratio"])[len(rounds) // 2]
+        self.results["passkey"] = {
+            **middle,
+            "ratios": [run["ratio"] for run in rounds],
+            "per_core_ratios": [run["per_core_ratio"] for run in rounds],
+            "samples": [run["rps"] for run in rounds],
+        }
+
     def api(self) -> None:
         token = self.member["access_token"]
         cases = {
@@ -644,6 +685,7 @@ def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
         bench = Bench(url, env, cast, tmp)
         bench.meters[url] = CpuMeter(master, BENCH_DB)
         timed("login", bench.login)
+        timed("passkey", bench.passkey)
         timed("api", bench.api)
         timed("oauth", bench.oauth)
         bench.results["authz"] = {"warm": timed("authz warm", bench.authz_check)}

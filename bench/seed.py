@@ -120,6 +120,9 @@ def cast(out: Path) -> None:
     # grows by thousands during the login figure).
     reader = UserFactory(username="bench.reader", password=PASSWORD)
     LoginEventFactory.create_batch(READER_EVENTS, user=reader)
+    # Signs in with a passkey only (bench.run registers it over the API): once it has one, its
+    # password alone no longer signs in, so no other figure may use this account.
+    passkey_user = UserFactory(username="bench.passkey", password=PASSWORD)
     for role in _roles(admin):
         # The seed is the system, not an administrator: no actor, so no ceiling on what it grants.
         authz.role_assign(user=member, role=role, granted_by=None)
@@ -129,6 +132,7 @@ def cast(out: Path) -> None:
         "member": {"username": member.username, "public_id": str(member.public_id)},
         "admin": {"username": admin.username, "public_id": str(admin.public_id)},
         "reader": {"username": reader.username, "public_id": str(reader.public_id)},
+        "passkey": {"username": passkey_user.username, "public_id": str(passkey_user.public_id)},
         **_oauth(admin, member),
     }
     out.write_text(json.dumps(data))

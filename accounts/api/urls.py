@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, mfa_login, mfa_self, sessions, users
+from accounts.api.views import auth, me, mfa_login, mfa_self, passkeys, sessions, users
 
 app_name = "accounts"
 
@@ -53,6 +53,23 @@ urlpatterns = [
         "me/mfa/recovery-codes/",
         mfa_self.MeRecoveryCodesApi.as_view(),
         name="me_mfa_recovery_codes",
+    ),
+    # Passkeys (WebAuthn): sign-in with one alone, the second step's options, self-service.
+    path(
+        "auth/passkey/options/", passkeys.PasskeySignInOptionsApi.as_view(), name="passkey_options"
+    ),
+    path("auth/passkey/", passkeys.PasskeySignInApi.as_view(), name="passkey"),
+    path(
+        "auth/login/mfa/webauthn/options/",
+        passkeys.MfaWebauthnOptionsApi.as_view(),
+        name="login_mfa_webauthn_options",
+    ),
+    path(
+        "me/passkeys/options/", passkeys.MePasskeyOptionsApi.as_view(), name="me_passkeys_options"
+    ),
+    path("me/passkeys/", passkeys.MePasskeyListApi.as_view(), name="me_passkeys"),
+    path(
+        "me/passkeys/<uuid:passkey_id>/", passkeys.MePasskeyDetailApi.as_view(), name="me_passkey"
     ),
     path("users/", users.UserListApi.as_view(), name="users"),
     path(

@@ -305,6 +305,7 @@ class LoginEvent(models.Model):
 from accounts.models.factors import (  # noqa: E402 - after User, which they point to
     AuthMethod,
     Passkey,
+    PasskeyChallenge,
     PendingSignIn,
     RecoveryCode,
     TotpDevice,
@@ -318,6 +319,7 @@ __all__ = [
     "LoginOutcome",
     "OneTimeToken",
     "Passkey",
+    "PasskeyChallenge",
     "PendingSignIn",
     "Profile",
     "RecoveryCode",

@@ -147,3 +147,36 @@ class PendingSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"Pending sign-in of {self.user_id}"
+
+
+class PasskeyChallenge(models.Model):
+    """A WebAuthn challenge the portal issued and has not seen answered: single use, short-lived.
+
+    Kept in the database, not the cache, so that a Redis outage does not stop passkey sign-ins.
+    ``user`` is null for a discoverable sign-in (no account known until the passkey answers).
+    Only the SHA-256 of the challenge is stored; answering deletes the row (compare-and-swap).
+    """
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register", "Add a passkey"
+        SIGN_IN = "sign_in", "Sign in with a passkey alone"
+        FACTOR = "factor", "Prove a factor (second step, re-authentication)"
+
+    challenge_hash = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_index=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="accounts_passkey_chal_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} challenge"

@@ -10,7 +10,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -158,10 +158,7 @@ class LoginView(ServiceFormView):
             self._remember_unverified(login)
             raise
         except (MfaRequired, MfaEnrollmentRequired) as step:
-            try:
-                return second_step_redirect(self.request, step)
-            except NoReverseMatch:
-                raise step from None  # no enrolment page yet: refused with the reason
+            return second_step_redirect(self.request, step)
         self.request.session.pop(PENDING_VERIFICATION_KEY, None)
         return redirect(safe_next(self.request) or "home")
 

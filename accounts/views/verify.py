@@ -121,10 +121,9 @@ def second_step_redirect(
 ) -> HttpResponse:
     """After the right password of an account with a factor (or that must enrol): the pending
     step's token goes into this browser's session, then on to the page of that step, with
-    ``next``. Until the enrolment page exists (URL name ``accounts:login_enrol``), an account
-    that must enrol is refused with the reason; it is never signed in without a factor."""
+    ``next``: accounts:login_verify to prove a factor, accounts:login_enrol to add one first."""
     name = "accounts:login_verify" if isinstance(step, MfaRequired) else "accounts:login_enrol"
-    url = reverse(name)  # NoReverseMatch: the caller refuses with the step's message
+    url = reverse(name)
     request.session[PENDING_SESSION_KEY] = step.mfa_token  # type: ignore[attr-defined]
     if next_url := safe_next(request) or default_next:
         url = f"{url}?{urlencode({'next': next_url})}"

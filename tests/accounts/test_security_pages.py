@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import (
@@ -60,13 +61,11 @@ def _secret(response) -> str:
 
 
 def _sent_to_reauthenticate(response, back: str) -> bool:
-    """Where a stale sign-in goes: the re-authentication page coming back to ``back`` (or, in
-    a build without that page, the security page with a message)."""
-    try:
-        target = reverse("accounts:reauthenticate")
-    except NoReverseMatch:
-        return response["Location"] == SECURITY
-    return response["Location"].startswith(target) and "next=" in response["Location"]
+    """Where a stale sign-in goes: the re-authentication page coming back to ``back``."""
+    target = urlsplit(response["Location"])
+    return target.path == reverse("accounts:reauthenticate") and parse_qs(target.query).get(
+        "next"
+    ) == [back]
 
 
 # -- the overview ------------------------------------------------------------------------------

@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt as pyjwt
 import pytest
-from django.http import HttpResponse
-from django.urls import NoReverseMatch, URLResolver, include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Channel, Passkey, User, UserSession
@@ -22,38 +21,6 @@ from tests.sso.conftest import REDIRECT_URI, exchange, pkce_pair, query, refresh
 pytestmark = pytest.mark.django_db
 
 AUTHORIZE = "oauth2_provider:authorize"
-
-
-def _stand_in_page(request):
-    return HttpResponse("re-authenticate")
-
-
-def _urls_with_reauthenticate_page() -> list:
-    """identity.urls, with a stand-in for ``accounts:reauthenticate`` while the page is not in
-    this tree (it is built alongside; the step-up only redirects to it by name)."""
-    from identity import urls
-
-    patterns = list(urls.urlpatterns)
-    for index, pattern in enumerate(patterns):
-        if isinstance(pattern, URLResolver) and pattern.namespace == "accounts":
-            own = [
-                *pattern.url_patterns,
-                path("reauthenticate/", _stand_in_page, name="reauthenticate"),
-            ]
-            patterns[index] = path("accounts/", include((own, "accounts")))
-    return patterns
-
-
-urlpatterns: list = []
-
-
-@pytest.fixture(autouse=True)
-def _reauthenticate_page(settings):
-    try:
-        reverse("accounts:reauthenticate")
-    except NoReverseMatch:
-        urlpatterns[:] = _urls_with_reauthenticate_page()
-        settings.ROOT_URLCONF = __name__
 
 
 @pytest.fixture

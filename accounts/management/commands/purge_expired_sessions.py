@@ -1,5 +1,5 @@
 """Deletes sign-ins (UserSession rows) expired or revoked more than N days ago, and the
-second-factor steps of sign-ins (PendingSignIn rows) that ended over a day ago."""
+short-lived steps of signing in that ended: pending second steps, unanswered passkey challenges."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from accounts.services.mfa.passkeys import passkey_challenges_purge
 from accounts.services.mfa.pending import pending_sign_ins_purge
 from accounts.services.sessions import sessions_purge
 
@@ -25,5 +26,5 @@ class Command(BaseCommand):
             batch_size=max(options["batch_size"], 1),
         )
         self.stdout.write(f"Deleted {deleted} expired or revoked sessions.")
-        pending = pending_sign_ins_purge()
-        self.stdout.write(f"Deleted {pending} ended second-factor steps.")
+        steps = pending_sign_ins_purge() + passkey_challenges_purge()
+        self.stdout.write(f"Deleted {steps} ended sign-in steps and passkey challenges.")

@@ -234,11 +234,11 @@ def user_mfa_reset_by_admin(*, actor: User, user: User) -> None:
 def _factors_delete(*, user: User) -> str:
     """Deletes every factor and pending sign-in of ``user``; says what went, never a secret."""
     apps, _ = TotpDevice.objects.filter(user=user).delete()
-    passkeys, _ = Passkey.objects.filter(user=user).delete()
+    keys, _ = Passkey.objects.filter(user=user).delete()
     codes, _ = RecoveryCode.objects.filter(user=user, used_at__isnull=True).delete()
     RecoveryCode.objects.filter(user=user).delete()
     PendingSignIn.objects.filter(user=user).delete()
-    return f"{apps} authenticator app(s), {passkeys} passkey(s), {codes} unused recovery code(s)"
+    return f"{apps} authenticator app(s), {keys} passkey(s), {codes} unused recovery code(s)"
 
 
 def _admin_history_record(*, actor: User | None, user: User, message: str) -> None:
@@ -251,3 +251,7 @@ def _admin_history_record(*, actor: User | None, user: User, message: str) -> No
         change_message=message,
         single_object=True,
     )
+
+
+# Last: passkeys registers PROVERS["webauthn"] and needs the names above.
+from accounts.services.mfa import passkeys  # noqa: E402, F401

@@ -13,6 +13,8 @@ from accounts.models import AuthMethod, Channel, LoginEvent, User, UserSession
 from accounts.services.sessions.revoke import sessions_mark_revoked
 from accounts.services.sessions.start import request_client, session_start
 
+LOGIN_BACKEND = "accounts.backends.LoginBackend"
+
 SESSION_ID_KEY = "_user_session_id"
 REAUTH_KEY = "_reauthentication_requested_at"
 # A re-authentication asked for and abandoned stops showing the sign-in page after this.
@@ -32,7 +34,9 @@ def browser_session_start(
     another account) leaves its earlier sign-in behind: that one ends. ``channel`` is admin
     for the Django admin's sign-in finished on the second-factor page."""
     previous = request.session.get(SESSION_ID_KEY)
-    login(request, user)  # a fresh session key; sends user_logged_in (axes resets)
+    # A fresh session key; sends user_logged_in (axes resets). A user proven by a factor alone
+    # (a passkey, a pending step loaded by its token) came through no backend: name ours.
+    login(request, user, backend=getattr(user, "backend", None) or LOGIN_BACKEND)
     session = session_start(
         user=user,
         channel=channel,
