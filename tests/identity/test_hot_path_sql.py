@@ -22,12 +22,14 @@ from django.utils import timezone
 
 from accounts.backends import user_for_login
 from accounts.lockout import LockoutHandler
-from accounts.models import Channel, UserSession
+from accounts.models import Channel, PasskeyChallenge, UserSession
 from accounts.selectors import user_get_for_access_token
+from accounts.services.mfa import passkeys
 from accounts.services.sessions.upkeep import session_refresh_jti_swap
 from identity.hashing import sha256_hex
 from identity.postgres.statements import orm_only
 from sso import token_store
+from tests.passkeys import authenticator_new, passkey_enrol
 from tests.sso.conftest import register, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +118,29 @@ def _refresh_rotation(state: str):
     return case
 
 
+def _passkey_sign_in_take(state: str):
+    def case(user, **_: Any):
+        passkey, _codes = passkey_enrol(user, authenticator_new())
+        purpose = PasskeyChallenge.Purpose
+        kind = purpose.FACTOR if state == "factor challenge" else purpose.SIGN_IN
+        challenge = passkeys._challenge_issue(purpose=kind, user=user)
+        credential_id = "unknown" if state == "unknown credential" else passkey.credential_id
+
+        def run() -> tuple[Any, list[str]]:
+            # A write: each way runs in a savepoint rolled back, from the same rows.
+            with transaction.atomic():
+                found = passkeys._sign_in_challenge_take(
+                    challenge=challenge, credential_id=credential_id
+                )
+                left = list(PasskeyChallenge.objects.values_list("purpose", flat=True))
+                transaction.set_rollback(True)
+            return found, left
+
+        return run
+
+    return case
+
+
 CASES = {
     "sign-in by username": _sign_in_lookup(lambda u: u.username.upper()),
     "sign-in by email": _sign_in_lookup(lambda u: f" {u.email.upper()} "),
@@ -133,6 +158,9 @@ CASES = {
     "refresh rotation": _refresh_rotation("current"),
     "refresh rotation stale jti": _refresh_rotation("stale jti"),
     "refresh rotation expired": _refresh_rotation("expired"),
+    "passkey sign-in": _passkey_sign_in_take("sign-in challenge"),
+    "passkey sign-in unknown credential": _passkey_sign_in_take("unknown credential"),
+    "passkey sign-in with a factor challenge": _passkey_sign_in_take("factor challenge"),
 }
 
 
