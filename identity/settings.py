@@ -550,8 +550,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        f"Problem{status}CodeEnum": f"identity.api.schema.codes_{status}"
-        for status in _PROBLEM_STATUSES
+        **{
+            f"Problem{status}CodeEnum": f"identity.api.schema.codes_{status}"
+            for status in _PROBLEM_STATUSES
+        },
+        # The second-factor methods: the mfa_required problem's `methods` and the `method` of
+        # /api/v1/auth/login/mfa/ are one set.
+        "MfaMethodEnum": "accounts.services.mfa.MFA_METHODS",
     },
 }
 

@@ -14,7 +14,7 @@ from accounts.errors import AccountLocked, MfaTokenInvalid
 from accounts.lockout import retry_after_seconds
 from accounts.models import Channel, PendingSignIn
 from accounts.services.login import sign_in_complete
-from accounts.services.mfa import METHOD_RECOVERY_CODE, METHOD_TOTP, METHOD_WEBAUTHN, Proof
+from accounts.services.mfa import MFA_METHODS, Proof
 from accounts.services.mfa.pending import sign_in_factor_prove, sign_in_pending_get
 from identity.api import serializers as strict
 from identity.api.schema import problems
@@ -31,7 +31,7 @@ class LoginMfaApi(ThrottledPublicApi):
 
     class InputSerializer(strict.InputSerializer):
         mfa_token = strict.CharField(max_length=200, help_text="From the 403 `mfa_required`.")
-        method = strict.ChoiceField(choices=[METHOD_TOTP, METHOD_RECOVERY_CODE, METHOD_WEBAUTHN])
+        method = strict.ChoiceField(choices=MFA_METHODS)
         code = strict.CharField(
             max_length=64, required=False, help_text="For totp and recovery_code."
         )

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 METHOD_TOTP = "totp"
 METHOD_RECOVERY_CODE = "recovery_code"
 METHOD_WEBAUTHN = "webauthn"
+# Every method, as the API names them (the OpenAPI schema names this set MfaMethodEnum).
+MFA_METHODS = (METHOD_TOTP, METHOD_RECOVERY_CODE, METHOD_WEBAUTHN)
 CODE_METHODS = {METHOD_TOTP: AuthMethod.TOTP, METHOD_RECOVERY_CODE: AuthMethod.RECOVERY_CODE}
 
 __all__ = [
