@@ -10,7 +10,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import emails
-from accounts.errors import IncorrectPassword, PasswordMismatch, PasswordNotChanged
+from accounts.errors import (
+    IncorrectPassword,
+    PasswordChangeRequired,
+    PasswordMismatch,
+    PasswordNotChanged,
+)
 from accounts.models import OneTimeToken, User
 from accounts.selectors import user_get_by_login
 from accounts.services.login import user_password_verify
@@ -109,6 +114,27 @@ def account_confirm(
     _validate(new_password, user=user)
     _password_set(user=user, password=new_password)
     user_sessions_revoke(user=user, reason="password_changed", except_session_id=keep_session_id)
+
+
+def password_choice_check(*, user: User, new_password: str | None) -> None:
+    """Before a second factor is spent on a sign-in that must choose a new password (the API's
+    first sign-in with a temporary password, whose code goes to /auth/login/mfa/): the new
+    password is required and must pass the rules, so a refusal never wastes the code. An
+    account that must choose none is told so, never silently ignored."""
+    if not user.must_change_password:
+        if new_password:
+            raise ValidationError(
+                {"new_password": "This account has no password to choose at sign-in."},
+                code="unexpected",
+            )
+        return
+    if not new_password:
+        raise PasswordChangeRequired(
+            "This account must choose a new password: send new_password with the code."
+        )
+    if user.check_password(new_password):
+        raise PasswordNotChanged()
+    _validate(new_password, user=user)
 
 
 @transaction.atomic

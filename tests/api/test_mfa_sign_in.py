@@ -204,6 +204,46 @@ def test_confirm_account_with_a_factor_keeps_the_password_until_the_second_step(
     assert not UserSession.objects.filter(user=user).exists()
 
 
+def test_confirm_account_with_a_factor_chooses_the_password_with_the_second_step(api):
+    user = UserFactory(must_change_password=True)
+    app = totp_enrol(user)
+    new = "a new passphrase of mine 31"
+    body = {"login": user.username, "old_password": DEFAULT_PASSWORD, "new_password": new}
+    answer = api.post(reverse("api:accounts:confirm_account"), body, format="json")
+    token = answer.json()["mfa_token"]
+    code = totp_fresh_code(app)
+    # Without the new password the code is not spent: the account must still choose one.
+    problem(second_step(api, token, code), 403, "password_change_required")
+    weak = {"mfa_token": token, "method": "totp", "code": code, "new_password": "short"}
+    assert api.post(reverse("api:accounts:login_mfa"), weak, format="json").status_code == 400
+    done = api.post(
+        reverse("api:accounts:login_mfa"),
+        {"mfa_token": token, "method": "totp", "code": code, "new_password": new},
+        format="json",
+    )
+    assert done.status_code == 200, done.json()
+    user.refresh_from_db()
+    assert user.check_password(new)
+    assert not user.must_change_password
+    bearer = f"Bearer {done.json()['access_token']}"
+    assert api.get(reverse("api:accounts:me"), HTTP_AUTHORIZATION=bearer).status_code == 200
+
+
+def test_login_mfa_ignores_no_new_password_for_an_account_that_needs_none(api, totp_user):
+    user, app = totp_user
+    body = {
+        "mfa_token": mfa_token(api, user),
+        "method": "totp",
+        "code": totp_fresh_code(app),
+        "new_password": "an attempt to change it 55",
+    }
+    problem(
+        api.post(reverse("api:accounts:login_mfa"), body, format="json"), 400, "validation_error"
+    )
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
 def test_login_mfa_schema_lists_the_problem_members(api):
     schema = api.get(reverse("api_schema"), HTTP_ACCEPT="application/json").json()
     responses = schema["paths"]["/api/v1/auth/login/mfa/"]["post"]["responses"]

@@ -16,6 +16,7 @@ from accounts.models import Channel, PendingSignIn
 from accounts.services.login import sign_in_complete
 from accounts.services.mfa import MFA_METHODS, Proof
 from accounts.services.mfa.pending import sign_in_factor_prove, sign_in_pending_get
+from accounts.services.passwords import account_confirm, password_choice_check
 from identity.api import serializers as strict
 from identity.api.schema import problems
 from identity.api.serializers import validated
@@ -40,15 +41,22 @@ class LoginMfaApi(ThrottledPublicApi):
             help_text="For webauthn: the assertion (PublicKeyCredential as JSON) answering "
             "the options of /api/v1/auth/login/mfa/webauthn/options/.",
         )
+        new_password = strict.PasswordField(
+            required=False,
+            help_text="Only after /api/v1/auth/confirm-account/ (a temporary password): the "
+            "password the account chooses, set once the factor is proven.",
+        )
 
     @extend_schema(
         operation_id="auth_login_mfa",
         request=InputSerializer,
-        responses={200: LoginOutputSerializer, **problems(400, 429)},
+        responses={200: LoginOutputSerializer, **problems(400, 403, 429)},
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request)
         pending = _pending(data["mfa_token"])
+        new_password = data.get("new_password")
+        password_choice_check(user=pending.user, new_password=new_password)
         proof = Proof(
             method=data["method"],
             code=data.get("code", ""),
@@ -61,6 +69,8 @@ class LoginMfaApi(ThrottledPublicApi):
             error.retry_after = retry_after_seconds(request._request)  # type: ignore[attr-defined]
             raise
         user, event = sign_in_complete(request=request._request, pending=pending, amr=amr)
+        if new_password:
+            account_confirm(user=user, new_password=new_password)
         return Response(session_start(request, user, amr=event.amr))
 
 
