@@ -208,3 +208,38 @@ def test_one_totp_code_used_by_20_threads_works_once(user):
     code = totp_code(app, steps=1)
     results = Counter(race(RACERS, lambda _: _prove(user, "totp", code)))
     assert results == {True: 1, False: RACERS - 1}
+
+
+def test_factor_changes_are_written_to_the_accounts_history(user):
+    from django.contrib.admin.models import LogEntry
+
+    totp_enrol(user)
+    mfa.recovery_codes_regenerate(user=user)
+    mfa.totp_remove(user=user)
+    entries = LogEntry.objects.filter(object_id=str(user.pk)).order_by("pk")
+    assert [entry.change_message for entry in entries] == [
+        "An authenticator app was added.",
+        "A new set of recovery codes was made (the old codes no longer work).",
+        "The authenticator app was removed.",
+    ]
+    assert {entry.user_id for entry in entries} == {user.pk}
+
+
+def test_using_a_recovery_code_is_emailed_with_a_warning_when_few_are_left(
+    user, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    codes = totp_enrol(user).recovery_codes
+    mailoutbox.clear()
+    for code in codes[:7]:
+        with django_capture_on_commit_callbacks(execute=True):
+            mfa.factor_prove(user=user, proof=mfa.Proof(method="recovery_code", code=code))
+    bodies = [message.body for message in mailoutbox]
+    assert len(bodies) == 7
+    assert all("recovery code was just used" in body for body in bodies)
+    assert "3 are left" in bodies[6]
+    assert "running out" not in bodies[6]
+    with django_capture_on_commit_callbacks(execute=True):
+        mfa.factor_prove(user=user, proof=mfa.Proof(method="recovery_code", code=codes[7]))
+    assert "2 are left" in mailoutbox[-1].body
+    assert "running out of recovery codes" in mailoutbox[-1].body
+    assert not any(code in message.body for code in codes for message in mailoutbox)

@@ -50,7 +50,6 @@ METHOD_RECOVERY_CODE = "recovery_code"
 METHOD_WEBAUTHN = "webauthn"
 # Every method, as the API names them (the OpenAPI schema names this set MfaMethodEnum).
 MFA_METHODS = (METHOD_TOTP, METHOD_RECOVERY_CODE, METHOD_WEBAUTHN)
-CODE_METHODS = {METHOD_TOTP: AuthMethod.TOTP, METHOD_RECOVERY_CODE: AuthMethod.RECOVERY_CODE}
 
 __all__ = [
     "METHOD_RECOVERY_CODE",
@@ -58,6 +57,7 @@ __all__ = [
     "METHOD_WEBAUTHN",
     "PROVERS",
     "Proof",
+    "factor_change_record",
     "factor_prove",
     "mfa_required",
     "recovery_codes_left",
@@ -119,7 +119,7 @@ def totp_enrol_confirm(*, user: User, code: str) -> list[str]:
     totp_device_confirm(user=user)
     user_mfa_refresh(user=user)
     codes = recovery_codes_replace(user=user) if first else []
-    _tell(user, "An authenticator app was added")
+    factor_change_record(user=user, change="An authenticator app was added")
     return codes
 
 
@@ -127,7 +127,7 @@ def totp_enrol_confirm(*, user: User, code: str) -> list[str]:
 def totp_remove(*, user: User) -> None:
     totp_device_delete(user=user)
     user_mfa_refresh(user=user)
-    _tell(user, "The authenticator app was removed")
+    factor_change_record(user=user, change="The authenticator app was removed")
 
 
 @transaction.atomic
@@ -136,7 +136,9 @@ def recovery_codes_regenerate(*, user: User) -> list[str]:
     if not user_mfa_refresh(user=user):
         raise FactorRequired()
     codes = recovery_codes_replace(user=user)
-    _tell(user, "A new set of recovery codes was made (the old codes no longer work)")
+    factor_change_record(
+        user=user, change="A new set of recovery codes was made (the old codes no longer work)"
+    )
     return codes
 
 
@@ -189,7 +191,20 @@ def _recovery_code_used(user: User) -> None:
     )
 
 
-def _tell(user: User, change: str) -> None:
+def factor_change_record(
+    *, user: User, change: str, actor: User | None = None, detail: str = ""
+) -> None:
+    """A factor added, removed or reset, or recovery codes replaced: written to the account's
+    admin history (LogEntry, by ``actor``, the user themselves by default) and emailed to the
+    user. ``change`` is a sentence ("An authenticator app was added"); ``detail`` what the
+    history says instead, when it says more."""
+    LogEntry.objects.log_actions(
+        user_id=(actor or user).pk,
+        queryset=[user],
+        action_flag=CHANGE,
+        change_message=detail or f"{change}.",
+        single_object=True,
+    )
     transaction.on_commit(
         lambda: emails.send_security_change(username=user.username, to=user.email, change=change)
     )
@@ -221,15 +236,16 @@ def user_mfa_reset_by_admin(*, actor: User, user: User) -> None:
     removed = _factors_delete(user=user)
     user_mfa_refresh(user=user)
     user_sessions_revoke(user=user, reason=MFA_RESET_REASON)
-    _admin_history_record(actor=actor, user=user, message=f"Second factors reset: {removed}.")
     logger.warning(
         "second factors reset by an administrator",
         extra={"actor": str(getattr(actor, "public_id", "")), "user": str(user.public_id)},
     )
-    _tell(
-        user,
-        "An administrator reset your second factors (the authenticator app, passkeys and "
-        "recovery codes were removed; sign in with your password and add new ones)",
+    factor_change_record(
+        user=user,
+        actor=actor,
+        change="An administrator reset your second factors (the authenticator app, passkeys "
+        "and recovery codes were removed; sign in with your password and add new ones)",
+        detail=f"Second factors reset: {removed}.",
     )
 
 
@@ -241,18 +257,6 @@ def _factors_delete(*, user: User) -> str:
     RecoveryCode.objects.filter(user=user).delete()
     PendingSignIn.objects.filter(user=user).delete()
     return f"{apps} authenticator app(s), {keys} passkey(s), {codes} unused recovery code(s)"
-
-
-def _admin_history_record(*, actor: User | None, user: User, message: str) -> None:
-    if actor is None:
-        return  # the portal itself: the log line is the record
-    LogEntry.objects.log_actions(
-        user_id=actor.pk,
-        queryset=[user],
-        action_flag=CHANGE,
-        change_message=message,
-        single_object=True,
-    )
 
 
 # Last: passkeys registers PROVERS["webauthn"] and needs the names above.

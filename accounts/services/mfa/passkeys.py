@@ -59,7 +59,7 @@ from accounts.services.mfa import (
     METHOD_WEBAUTHN,
     PROVERS,
     Proof,
-    _tell,
+    factor_change_record,
     user_mfa_refresh,
 )
 from accounts.services.mfa.pending import sign_in_pending_challenge_set
@@ -208,7 +208,7 @@ def _passkey_keep(
     passkey = _passkey_create(user=user, name=name, verified=verified, parsed=parsed)
     user_mfa_refresh(user=user)
     codes = recovery_codes_replace(user=user) if first else []
-    _tell(user, f"A passkey was added: {name}")
+    factor_change_record(user=user, change=f"A passkey was added: {name}")
     return passkey, codes
 
 
@@ -280,7 +280,7 @@ def passkey_delete(*, user: User, passkey_id: Any) -> None:
     passkey = passkey_get(user=user, passkey_id=passkey_id)
     passkey.delete()
     user_mfa_refresh(user=user)
-    _tell(user, f"A passkey was removed: {passkey.name}")
+    factor_change_record(user=user, change=f"A passkey was removed: {passkey.name}")
 
 
 # -- authentication ---------------------------------------------------------------------------
