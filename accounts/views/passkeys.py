@@ -24,7 +24,6 @@ from accounts import services
 from accounts.errors import (
     ApplicationError,
     FactorCodeInvalid,
-    MfaTokenInvalid,
 )
 from accounts.models import Channel, PendingSignIn
 from accounts.services.login import (
@@ -37,11 +36,11 @@ from accounts.services.mfa.pending import (
     PENDING_SESSION_KEY,
     code_failure_record,
     sign_in_factor_prove,
-    sign_in_pending_get,
 )
 from accounts.services.sessions import SESSION_ID_KEY, session_proof_renew
 from accounts.views.base import safe_next
 from accounts.views.security import SecurityActionMixin
+from accounts.views.verify import landing, page_pending
 from identity.api.errors import problem_response
 from identity.net import client_ip
 from identity.ratelimit import rate_limit_hit
@@ -115,24 +114,20 @@ class LoginPasskeyView(PasskeyJsonView):
 # -- the second step of a sign-in (the verify page) -------------------------------------------
 
 
-def _pending(request: HttpRequest) -> PendingSignIn:
-    token = request.session.get(PENDING_SESSION_KEY)
-    pending = sign_in_pending_get(token=token, channel=Channel.BROWSER)
-    if pending.purpose != PendingSignIn.Purpose.VERIFY:
-        raise MfaTokenInvalid()
-    return pending
+def _verify_pending(request: HttpRequest) -> PendingSignIn:
+    return page_pending(request, purpose=PendingSignIn.Purpose.VERIFY)
 
 
 class VerifyPasskeyOptionsView(PasskeyJsonView):
     def perform(self, request: HttpRequest, data: dict[str, Any], **kwargs: Any) -> dict:
-        return passkeys.passkey_pending_options(pending=_pending(request))
+        return passkeys.passkey_pending_options(pending=_verify_pending(request))
 
 
 class VerifyPasskeyView(PasskeyJsonView):
     """Proves a passkey for the pending sign-in and finishes it (a wrong one counts)."""
 
     def perform(self, request: HttpRequest, data: dict[str, Any], **kwargs: Any) -> dict:
-        pending = _pending(request)
+        pending = _verify_pending(request)
         proof = Proof(
             method=METHOD_WEBAUTHN,
             credential=_credential(data),
@@ -141,7 +136,7 @@ class VerifyPasskeyView(PasskeyJsonView):
         amr = sign_in_factor_prove(request=request, pending=pending, proof=proof)
         request.session.pop(PENDING_SESSION_KEY, None)
         browser_sign_in_complete(request=request, pending=pending, amr=amr)
-        return {"redirect": safe_next(request) or reverse("home")}
+        return {"redirect": safe_next(request) or landing(pending)}
 
 
 # -- re-authentication of a signed-in user ----------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,19 +27,19 @@ from accounts.errors import (
     TotpNotEnrolled,
 )
 from accounts.forms import TotpConfirmForm
-from accounts.models import AuthMethod, Channel, PendingSignIn, User
+from accounts.models import AuthMethod, PendingSignIn, User
 from accounts.qr import qr_svg
 from accounts.services.login import browser_sign_in_complete
 from accounts.services.mfa import recovery_codes_regenerate, totp_enrol_confirm, totp_remove
 from accounts.services.mfa.pending import (
     PENDING_SESSION_KEY,
     sign_in_pending_fail,
-    sign_in_pending_get,
     sign_in_pending_lockout_check,
 )
 from accounts.services.mfa.totp import totp_enrol_resume
 from accounts.views.base import safe_next, secret_page
 from accounts.views.reauth import RecentProofRequiredMixin
+from accounts.views.verify import TOO_MANY_CODES, login_redirect, page_pending
 from identity.encryption import decrypt, encrypt
 from identity.ratelimit import page_limit
 
@@ -214,13 +213,13 @@ class LoginEnrolView(FormView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            self.pending = _enrol_pending(request)
+            self.pending = page_pending(request, purpose=PendingSignIn.Purpose.ENROL)
         except MfaTokenInvalid as error:
-            return _back_to_login(request, error.message)
+            return login_redirect(request, error.message)
         try:
             return super().dispatch(request, *args, **kwargs)
         except TotpAlreadyEnrolled:
-            return _back_to_login(request, "Your account has a second factor now. Sign in again.")
+            return login_redirect(request, "Your account has a second factor now. Sign in again.")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         extra = {"enrolling": True, "next": safe_next(self.request)}
@@ -252,22 +251,5 @@ class LoginEnrolView(FormView):
         except ApplicationError as error:
             form.add_error(None, error.message)
         if self.pending.failures >= settings.MFA_MAX_ATTEMPTS:
-            return _back_to_login(self.request, "Too many wrong codes. Sign in again.")
+            return login_redirect(self.request, TOO_MANY_CODES)
         return self.form_invalid(form)
-
-
-def _enrol_pending(request: HttpRequest) -> PendingSignIn:
-    # The admin's sign-in sends staff who must enrol here too (its step's channel is admin).
-    pending = sign_in_pending_get(token=request.session.get(PENDING_SESSION_KEY))
-    wrong_channel = pending.channel not in (Channel.BROWSER, Channel.ADMIN)
-    if wrong_channel or pending.purpose != PendingSignIn.Purpose.ENROL:
-        raise MfaTokenInvalid()
-    return pending
-
-
-def _back_to_login(request: HttpRequest, message: str) -> HttpResponse:
-    request.session.pop(PENDING_SESSION_KEY, None)
-    messages.error(request, message)
-    next_url = safe_next(request)
-    login = reverse("accounts:login")
-    return redirect(f"{login}?{urlencode({'next': next_url})}" if next_url else login)

@@ -25,6 +25,7 @@ from accounts.services.mfa import (
     user_factor_methods,
 )
 from accounts.services.mfa.pending import (
+    PAGE_CHANNELS,
     PENDING_SESSION_KEY,
     sign_in_factor_prove,
     sign_in_pending_get,
@@ -33,8 +34,6 @@ from accounts.views.base import ServiceFormView, safe_next, secret_page
 from identity.csp import form_action_allow_next
 from identity.ratelimit import page_limit
 
-# The channels whose password step ends on this page: the sign-in page and the Django admin's.
-PAGE_CHANNELS = (Channel.BROWSER, Channel.ADMIN)
 TOO_MANY_CODES = "Too many wrong codes. Sign in again."
 
 
@@ -59,7 +58,7 @@ class LoginVerifyView(ServiceFormView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            self.pending = _pending(request)
+            self.pending = page_pending(request, purpose=PendingSignIn.Purpose.VERIFY)
         except MfaTokenInvalid as error:
             if request.user.is_authenticated and PENDING_SESSION_KEY not in request.session:
                 return redirect(safe_next(request) or "home")
@@ -113,7 +112,7 @@ class LoginVerifyView(ServiceFormView):
         except MfaTokenInvalid as error:
             return login_redirect(request, error.message)
         request.session.pop(PENDING_SESSION_KEY, None)
-        return redirect(safe_next(request) or _landing(pending))
+        return redirect(safe_next(request) or landing(pending))
 
 
 def second_step_redirect(
@@ -130,13 +129,14 @@ def second_step_redirect(
     return redirect(url)
 
 
-def _pending(request: HttpRequest) -> PendingSignIn:
-    """This browser's live step to verify a factor; MfaTokenInvalid otherwise."""
-    pending = sign_in_pending_get(token=request.session.get(PENDING_SESSION_KEY))
-    if pending.channel not in PAGE_CHANNELS or pending.purpose != PendingSignIn.Purpose.VERIFY:
-        raise MfaTokenInvalid()
-    return pending
+def page_pending(request: HttpRequest, *, purpose: str) -> PendingSignIn:
+    """This browser's live pending step for ``purpose`` (to verify a factor, or to enrol one);
+    MfaTokenInvalid otherwise."""
+    return sign_in_pending_get(
+        token=request.session.get(PENDING_SESSION_KEY), channels=PAGE_CHANNELS, purpose=purpose
+    )
 
 
-def _landing(pending: PendingSignIn) -> str:
+def landing(pending: PendingSignIn) -> str:
+    """Where a finished sign-in goes without ``next``: the admin's index for the admin's."""
     return reverse("admin:index") if pending.channel == Channel.ADMIN else reverse("home")

@@ -85,8 +85,8 @@ def test_passkey_login_refuses_a_body_that_is_not_a_json_object(client):
     assert response.json()["code"] == "invalid_json"
 
 
-def _pending_browser(client, user) -> str:
-    token = sign_in_pending_start(user=user, channel="browser", identifier=user.username, amr="pwd")
+def _pending_browser(client, user, channel: str = "browser") -> str:
+    token = sign_in_pending_start(user=user, channel=channel, identifier=user.username, amr="pwd")
     session = client.session
     session[PENDING_SESSION_KEY] = token
     session.save()
@@ -103,6 +103,17 @@ def test_passkey_verify_finishes_the_pending_sign_in(client, totp_user):
     assert UserSession.objects.get(user=user).amr == "pwd hwk"
     assert PendingSignIn.objects.get(user=user).used_at is not None
     assert client.get(reverse("accounts:security")).status_code == 200
+
+
+def test_passkey_verify_finishes_an_admin_sign_in_into_the_admin(client, user_factory):
+    staff = user_factory(staff=True)
+    authenticator = authenticator_new()
+    passkey_enrol(staff, authenticator)
+    _pending_browser(client, staff, channel="admin")
+    response = _ceremony(client, authenticator, "passkey_verify_options", "passkey_verify")
+    assert response.json() == {"redirect": reverse("admin:index")}
+    session = UserSession.objects.get(user=staff)
+    assert (session.channel, session.amr) == ("admin", "pwd hwk")
 
 
 def test_passkey_verify_with_another_users_passkey_counts_a_failure(client, user, user_factory):

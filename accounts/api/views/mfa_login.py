@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from accounts.api.serializers import LoginOutputSerializer
 from accounts.api.views.auth import session_start
 from accounts.api.views.base import ThrottledPublicApi, no_store
-from accounts.errors import AccountLocked, MfaTokenInvalid
+from accounts.errors import AccountLocked
 from accounts.lockout import retry_after_seconds
 from accounts.models import Channel, PendingSignIn
 from accounts.services.login import sign_in_complete
@@ -54,7 +54,7 @@ class LoginMfaApi(ThrottledPublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request)
-        pending = _pending(data["mfa_token"])
+        pending = api_pending(data["mfa_token"])
         new_password = data.get("new_password")
         password_choice_check(user=pending.user, new_password=new_password)
         proof = Proof(
@@ -74,9 +74,8 @@ class LoginMfaApi(ThrottledPublicApi):
         return Response(session_start(request, user, amr=event.amr))
 
 
-def _pending(token: str) -> PendingSignIn:
-    """The API's live step to verify a factor (an enrolment step is the enrol endpoints')."""
-    pending = sign_in_pending_get(token=token, channel=Channel.API)
-    if pending.purpose != PendingSignIn.Purpose.VERIFY:
-        raise MfaTokenInvalid()
-    return pending
+def api_pending(token: str) -> PendingSignIn:
+    """The API's live step to verify a factor (an enrolment step is the pages')."""
+    return sign_in_pending_get(
+        token=token, channel=Channel.API, purpose=PendingSignIn.Purpose.VERIFY
+    )

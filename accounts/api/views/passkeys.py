@@ -18,13 +18,12 @@ from accounts.api.serializers import LoginOutputSerializer
 from accounts.api.views.auth import token_body
 from accounts.api.views.base import ThrottledPublicApi, no_store
 from accounts.api.views.me import current_session_id
-from accounts.errors import MfaTokenInvalid
+from accounts.api.views.mfa_login import api_pending
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
-from accounts.models import Channel, Passkey, PendingSignIn, User
+from accounts.models import Channel, Passkey, User
 from accounts.services import request_client
 from accounts.services.login import sign_in_succeed, user_reauthenticate
 from accounts.services.mfa import passkeys
-from accounts.services.mfa.pending import sign_in_pending_get
 from accounts.tokens import api_session_start
 from identity.api import serializers as strict
 from identity.api.schema import problems
@@ -134,10 +133,7 @@ class MfaWebauthnOptionsApi(ThrottledPublicApi):
     )
     def post(self, request: Request) -> Response:
         token = validated(self.InputSerializer, request)["mfa_token"]
-        pending = sign_in_pending_get(token=token, channel=Channel.API)
-        if pending.purpose != PendingSignIn.Purpose.VERIFY:
-            raise MfaTokenInvalid()
-        return Response(passkeys.passkey_pending_options(pending=pending))
+        return Response(passkeys.passkey_pending_options(pending=api_pending(token)))
 
 
 class MePasskeyOptionsApi(APIView):

@@ -55,9 +55,20 @@ def sign_in_pending_start(
     return token
 
 
-def sign_in_pending_get(*, token: str | None, channel: str | None = None) -> PendingSignIn:
+# The channels whose password step ends on a page (the sign-in page, the Django admin's).
+PAGE_CHANNELS = (Channel.BROWSER, Channel.ADMIN)
+
+
+def sign_in_pending_get(
+    *,
+    token: str | None,
+    channel: str | None = None,
+    channels: tuple[str, ...] | None = None,
+    purpose: str | None = None,
+) -> PendingSignIn:
     """The live pending sign-in of ``token`` with its user; MfaTokenInvalid when it is
-    unknown, used, expired, dead of wrong codes, or of another channel."""
+    unknown, used, expired, dead of wrong codes, of another channel (``channel`` or one of
+    ``channels``) or for another ``purpose``."""
     if not token or len(token) > 200:
         raise MfaTokenInvalid()
     pending = (
@@ -72,9 +83,10 @@ def sign_in_pending_get(*, token: str | None, channel: str | None = None) -> Pen
         )
         .first()
     )
-    if pending is None or (channel is not None and pending.channel != channel):
+    allowed = channels or ((channel,) if channel else None)
+    if pending is None or (allowed is not None and pending.channel not in allowed):
         raise MfaTokenInvalid()
-    if not pending.user.is_active:
+    if (purpose is not None and pending.purpose != purpose) or not pending.user.is_active:
         raise MfaTokenInvalid()
     return pending
 
