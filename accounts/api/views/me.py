@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -16,6 +18,7 @@ from accounts.api.serializers import (
     ProfileOutputSerializer,
 )
 from accounts.models import Profile, User
+from accounts.services.login import user_reauthenticate
 from accounts.services.sessions import SESSION_ID_KEY
 from identity.api import serializers as strict
 from identity.api.schema import problems
@@ -30,6 +33,30 @@ def current_session_id(request: Request) -> str | None:
         return auth.get("sid")
     session = getattr(request._request, "session", None)
     return session.get(SESSION_ID_KEY) if session is not None else None
+
+
+class ReauthenticationInputSerializer(strict.InputSerializer):
+    """Either proves the holder again; neither is needed on a sign-in proven within
+    REAUTHENTICATION_SECONDS (403 reauthentication_required otherwise)."""
+
+    current_password = strict.PasswordField(required=False)
+    code = strict.CharField(
+        required=False,
+        max_length=64,
+        help_text="A code of the authenticator app or a recovery code.",
+    )
+
+
+def reauthenticate(request: Request, data: dict[str, Any]) -> None:
+    """A sensitive self-service call (a factor, recovery codes): a recent proof, on the sign-in
+    making the request (accounts.services.login.user_reauthenticate)."""
+    user_reauthenticate(
+        request=request._request,
+        user=request.user,
+        password=data.get("current_password"),
+        code=data.get("code"),
+        session_id=current_session_id(request),
+    )
 
 
 class MeApi(APIView):

@@ -18,8 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors
 from accounts.api.views.base import no_store
-from accounts.api.views.me import current_session_id
-from accounts.services.login import user_reauthenticate
+from accounts.api.views.me import ReauthenticationInputSerializer, reauthenticate
 from accounts.services.mfa import (
     recovery_codes_regenerate,
     totp_enrol_confirm,
@@ -32,27 +31,8 @@ from identity.api.scopes import NO_OAUTH
 from identity.api.serializers import validated
 
 
-class ReauthenticationInputSerializer(strict.InputSerializer):
-    """Either proves the holder again; neither is needed on a sign-in proven within
-    REAUTHENTICATION_SECONDS (403 reauthentication_required otherwise)."""
-
-    current_password = strict.PasswordField(required=False)
-    code = strict.CharField(
-        required=False,
-        max_length=64,
-        help_text="A code of the authenticator app or a recovery code.",
-    )
-
-
 def _reauthenticate(request: Request) -> None:
-    data = validated(ReauthenticationInputSerializer, request)
-    user_reauthenticate(
-        request=request._request,
-        user=request.user,
-        password=data.get("current_password"),
-        code=data.get("code"),
-        session_id=current_session_id(request),
-    )
+    reauthenticate(request, validated(ReauthenticationInputSerializer, request))
 
 
 class FactorsApi(APIView):

@@ -17,12 +17,12 @@ from rest_framework.views import APIView
 from accounts.api.serializers import LoginOutputSerializer
 from accounts.api.views.auth import token_body
 from accounts.api.views.base import ThrottledPublicApi, no_store
-from accounts.api.views.me import current_session_id
+from accounts.api.views.me import ReauthenticationInputSerializer, reauthenticate
 from accounts.api.views.mfa_login import api_pending
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, Passkey, User
 from accounts.services import request_client
-from accounts.services.login import sign_in_succeed, user_reauthenticate
+from accounts.services.login import sign_in_succeed
 from accounts.services.mfa import passkeys
 from accounts.tokens import api_session_start
 from identity.api import serializers as strict
@@ -47,22 +47,6 @@ class PasskeyOutputSerializer(strict.OutputSerializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
     backup_eligible = serializers.BooleanField(help_text="A synced passkey (it can be backed up).")
     backed_up = serializers.BooleanField()
-
-
-def _reauthenticate(request: Request, data: dict[str, Any]) -> None:
-    """Adding and removing a passkey are sensitive: a password, a code or a recent sign-in."""
-    user_reauthenticate(
-        request=request._request,
-        user=request.user,
-        password=data.get("current_password"),
-        code=data.get("code"),
-        session_id=current_session_id(request),
-    )
-
-
-class ReauthenticationInputSerializer(strict.InputSerializer):
-    current_password = strict.PasswordField(required=False)
-    code = strict.CharField(max_length=32, required=False, help_text="An app or recovery code.")
 
 
 @no_store
@@ -176,7 +160,7 @@ class MePasskeyListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(self.CreateInputSerializer, request)
-        _reauthenticate(request, data)
+        reauthenticate(request, data)
         passkey, codes = passkeys.passkey_register(
             user=request.user, name=data["name"], credential=data["credential"]
         )
@@ -210,6 +194,6 @@ class MePasskeyDetailApi(APIView):
     def delete(self, request: Request, passkey_id: str) -> Response:
         data = validated(ReauthenticationInputSerializer, request)
         passkeys.passkey_get(user=request.user, passkey_id=passkey_id)  # 404 before asking
-        _reauthenticate(request, data)
+        reauthenticate(request, data)
         passkeys.passkey_delete(user=request.user, passkey_id=passkey_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
