@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.handlers.proxy import AxesProxyHandler
-from django.conf import settings
-from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -19,7 +16,6 @@ from accounts.api.views.auth import token_body
 from accounts.api.views.base import ThrottledPublicApi, no_store
 from accounts.api.views.me import ReauthenticationInputSerializer, reauthenticate
 from accounts.api.views.mfa_login import api_pending
-from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, Passkey, User
 from accounts.services import request_client
 from accounts.services.login import sign_in_succeed
@@ -83,22 +79,12 @@ class PasskeySignInApi(ThrottledPublicApi):
 
 
 def _tokens(request: Request, user: User, *, amr: str) -> dict[str, Any]:
-    _failures_count(request._request, user)
     sign_in_succeed(
         request=request._request, user=user, login=user.username, channel=Channel.API, amr=amr
     )
     client = request_client(request._request)
     pair = api_session_start(user=user, ip=client["ip"], user_agent=client["user_agent"], amr=amr)
     return token_body(pair, user=user)
-
-
-def _failures_count(request: HttpRequest, user: User) -> None:
-    """Counts the account's failed attempts as a password sign-in does before its success
-    (one prepared query, accounts.lockout): with none counted, axes' reset on the success
-    signal is skipped; it cost two ORM queries, a third of the passkey answer's CPU."""
-    if settings.AXES_ENABLED:
-        setattr(request, LOCKOUT_KEY_ATTR, lockout_key(login=user.username, user=user))
-        AxesProxyHandler.get_failures(request, {"username": user.username})
 
 
 @no_store
