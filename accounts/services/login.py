@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -34,6 +36,7 @@ from accounts.services.history import new_device_alert
 from accounts.services.mfa import (
     METHOD_RECOVERY_CODE,
     METHOD_TOTP,
+    METHOD_WEBAUTHN,
     Proof,
     factor_prove,
     mfa_required,
@@ -311,14 +314,16 @@ def user_reauthenticate(
     user: User,
     password: str | None = None,
     code: str | None = None,
+    credential: dict[str, Any] | None = None,
     session_id: str | None = None,
     password_field: str = "current_password",  # noqa: S107 - a field name
 ) -> None:
     """Proof that the account holder, not just their session, asks for a sensitive change
     (ASVS 3.7.1, "sudo mode"): the current password, or a code of their authenticator app or
-    a recovery code, each counted towards lockout like a password; or, with neither, a
-    sign-in (``session_id``) proven within REAUTHENTICATION_SECONDS. A proof given renews the
-    sign-in's. Missing: 403 ``reauthentication_required``; wrong: 400 ``incorrect_password``
+    a recovery code, or a passkey's ``credential``, each counted towards lockout like a
+    password; or, with none of them, a sign-in (``session_id``) proven within
+    REAUTHENTICATION_SECONDS. A proof given renews the sign-in's. Missing: 403
+    ``reauthentication_required``; wrong: 400 ``incorrect_password``
     (on ``password_field``) / ``invalid_code``."""
     if password:
         if request is not None:
@@ -328,24 +333,33 @@ def user_reauthenticate(
         elif not user.check_password(password):
             raise IncorrectPassword(field=password_field)
         proven = AuthMethod.PASSWORD
-    elif code:
-        proven = _reauthentication_code_prove(request=request, user=user, code=code)
+    elif code or credential is not None:
+        proven = _reauthentication_factor_prove(
+            request=request, user=user, code=code or "", credential=credential
+        )
     elif user_session_recently_proven(user=user, session_id=session_id):
         return
     else:
         raise ReauthenticationRequired()
     if session_id:
-        session_proof_renew(session_id=session_id, amr=proven)
+        session_proof_renew(session_id=session_id, amr=proven, user=user)
 
 
-def _reauthentication_code_prove(*, request: HttpRequest | None, user: User, code: str) -> str:
-    """A code of the app, else a recovery code; a wrong one is a failed sign-in for axes, and
-    none is tried while the account's username + IP pair is locked out."""
+def _reauthentication_factor_prove(
+    *, request: HttpRequest | None, user: User, code: str, credential: dict[str, Any] | None
+) -> str:
+    """A passkey's assertion, else a code of the app or a recovery code; a wrong one is a
+    failed sign-in for axes, and none is tried while the username + IP pair is locked out."""
     if request is not None:
         code_lockout_check(request=request, user=user, identifier=user.username)
-    for method in (METHOD_TOTP, METHOD_RECOVERY_CODE):
+    proofs = (
+        [Proof(method=METHOD_WEBAUTHN, credential=credential)]
+        if credential is not None
+        else [Proof(method=method, code=code) for method in (METHOD_TOTP, METHOD_RECOVERY_CODE)]
+    )
+    for proof in proofs:
         try:
-            return factor_prove(user=user, proof=Proof(method=method, code=code))
+            return factor_prove(user=user, proof=proof)
         except FactorCodeInvalid:
             continue
     if request is not None:

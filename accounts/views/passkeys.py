@@ -23,7 +23,6 @@ from django.views.decorators.cache import never_cache
 from accounts import services
 from accounts.errors import (
     ApplicationError,
-    FactorCodeInvalid,
 )
 from accounts.models import Channel, PendingSignIn
 from accounts.services.login import (
@@ -31,13 +30,12 @@ from accounts.services.login import (
     sign_in_succeed,
     user_reauthenticate,
 )
-from accounts.services.mfa import METHOD_WEBAUTHN, Proof, factor_prove, passkeys
+from accounts.services.mfa import METHOD_WEBAUTHN, Proof, passkeys
 from accounts.services.mfa.pending import (
     PENDING_SESSION_KEY,
-    code_failure_record,
     sign_in_factor_prove,
 )
-from accounts.services.sessions import SESSION_ID_KEY, session_proof_renew
+from accounts.services.sessions import SESSION_ID_KEY
 from accounts.views.base import safe_next
 from accounts.views.security import SecurityActionMixin
 from accounts.views.verify import landing, page_pending
@@ -151,14 +149,12 @@ class ReauthPasskeyView(LoginRequiredMixin, PasskeyJsonView):
     """A passkey proves the holder again: the sign-in counts as recent (sudo mode)."""
 
     def perform(self, request: HttpRequest, data: dict[str, Any], **kwargs: Any) -> dict:
-        user = request.user
-        proof = Proof(method=METHOD_WEBAUTHN, credential=_credential(data))
-        try:
-            amr = factor_prove(user=user, proof=proof)
-        except FactorCodeInvalid:
-            code_failure_record(request=request, user=user, identifier=user.username)
-            raise
-        session_proof_renew(session_id=request.session.get(SESSION_ID_KEY), amr=amr)
+        user_reauthenticate(
+            request=request,
+            user=request.user,
+            credential=_credential(data),
+            session_id=request.session.get(SESSION_ID_KEY),
+        )
         return {"redirect": safe_next(request) or reverse("accounts:security")}
 
 

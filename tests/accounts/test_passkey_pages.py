@@ -152,6 +152,20 @@ def _signed_in(client, user):
     assert response.status_code == 302
 
 
+def test_passkey_reauthentication_is_refused_while_the_account_is_locked_out(client, user):
+    authenticator = authenticator_new()
+    passkey_enrol(user, authenticator)
+    _ceremony(client, authenticator, "passkey_login_options", "passkey_login")
+    session = UserSession.objects.get(user=user)
+    UserSession.objects.filter(pk=session.pk).update(proven_at=timezone.now() - timedelta(hours=1))
+    for _ in range(5):
+        client.post(reverse("accounts:reauthenticate"), {"password": "not the password"})
+    response = _ceremony(client, authenticator, "passkey_reauth_options", "passkey_reauth")
+    assert response.status_code == 429  # axes' locked-out answer
+    session.refresh_from_db()
+    assert session.proven_at < timezone.now() - timedelta(minutes=30)
+
+
 def _stale(user):
     UserSession.objects.filter(user=user).update(proven_at=timezone.now() - timedelta(hours=1))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
@@ -103,10 +104,12 @@ def user_session_recently_proven(*, user: User, session_id: str | None) -> bool:
     return session is not None and session_recently_proven(session=session)
 
 
-def session_proof_renew(*, session_id: str, amr: str) -> UserSession | None:
+def session_proof_renew(*, session_id: str, amr: str, user: Any = None) -> UserSession | None:
     """The holder proved ``amr`` (the password or a factor) again on this live sign-in: it
-    counts as recent from now, and what it proved joins the sign-in's amr (a step-up)."""
-    session = UserSession.objects.filter(pk=session_id, revoked_at__isnull=True).first()
+    counts as recent from now, and what it proved joins the sign-in's amr (a step-up). With
+    ``user``, only a sign-in of that user is renewed (whoever proved is who owns it)."""
+    rows = UserSession.objects.filter(pk=session_id, revoked_at__isnull=True)
+    session = (rows.filter(user=user) if user is not None else rows).first()
     if session is None:
         return None
     # amr_methods: a sign-in stored before amr existed was a password, and stays one.
