@@ -34,9 +34,10 @@ from accounts.models import (
     UserType,
     phone_validator,
 )
+from accounts.selectors import totp_last_used_at, user_factors
 from accounts.services.domain_rules import ADMIN_REFUSAL
 from accounts.services.lockouts import lockout_lift
-from accounts.services.mfa import recovery_codes_left, user_mfa_reset_by_admin
+from accounts.services.mfa import user_mfa_reset_by_admin
 from authz.admin import RoleAssignmentInline
 from authz.selectors import account_action_check, account_action_refusal
 from identity.admin import CreatedByServiceAdmin, ReadOnlyAdmin
@@ -266,10 +267,10 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         """Names and dates only: never a secret, a code or a public key."""
         if obj.pk is None:
             return "—"
-        app = obj.totp_device if _has_totp(obj) else None
-        rows = [_app_row(app)] if app is not None and app.confirmed_at else []
-        rows += [_passkey_row(passkey) for passkey in obj.passkeys.order_by("created_at")]
-        rows.append((f"Recovery codes left: {recovery_codes_left(user=obj)}",))
+        factors = user_factors(user=obj)
+        rows = [_app_row(factors.totp)] if factors.totp is not None else []
+        rows += [_passkey_row(passkey) for passkey in factors.passkeys]
+        rows.append((f"Recovery codes left: {factors.recovery_codes_left}",))
         items = format_html_join("", "<div>{}</div>", rows)
         if not obj.mfa_enabled:
             return items
@@ -423,21 +424,14 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         )
 
 
-def _has_totp(user: User) -> bool:
-    try:
-        user.totp_device  # noqa: B018 - the reverse one-to-one raises when there is none
-    except User.totp_device.RelatedObjectDoesNotExist:
-        return False
-    return True
-
-
 def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 def _app_row(app: Any) -> tuple[str]:
     return (
-        f"Authenticator app: added {_when(app.confirmed_at)}, last used {_when(app.last_used_at)}",
+        f"Authenticator app: added {_when(app.confirmed_at)}, "
+        f"last used {_when(totp_last_used_at(app))}",
     )
 
 
