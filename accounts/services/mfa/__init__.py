@@ -28,6 +28,7 @@ from accounts.models import (
     TotpDevice,
     User,
 )
+from accounts.selectors import user_factors
 from accounts.services.mfa.recovery import (
     recovery_code_spend,
     recovery_codes_left,
@@ -72,15 +73,17 @@ __all__ = [
 
 
 def user_factor_methods(*, user: User) -> list[str]:
-    """The ways this user can prove a second factor now (API names, in a stable order)."""
-    methods = []
-    if TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
-        methods.append(METHOD_TOTP)
-    if recovery_codes_left(user=user):
-        methods.append(METHOD_RECOVERY_CODE)
-    if Passkey.objects.filter(user=user).exists():
-        methods.append(METHOD_WEBAUTHN)
-    return methods if set(methods) - {METHOD_RECOVERY_CODE} else []
+    """The ways this user can prove a second factor now (API names, in a stable order); none
+    without an app or a passkey (recovery codes stand in for those, never alone)."""
+    factors = user_factors(user=user)
+    if not factors.any:
+        return []
+    present = {
+        METHOD_TOTP: factors.totp is not None,
+        METHOD_RECOVERY_CODE: factors.recovery_codes_left > 0,
+        METHOD_WEBAUTHN: bool(factors.passkeys),
+    }
+    return [method for method in MFA_METHODS if present[method]]
 
 
 def user_mfa_refresh(*, user: User) -> bool:
