@@ -6,7 +6,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.test import Client
@@ -79,11 +79,8 @@ def service_rp(owner: User) -> Registered:
     return register(owner, service=True, redirect_uris="", post_logout_redirect_uris="")
 
 
-def authorize_page(
-    client: Client, client_id: str, *, challenge: str, scope: str = "openid", **extra: str
-):
-    """GET of the authorization endpoint with a valid PKCE request: the consent page, or the
-    redirect when nothing needs asking."""
+def authorize_url(client_id: str, *, challenge: str, scope: str = "openid", **extra: str) -> str:
+    """The authorization endpoint with a valid PKCE request (and ``extra`` parameters)."""
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -93,7 +90,15 @@ def authorize_page(
         "code_challenge_method": "S256",
         **extra,
     }
-    return client.get(reverse("oauth2_provider:authorize"), params)
+    return f"{reverse('oauth2_provider:authorize')}?{urlencode(params)}"
+
+
+def authorize_page(
+    client: Client, client_id: str, *, challenge: str, scope: str = "openid", **extra: str
+):
+    """GET of the authorization endpoint with a valid PKCE request: the consent page, or the
+    redirect when nothing needs asking."""
+    return client.get(authorize_url(client_id, challenge=challenge, scope=scope, **extra))
 
 
 def authorize(

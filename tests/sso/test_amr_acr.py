@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt as pyjwt
 import pytest
@@ -16,11 +16,9 @@ from accounts.models import Channel, Passkey, User, UserSession
 from accounts.services.mfa import user_mfa_refresh
 from accounts.services.sessions import session_proof_renew
 from sso import services
-from tests.sso.conftest import REDIRECT_URI, exchange, pkce_pair, query, refresh
+from tests.sso.conftest import REDIRECT_URI, authorize_url, exchange, pkce_pair, query, refresh
 
 pytestmark = pytest.mark.django_db
-
-AUTHORIZE = "oauth2_provider:authorize"
 
 
 @pytest.fixture
@@ -47,21 +45,6 @@ def _passkey_add(user: User) -> Passkey:
     return passkey
 
 
-def _authorize_url(rp, challenge: str, **extra: str) -> str:
-    params = {
-        "response_type": "code",
-        "client_id": rp.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "scope": "openid",
-        "state": "st",
-        "nonce": "n",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **extra,
-    }
-    return f"{reverse(AUTHORIZE)}?{urlencode(params)}"
-
-
 def _claims(tokens: dict) -> dict:
     return pyjwt.decode(tokens["id_token"], options={"verify_signature": False})
 
@@ -69,7 +52,9 @@ def _claims(tokens: dict) -> dict:
 def _code_flow(client, rp, **extra: str) -> dict:
     """The authorization request (answered at once: first party, signed in) and the exchange."""
     verifier, challenge = pkce_pair()
-    response = client.get(_authorize_url(rp, challenge, **extra))
+    response = client.get(
+        authorize_url(rp.client_id, challenge=challenge, state="st", nonce="n", **extra)
+    )
     assert response.status_code == 302
     assert response["Location"].startswith(REDIRECT_URI), response["Location"]
     tokens = exchange(client, rp, query(response)["code"], verifier)
@@ -125,7 +110,9 @@ def test_step_up_sends_a_weaker_sign_in_to_prove_the_missing_factor(
     _passkey_add(user)
     _browser_session(client, user)
     _, challenge = pkce_pair()
-    url = _authorize_url(first_party, challenge, acr_values=asked)
+    url = authorize_url(
+        first_party.client_id, challenge=challenge, state="st", nonce="n", acr_values=asked
+    )
     response = client.get(url)
     assert response.status_code == 302
     target = urlsplit(response["Location"])
@@ -140,7 +127,9 @@ def test_step_up_done_issues_the_code_and_the_id_token_says_what_was_proven(
     _passkey_add(user)
     browser = _browser_session(client, user)
     verifier, challenge = pkce_pair()
-    url = _authorize_url(first_party, challenge, acr_values="phr")
+    url = authorize_url(
+        first_party.client_id, challenge=challenge, state="st", nonce="n", acr_values="phr"
+    )
     step_up = client.get(url)
     next_url = parse_qs(urlsplit(step_up["Location"]).query)["next"][0]
     # What the re-authentication page does once the passkey is verified:
@@ -168,7 +157,11 @@ def test_step_up_to_phr_for_a_user_without_a_passkey_is_refused_to_the_client(
     user, _app = totp_user
     _browser_session(client, user)
     _, challenge = pkce_pair()
-    response = client.get(_authorize_url(first_party, challenge, acr_values="phr"))
+    response = client.get(
+        authorize_url(
+            first_party.client_id, challenge=challenge, state="st", nonce="n", acr_values="phr"
+        )
+    )
     assert response["Location"].startswith(REDIRECT_URI)
     assert query(response)["error"] == "unmet_authentication_requirements"
     assert query(response)["state"] == "st"
@@ -178,7 +171,9 @@ def test_step_up_to_phr_for_a_user_without_a_passkey_is_refused_to_the_client(
 def test_step_up_for_a_user_without_factors_is_refused_not_looped(client, first_party, user, asked):
     _browser_session(client, user)
     _, challenge = pkce_pair()
-    url = _authorize_url(first_party, challenge, acr_values=asked)
+    url = authorize_url(
+        first_party.client_id, challenge=challenge, state="st", nonce="n", acr_values=asked
+    )
     for _ in range(2):  # asking again answers the same: never the re-authentication page
         response = client.get(url)
         assert response["Location"].startswith(REDIRECT_URI)
@@ -189,7 +184,16 @@ def test_step_up_with_prompt_none_is_interaction_required(client, first_party, t
     user, _app = totp_user
     _browser_session(client, user)
     _, challenge = pkce_pair()
-    response = client.get(_authorize_url(first_party, challenge, acr_values="mfa", prompt="none"))
+    response = client.get(
+        authorize_url(
+            first_party.client_id,
+            challenge=challenge,
+            state="st",
+            nonce="n",
+            acr_values="mfa",
+            prompt="none",
+        )
+    )
     assert response["Location"].startswith(REDIRECT_URI)
     assert query(response)["error"] == "interaction_required"
 
@@ -202,7 +206,11 @@ def test_step_up_of_another_users_session_does_not_count(
     other_session = user_session_factory()
     session_proof_renew(session_id=str(other_session.pk), amr="otp")
     _, challenge = pkce_pair()
-    response = client.get(_authorize_url(first_party, challenge, acr_values="mfa"))
+    response = client.get(
+        authorize_url(
+            first_party.client_id, challenge=challenge, state="st", nonce="n", acr_values="mfa"
+        )
+    )
     assert urlsplit(response["Location"]).path == reverse("accounts:reauthenticate")
 
 
@@ -211,7 +219,11 @@ def test_max_age_still_asks_for_a_new_sign_in_and_keeps_acr_pwd(client, first_pa
     UserSession.objects.filter(pk=browser.pk).update(created_at=timezone.now() - timedelta(hours=1))
     verifier, challenge = pkce_pair()
     before = int(timezone.now().timestamp())
-    response = client.get(_authorize_url(first_party, challenge, max_age="60"))
+    response = client.get(
+        authorize_url(
+            first_party.client_id, challenge=challenge, state="st", nonce="n", max_age="60"
+        )
+    )
     assert urlsplit(response["Location"]).path == reverse("accounts:login")
     login_url = response["Location"]
     signed_in = client.post(login_url, {"username": user.username, "password": user.raw_password})

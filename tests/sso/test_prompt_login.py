@@ -4,7 +4,6 @@ authenticate again before a code is issued, and the id_token's ``auth_time`` is 
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import jwt as pyjwt
 import pytest
@@ -13,11 +12,9 @@ from django.utils import timezone
 
 from accounts.models import Channel, UserSession
 from sso import services
-from tests.sso.conftest import REDIRECT_URI, exchange, pkce_pair, query
+from tests.sso.conftest import REDIRECT_URI, authorize_url, exchange, pkce_pair, query
 
 pytestmark = pytest.mark.django_db
-
-AUTHORIZE = "oauth2_provider:authorize"
 
 
 @pytest.fixture
@@ -34,21 +31,6 @@ def _signed_in_an_hour_ago(client, user) -> UserSession:
     UserSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(hours=1))
     session.refresh_from_db()
     return session
-
-
-def _authorize_url(rp, challenge: str, **extra: str) -> str:
-    params = {
-        "response_type": "code",
-        "client_id": rp.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "scope": "openid",
-        "state": "st",
-        "nonce": "n",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **extra,
-    }
-    return f"{reverse(AUTHORIZE)}?{urlencode(params)}"
 
 
 def _auth_time(client, rp, response, verifier: str) -> int:
@@ -78,7 +60,9 @@ def test_reauthentication_is_required_and_auth_time_is_the_new_one(
     verifier, challenge = pkce_pair()
     before = int(timezone.now().timestamp())
 
-    response = client.get(_authorize_url(first_party, challenge, **extra))
+    response = client.get(
+        authorize_url(first_party.client_id, challenge=challenge, state="st", nonce="n", **extra)
+    )
     assert not response["Location"].startswith(REDIRECT_URI), "a code without re-authentication"
     final = _reauthenticate(client, user, response)
 
@@ -89,14 +73,27 @@ def test_reauthentication_is_required_and_auth_time_is_the_new_one(
 def test_max_age_not_exceeded_issues_the_code_at_once(client, first_party, user):
     old = _signed_in_an_hour_ago(client, user)
     verifier, challenge = pkce_pair()
-    response = client.get(_authorize_url(first_party, challenge, max_age="7200"))
+    response = client.get(
+        authorize_url(
+            first_party.client_id, challenge=challenge, state="st", nonce="n", max_age="7200"
+        )
+    )
     assert _auth_time(client, first_party, response, verifier) == int(old.created_at.timestamp())
 
 
 def test_prompt_none_with_max_age_exceeded_is_login_required(client, first_party, user):
     _signed_in_an_hour_ago(client, user)
     _, challenge = pkce_pair()
-    response = client.get(_authorize_url(first_party, challenge, max_age="60", prompt="none"))
+    response = client.get(
+        authorize_url(
+            first_party.client_id,
+            challenge=challenge,
+            state="st",
+            nonce="n",
+            max_age="60",
+            prompt="none",
+        )
+    )
     assert response["Location"].startswith(REDIRECT_URI)
     assert query(response)["error"] == "login_required"
 
@@ -105,7 +102,13 @@ def test_reauthentication_ends_the_previous_browser_sign_in(client, first_party,
     old = _signed_in_an_hour_ago(client, user)
     _, challenge = pkce_pair()
     _reauthenticate(
-        client, user, client.get(_authorize_url(first_party, challenge, prompt="login"))
+        client,
+        user,
+        client.get(
+            authorize_url(
+                first_party.client_id, challenge=challenge, state="st", nonce="n", prompt="login"
+            )
+        ),
     )
     old.refresh_from_db()
     assert old.revoked_at is not None
