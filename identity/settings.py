@@ -216,6 +216,26 @@ if "redis" in CACHES["default"]["BACKEND"].lower():
         socket_connect_timeout=_cache_timeout, socket_timeout=_cache_timeout
     )
 
+# Revoked sign-ins, resolved OAuth tokens, permission answers and rate-limit counters are
+# shared through the cache: with a cache each process keeps to itself (or none at all), a token
+# revoked through one worker or node stays accepted by the others until its copy expires, and
+# each process counts its own attempts. gunicorn runs a worker per core (identity/gunicorn_conf),
+# so production needs a shared cache unless one process on one host serves and says so.
+_LOCAL_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+}
+if (
+    PRODUCTION
+    and CACHES["default"]["BACKEND"] in _LOCAL_CACHES
+    and not env.bool("ALLOW_LOCAL_CACHE_IN_PRODUCTION", default=False)
+):
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache every process shares (redis://host:6379/0) in production "
+        "(set ALLOW_LOCAL_CACHE_IN_PRODUCTION=true only for one process on one host)."
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------

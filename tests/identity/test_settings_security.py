@@ -20,10 +20,14 @@ def test_production_hashes_with_argon2id_at_owasp_parameters():
     assert identify_hasher(encoded).verify("correct horse battery staple", encoded)
 
 
-def _start_production(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}}
+def _start_production(**env: str | None) -> subprocess.CompletedProcess[str]:
+    """Imports the production settings with ``env`` (a None value removes the variable)."""
+    dropped = {"SECRET_KEY", "DATABASE_URL", "CACHE_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
     clean.update({"DJANGO_ENV": "production", "DJANGO_SETTINGS_MODULE": "identity.settings"})
+    clean["CACHE_URL"] = "redis://cache:6379/0"
     clean.update(env)
+    clean = {k: v for k, v in clean.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env=clean,
@@ -68,6 +72,26 @@ def test_production_refuses_to_start_without_required_settings(env, message):
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(
+    "cache_url",
+    [None, "locmemcache://identity", "dummycache://", "filecache:///tmp/identity-cache"],
+    ids=["default", "locmem", "dummy", "file"],
+)
+def test_production_refuses_a_cache_that_other_processes_do_not_share(cache_url):
+    """Revoked sign-ins, cached OAuth tokens and permissions, and the rate limits are shared
+    through the cache: in a per-process (or per-host, or no) cache, a token revoked through one
+    worker or node stays accepted by the others, and each process counts its own attempts."""
+    result = _start_production(
+        SECRET_KEY="k" * 50,
+        ALLOWED_HOSTS="id.example.com",
+        DATA_ENCRYPTION_KEY=DATA_KEY,
+        DATABASE_URL="postgres://u@db/identity",
+        CACHE_URL=cache_url,
+    )
+    assert result.returncode != 0
+    assert "CACHE_URL must name a cache every process shares" in result.stderr
+
+
 def test_production_starts_when_configured_or_sqlite_explicitly_allowed():
     base = {
         "SECRET_KEY": "k" * 50,
@@ -78,6 +102,14 @@ def test_production_starts_when_configured_or_sqlite_explicitly_allowed():
     allowed = _start_production(
         **base, DATABASE_URL="sqlite:////tmp/x.db", ALLOW_SQLITE_IN_PRODUCTION="true"
     )
+    assert allowed.returncode == 0, allowed.stderr
+    # One process on one host (WEB_CONCURRENCY=1) may keep its cache to itself, when asked.
+    single = {
+        **base,
+        "CACHE_URL": "locmemcache://identity",
+        "ALLOW_LOCAL_CACHE_IN_PRODUCTION": "true",
+    }
+    allowed = _start_production(**single, DATABASE_URL="postgres://u@db/identity")
     assert allowed.returncode == 0, allowed.stderr
 
 

@@ -184,6 +184,7 @@ def production_settings() -> dict:
         DATA_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="portal.example.com",
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"),
+        CACHE_URL="redis://127.0.0.1:6379/0",
     )
     result = subprocess.run(
         [sys.executable, "-c", PRODUCTION_PROBE],
