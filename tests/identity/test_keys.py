@@ -308,3 +308,20 @@ def test_key_file_import_refuses_a_file_that_is_no_rsa_key(settings, tmp_path) -
     with pytest.raises(ImproperlyConfigured, match="not an RSA key"):
         keys.ensure_signing_key()
     assert not SigningKeyRecord.objects.exists()
+
+
+def test_admin_lists_the_keys_without_their_material(admin_client) -> None:
+    old = keys.signing_keys().active
+    new = keys.rotate_signing_key()
+    record = SigningKeyRecord.objects.get(kid=new.kid)
+
+    changelist = admin_client.get(reverse("admin:identity_signingkeyrecord_changelist"))
+    detail = admin_client.get(reverse("admin:identity_signingkeyrecord_change", args=[record.pk]))
+
+    assert changelist.status_code == detail.status_code == 200
+    page = changelist.content.decode() + detail.content.decode()
+    assert new.kid in page
+    assert old.kid in page
+    assert record.private_key_encrypted not in page
+    assert "PRIVATE KEY" not in page
+    assert admin_client.get(reverse("admin:identity_signingkeyrecord_add")).status_code == 403
