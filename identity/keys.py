@@ -214,7 +214,7 @@ def ensure_signing_key() -> SigningKey | None:
             return None
         if import_key_files(keys_dir()):
             return None
-        return _store(_generate())
+        return _created(_store(_generate()))
 
 
 def rotate_signing_key() -> SigningKey:
@@ -225,7 +225,7 @@ def rotate_signing_key() -> SigningKey:
         if newest and created_at <= newest.created_at:
             # A clock behind the previous writer's: the new key must still be the newest.
             created_at = newest.created_at + timedelta(milliseconds=1)
-        return _store(_generate(), created_at=created_at)
+        return _created(_store(_generate(), created_at=created_at))
 
 
 def prune_signing_keys(*, retired_for: timedelta) -> list[str]:
@@ -266,16 +266,19 @@ def _generate() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
+def _created(key: SigningKey) -> SigningKey:
+    logger.info("signing key created", extra={"kid": key.kid})
+    return key
+
+
 def _store(private_key: rsa.RSAPrivateKey, *, created_at: datetime | None = None) -> SigningKey:
     kid = _thumbprint(private_key)
-    record, created = SigningKeyRecord.objects.get_or_create(
+    record, _ = SigningKeyRecord.objects.get_or_create(
         kid=kid,
         defaults={
             "private_key_encrypted": encrypt(_pem(private_key)),
             "created_at": created_at or timezone.now(),
         },
     )
-    if created:
-        logger.info("signing key created", extra={"kid": kid})
     _parsed[kid] = private_key
     return SigningKey(kid=kid, private_key=private_key, created_at=record.created_at)
