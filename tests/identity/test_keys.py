@@ -20,7 +20,7 @@ from jwcrypto import jwk
 
 from accounts.jwt import token_backend
 from identity import keys
-from identity.encryption import decrypt, encrypt
+from identity.encryption import DecryptionFailed, decrypt, encrypt
 from identity.models import SigningKeyRecord
 
 pytestmark = pytest.mark.django_db
@@ -325,3 +325,20 @@ def test_admin_lists_the_keys_without_their_material(admin_client) -> None:
     assert record.private_key_encrypted not in page
     assert "PRIVATE KEY" not in page
     assert admin_client.get(reverse("admin:identity_signingkeyrecord_add")).status_code == 403
+
+
+def test_a_rotation_with_immediate_prune_replaces_keys_a_lost_encryption_key_locked(
+    settings,
+) -> None:
+    """The README's way out when DATA_ENCRYPTION_KEY was lost: the unreadable keys go."""
+    locked = keys.rotate_signing_key()
+    settings.DATA_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    keys._parsed.clear()  # a freshly started node has read nothing yet
+    keys.forget_snapshot()
+    with pytest.raises(DecryptionFailed):
+        keys.signing_keys()
+
+    call_command("rotate_signing_key", "--prune-older-than-days", "0")
+
+    assert [key.kid for key in keys.signing_keys().keys] != [locked.kid]
+    assert len(keys.signing_keys().keys) == 1
