@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
@@ -116,7 +116,16 @@ def signing_keys() -> KeySet:
     if snapshot and now - snapshot.checked_at < RECHECK_SECONDS:
         return snapshot.key_set
     with _lock:
-        listing = _listing()
+        try:
+            listing = _listing()
+        except DatabaseError:
+            if snapshot is None or connection.in_atomic_block:
+                raise
+            # The database is away: keep verifying and signing with the set already read
+            # (a key another node adds meanwhile is seen once it answers again).
+            logger.warning("signing key set recheck failed: serving the cached set")
+            _snapshot = _Snapshot(snapshot.listing, snapshot.key_set, now)
+            return snapshot.key_set
         if snapshot and listing == snapshot.listing:
             _snapshot = _Snapshot(listing, snapshot.key_set, now)
             return snapshot.key_set

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+from django.db import OperationalError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from jwcrypto import jwk
@@ -342,3 +343,23 @@ def test_a_rotation_with_immediate_prune_replaces_keys_a_lost_encryption_key_loc
 
     assert [key.kid for key in keys.signing_keys().keys] != [locked.kid]
     assert len(keys.signing_keys().keys) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_recheck_keeps_serving_the_cached_set(monkeypatch, client) -> None:
+    """A database outage does not take the JWKS (and the token checks) down with it."""
+    monkeypatch.setattr(keys, "RECHECK_SECONDS", 0.0)
+    cached = keys.signing_keys()
+
+    def database_away() -> object:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(keys, "_listing", database_away)
+
+    assert keys.signing_keys() is cached
+    response = client.get(reverse("jwks"))
+    assert response.status_code == 200
+    assert response.json() == cached.jwks()
+    # Inside a transaction the failed query is the caller's to handle: no silent fallback.
+    with pytest.raises(OperationalError), transaction.atomic():
+        keys.signing_keys()
