@@ -89,7 +89,6 @@ def bench_env(database_url: str, tmp: Path) -> dict[str, str]:
         "PORTAL_URL": "http://127.0.0.1",
         "DATABASE_URL": database_url,
         "CACHE_URL": REDIS_URL,
-        "SIGNING_KEYS_DIR": str(tmp / "keys"),
         "STATIC_ROOT": str(tmp / "static"),
         "VAR_DIR": str(tmp / "var"),
         "SECURE_SSL_REDIRECT": "false",

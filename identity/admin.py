@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from identity.models import SigningKeyRecord
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Security records (history, sessions, audit): visible, never edited by hand."""
@@ -53,3 +55,17 @@ class CreatedByServiceAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return super().get_inlines(request, obj) if obj is not None else []
+
+
+@admin.register(SigningKeyRecord)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    """Which keys sign and verify; never the key material, not even encrypted."""
+
+    list_display = ("kid", "created_at", "signs")
+    fields = ("kid", "created_at", "updated_at")
+    ordering = ("-created_at", "-kid")
+
+    @admin.display(boolean=True, description="signs new tokens")
+    def signs(self, record: SigningKeyRecord) -> bool:
+        newest = SigningKeyRecord.objects.order_by("-created_at", "-kid").first()
+        return newest is not None and newest.pk == record.pk

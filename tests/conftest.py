@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +19,50 @@ from tests import factories
 def pytest_configure(config: pytest.Config) -> None:
     # Outside production whitenoise serves from the finders; an absent STATIC_ROOT is expected.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _signing_key_kept(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """One signing key for the whole run, committed in the test database and put back after
+    each flush of a transactional test (flush sends post_migrate), so every process of the run
+    (this one, the servers it starts) signs with it and no test pays for a new RSA key."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    from identity import keys
+    from identity.models import SigningKeyRecord
+
+    with django_db_blocker.unblock():
+        keys.ensure_signing_key()
+        kept = list(SigningKeyRecord.objects.all())
+
+    def put_back(using: str, **_: Any) -> None:
+        if not SigningKeyRecord.objects.using(using).exists():
+            SigningKeyRecord.objects.using(using).bulk_create(kept)
+
+    identity = apps.get_app_config("identity")
+    post_migrate.connect(put_back, sender=identity, dispatch_uid="tests-signing-key")
+    yield
+    post_migrate.disconnect(sender=identity, dispatch_uid="tests-signing-key")
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys_settled(
+    monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
+) -> Iterator[None]:
+    """During a test the cached key set does not re-read the table by itself (a query-count
+    budget must not catch the once-a-second recheck; tests of the recheck set it back). A test
+    that changed the set (rolled back afterwards) leaves it to be read again before the next."""
+    from identity import keys
+
+    monkeypatch.setattr(keys, "RECHECK_SECONDS", math.inf)
+    if keys._snapshot is None:
+        with django_db_blocker.unblock():
+            keys.signing_keys()
+    settled = keys._snapshot
+    yield
+    if keys._snapshot is not settled:
+        keys.forget_snapshot()
 
 
 @pytest.fixture(autouse=True)

@@ -34,10 +34,9 @@ def snippet(language: str, marker: str) -> str:
 
 @pytest.fixture
 def portal(live_server, settings, tmp_path: Path) -> str:
-    """The live server as the portal: its URL is the issuer, with keys of its own."""
+    """The live server as the portal: its URL is the issuer."""
     settings.PORTAL_URL = live_server.url
     settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ISSUER": live_server.url}
-    settings.SIGNING_KEYS_DIR = tmp_path / "keys"
     signing_keys()
     return live_server.url
 

@@ -1,9 +1,8 @@
-"""Fixtures of the accounts tests: no remembered devices, a signing key set, a token pair."""
+"""Fixtures of the accounts tests: no remembered devices, a token pair."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,6 @@ def _forget_known_devices() -> Iterator[None]:
     history._remembered.clear()
     yield
     history._remembered.clear()
-
-
-@pytest.fixture
-def keys_dir(settings, tmp_path: Path) -> Path:
-    """A signing key set of the test's own (token tests use it with ``usefixtures``)."""
-    settings.SIGNING_KEYS_DIR = tmp_path / "keys"
-    return settings.SIGNING_KEYS_DIR
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 import redis
-from django.test import override_settings
 
 from identity.keys import ensure_signing_key
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -22,11 +21,9 @@ def _me(base: str, access: str) -> int:
 def test_revoked_sign_in_is_refused_by_another_process_on_its_next_request(tmp_path):
     cache_url = redis_or_skip()
     redis.Redis.from_url(cache_url).flushdb()
-    keys = tmp_path / "keys"
-    with override_settings(SIGNING_KEYS_DIR=keys):
-        ensure_signing_key()  # before the servers start, so both use the same key
+    ensure_signing_key()  # in the shared database, before the servers start
     user = UserFactory()
-    env = {"DATABASE_URL": database_url(), "CACHE_URL": cache_url, "SIGNING_KEYS_DIR": str(keys)}
+    env = {"DATABASE_URL": database_url(), "CACHE_URL": cache_url}
     with portal_processes(2, env=env, tmp=tmp_path) as (first, second):
         kept, revoked = (
             live_api_tokens(first, user.username, DEFAULT_PASSWORD),

@@ -18,7 +18,7 @@ from accounts.services.sessions import session_revoke
 from accounts.tokens import TokenPair, api_session_start
 from identity import keys
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_dir")]
+pytestmark = pytest.mark.django_db
 
 
 def _me(token: str):

@@ -40,7 +40,7 @@ from accounts.tokens import (
 )
 from identity import keys
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_dir")]
+pytestmark = pytest.mark.django_db
 
 
 class _WhoAmI(APIView):

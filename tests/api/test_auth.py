@@ -200,10 +200,9 @@ def test_expired_access_token_is_401(api, user, settings, api_tokens):
     assert api.get(url("token")).status_code == 200
 
 
-def test_tokens_survive_key_rotation(api, user, settings, tmp_path, api_tokens):
+def test_tokens_survive_key_rotation(api, user, api_tokens):
     from identity.keys import rotate_signing_key
 
-    settings.SIGNING_KEYS_DIR = tmp_path
     old = api_tokens(user)
     rotate_signing_key()
     new = api_tokens(user)

@@ -23,7 +23,7 @@ import jwt
 import psycopg
 import pytest
 import redis
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User, UserSession
@@ -51,10 +51,8 @@ NEW_PASSWORD = "a brand new passphrase 2024"
 
 
 def portal_env(tmp: Path, **extra: str) -> dict[str, str]:
-    keys = tmp / "keys"
-    with override_settings(SIGNING_KEYS_DIR=keys):
-        ensure_signing_key()
-    return {"SIGNING_KEYS_DIR": str(keys), "ACCOUNT_EMAIL_VERIFICATION": "optional"} | {
+    ensure_signing_key()  # in the shared test database, before the servers start
+    return {"ACCOUNT_EMAIL_VERIFICATION": "optional"} | {
         **UNTHROTTLED,
         **extra,
     }

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.test import override_settings
 
 from accounts.models import OneTimeToken
 from accounts.services.secrets import secret_issue
@@ -34,9 +33,7 @@ EVERYTHING = (
 @contextmanager
 def production_gunicorn(tmp: Path, access_log_format: str | None) -> Iterator[str]:
     """The portal as production starts it: gunicorn with identity.gunicorn_conf, access log on."""
-    keys = tmp / "keys"
-    with override_settings(SIGNING_KEYS_DIR=keys):
-        ensure_signing_key()
+    ensure_signing_key()
     port, log = free_port(), tmp / "server.log"
     command = gunicorn_command(port, "--access-logfile", str(tmp / "access.log"))
     if access_log_format:
@@ -46,7 +43,6 @@ def production_gunicorn(tmp: Path, access_log_format: str | None) -> Iterator[st
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_ENV": "test",
         "DATABASE_URL": database_url(),
-        "SIGNING_KEYS_DIR": str(keys),
     }
     process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:

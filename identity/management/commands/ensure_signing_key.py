@@ -1,4 +1,4 @@
-"""Creates a signing key when the key directory holds none; safe to run on every start."""
+"""Creates a signing key when the database holds none; safe to run on every start of every node."""
 
 from __future__ import annotations
 
@@ -6,15 +6,20 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from identity.keys import ensure_signing_key, keys_dir
+from identity.keys import ensure_signing_key, signing_keys
 
 
 class Command(BaseCommand):
-    help = "Create an RSA signing key in SIGNING_KEYS_DIR if there is none (idempotent)."
+    help = (
+        "Create an RSA signing key in the database if there is none (idempotent, one key even "
+        "when several nodes run it at once). The first run imports the *.pem files an older "
+        "release kept in SIGNING_KEYS_DIR instead."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         key = ensure_signing_key()
         if key is None:
-            self.stdout.write(f"A signing key already exists in {keys_dir()}.")
+            active = signing_keys().active
+            self.stdout.write(f"Signing key {active.kid} is active.")
         else:
             self.stdout.write(self.style.SUCCESS(f"Created signing key {key.kid}."))
