@@ -61,7 +61,7 @@ MINIMUM = {
     "POST /o/introspect/": (1, "the token with its client (client auth cached)"),
     "GET /o/authorize/ consent remembered": (
         5,
-        "Django session, user, consent, browser sign-in, insert code (client cached)",
+        "session, user, consent, browser sign-in, one insert: code + sign-in (client cached)",
     ),
     "POST /o/token/ authorization_code": (
         2,
