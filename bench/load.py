@@ -22,21 +22,23 @@ done = function(summary, latency, requests)
   local bad = e.connect + e.read + e.write + e.timeout + e.status
   io.write(string.format(
     '\\nBENCH {"requests": %d, "seconds": %f, "errors": %d, "status_errors": %d, '
-    .. '"p50": %d, "p90": %d, "p99": %d, "max": %d, "rejected": %d}\\n',
+    .. '"p50": %d, "p90": %d, "p99": %d, "max": %d, "rejected": %d, "completed": %d}\\n',
     summary.requests, summary.duration / 1e6, bad, e.status,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    rejected_total()))
+    total("rejected"), total("completed")))
 end
 """
-# Counts answers other than the expected status (a failed form login answers 200, not 4xx).
+# Counts answers other than the expected status (a failed form login answers 200, not 4xx),
+# and, for a script whose unit of work spans several requests, the units completed.
 EXPECT = """
 rejected = 0
+completed = 0
 local threads = {}
 setup = function(thread) table.insert(threads, thread) end
-rejected_total = function()
-  local total = 0
-  for _, t in ipairs(threads) do total = total + (t:get("rejected") or 0) end
-  return total
+total = function(name)
+  local sum = 0
+  for _, t in ipairs(threads) do sum = sum + (t:get(name) or 0) end
+  return sum
 end
 """
 CHECK_STATUS = """
@@ -90,6 +92,9 @@ class Case:
     body_prefix: str = ""
     # A file of whole bodies, each sent once (ONCE).
     bodies_file: str = ""
+    # Lua of its own (request/response functions) for a unit of work that spans requests:
+    # it counts ``rejected`` answers and ``completed`` units (bench.code_flow).
+    script: str = ""
 
 
 def _lua(case: Case) -> str:
@@ -99,7 +104,9 @@ def _lua(case: Case) -> str:
     if case.body:
         lines.append(f"wrk.body = {json.dumps(case.body)}")
     lines.append(EXPECT)
-    if case.tokens_file:
+    if case.script:
+        lines.append(case.script)
+    elif case.tokens_file:
         lines.append(f"TOKENS = {json.dumps(case.tokens_file)}")
         lines.append(f"BODY_PREFIX = {json.dumps(case.body_prefix)}")
         lines.append(ROTATE)
@@ -151,6 +158,8 @@ def run(base_url: str, case: Case, *, connections: int, seconds: float) -> dict[
         "requests": data["requests"],
         "failed": failed,
         "errors": data["errors"],
+        # Units of work a script completed (a flow of several requests); 0 for the others.
+        "completed": data["completed"],
         **{k: data[k] / 1000 for k in ("p50", "p90", "p99", "max")},  # milliseconds
         # wrk's own user + system CPU: the share of the cores the load generator took.
         "load_cpu_s": round(

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import django
 
@@ -24,6 +25,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.code_flow import authorize_query, pkce_pair, token_body  # noqa: E402
 from bench.run import jwt_claims  # noqa: E402
 
 # The bench's own Redis database (bench.run.REDIS_URL, same override); its servers have
@@ -57,6 +59,14 @@ MINIMUM = {
     "POST /o/token/ refresh_token": (2, "refresh token with its checks, one rotation statement"),
     "POST /o/token/ client_credentials": (2, "client, insert access token"),
     "POST /o/introspect/": (1, "the token with its client (client auth cached)"),
+    "GET /o/authorize/ consent remembered": (
+        5,
+        "session, user, consent, browser sign-in, one insert: code + sign-in (client cached)",
+    ),
+    "POST /o/token/ authorization_code": (
+        2,
+        "code with its client and checks, one statement spending it and writing the tokens",
+    ),
     "POST /api/v1/authz/check/ warm": (1, "user by the token's sub (the check itself: 0)"),
     "POST /api/v1/authz/check/ warm, token seen before (Redis)": (0, "nothing"),
     "POST /api/v1/authz/check/ cold": (3, "user, role graph, the user's assignments"),
@@ -101,6 +111,34 @@ def reads_authz_tables(sql: str) -> bool:
     return any(f'"{table}"' in sql for table in tables)
 
 
+class CodeFlowCalls:
+    """The authorization-code flow's two requests (bench.code_flow), one at a time: the
+    authorization of a signed-in browser, and the exchange of a code made beforehand."""
+
+    def __init__(self, cast: dict, browser: Client) -> None:
+        self.cast, self.browser, self.server = cast, browser, Client(**HOST)
+
+    def authorize(self) -> Any:
+        self.verifier, challenge = pkce_pair()
+        extra = urlencode({"state": "s", "nonce": "n", "code_challenge": challenge})
+        response = self.browser.get(f"{authorize_query(self.cast)}&{extra}")
+        assert "code=" in response.get("Location", ""), response.status_code  # noqa: S101
+        return response
+
+    def code(self) -> tuple[str, str]:
+        location = self.authorize()["Location"]
+        return parse_qs(urlsplit(location).query)["code"][0], self.verifier
+
+    def exchange(self, code: tuple[str, str]) -> Any:
+        body = f"{token_body(self.cast)}&{urlencode({'code': code[0], 'code_verifier': code[1]})}"
+        return self.server.post(
+            "/o/token/",
+            body,
+            content_type="application/x-www-form-urlencoded",
+            HTTP_AUTHORIZATION=self.cast["web_basic"],
+        )
+
+
 def main(cast: dict) -> dict[str, dict]:
     password = cast["password"]
     client = Client(**HOST)
@@ -132,6 +170,10 @@ def main(cast: dict) -> dict[str, dict]:
         sid = jwt_claims(headers["HTTP_AUTHORIZATION"].removeprefix("Bearer "))["sid"]
         return client.delete(f"/api/v1/me/sessions/{sid}/", **headers)
 
+    browser = Client(**HOST)
+    browser.post("/accounts/login/", page)  # a browser signed in through the page, once
+    flow = CodeFlowCalls(cast, browser)
+
     def cold_check() -> Any:
         cache.clear()
         return client.post("/api/v1/authz/check/", check, content_type="application/json", **auth)
@@ -153,6 +195,8 @@ def main(cast: dict) -> dict[str, dict]:
             {"token": cast["service_access_token"]},
             HTTP_AUTHORIZATION=cast["service_basic"],
         ),
+        "GET /o/authorize/ consent remembered": flow.authorize,
+        "POST /o/token/ authorization_code": flow.exchange,
         "POST /api/v1/authz/check/ warm": lambda: client.post(
             "/api/v1/authz/check/", check, content_type="application/json", **auth
         ),
@@ -161,7 +205,10 @@ def main(cast: dict) -> dict[str, dict]:
         "GET /api/v1/me/login-history/": lambda: client.get("/api/v1/me/login-history/", **auth),
         "GET /api/v1/users/?search=": lambda: client.get("/api/v1/users/?search=u000001", **admin),
     }
-    prepared = {"DELETE /api/v1/me/sessions/{id}/": sign_in}
+    prepared = {
+        "DELETE /api/v1/me/sessions/{id}/": sign_in,
+        "POST /o/token/ authorization_code": flow.code,
+    }
     result = {}
     for name, call in calls.items():
         minimum, why = MINIMUM[name]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import load, passkeys, report
+from bench import code_flow, load, passkeys, report
 from tests.processes import gunicorn_command, wait_ready
 from tests.run import choose_database, free_port, redis_answers
 
@@ -514,6 +514,26 @@ class Bench:
                 samples.setdefault(name, []).append(run)
         self.results["oauth"] = {name: median_per_core(runs) for name, runs in samples.items()}
 
+    def code_flow(self) -> None:
+        """The authorization-code flow with PKCE of a browser already signed in (consent
+        remembered), ROUNDS samples; the figure is the sample with the median flows per portal
+        core-second. Checked first, once per connection, with the tokens read in full."""
+        member, password = self.cast["member"]["username"], self.cast["password"]
+        cookie = code_flow.browser_cookie(self.url, member, password)
+        connections = 8
+        for _ in range(connections):
+            code_flow.one_flow(self.url, self.cast, cookie)
+        runs = []
+        for _ in range(ROUNDS):
+            # A PKCE pair per flow, far more than a sample completes (~1k flows/s at most here).
+            case = code_flow.case(self.cast, cookie, int(5000 * SAMPLE), self.tmp)
+            run = self.measure(case, connections, seconds=SAMPLE, warm_up=False)
+            portal, _ = code_flow.flows_per_core(run)
+            shown = f", {portal:.0f} per portal core-second" if portal is not None else ""
+            say(f"  code flow: {run['completed'] / run['seconds']:.0f} flows/s{shown}")
+            runs.append(run)
+        self.results["code_flow"] = code_flow.summary(runs)
+
     def authz_check(self, url: str | None = None) -> dict:
         case = json_post("/api/v1/authz/check/", {"permission": "bench.check"}, self.member_token)
         return self.measure(case, 16, url)
@@ -701,6 +721,7 @@ def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
         timed("passkey", bench.passkey)
         timed("api", bench.api)
         timed("oauth", bench.oauth)
+        timed("code_flow", bench.code_flow)
         bench.results["authz"] = {"warm": timed("authz warm", bench.authz_check)}
         timed("revocation", lambda: bench.revocation(other_url))
         bench.results["rss_mib"] = worker_rss_mib(master)

@@ -34,6 +34,8 @@ ROLE_LEVELS = 3
 ROLES = 10
 # Refresh tokens rotate on use, so the bench keeps a pool; one per connection and spares.
 REFRESH_POOL = int(os.environ.get("BENCH_REFRESH_POOL", "40"))
+# The scopes the member approves for the web client (bench.code_flow asks for the same).
+WEB_SCOPE = "openid read"
 
 
 def say(message: str) -> None:
@@ -80,17 +82,27 @@ def _roles(admin: Any) -> list[Any]:
 def _oauth(owner: Any, user: Any) -> dict[str, Any]:
     from django.test.utils import setup_test_environment
 
-    from tests.sso.conftest import authorize, basic, exchange, pkce_pair, query, register
+    from tests.sso.conftest import (
+        REDIRECT_URI,
+        authorize,
+        basic,
+        exchange,
+        pkce_pair,
+        query,
+        register,
+    )
 
     setup_test_environment()  # the consent helper reads the rendered form from the context
     service = register(owner, service=True, redirect_uris="", post_logout_redirect_uris="")
+    # Confidential, not first-party: the member approves it once below (the consent page's
+    # form), and bench.code_flow's authorizations find that consent remembered.
     web = register(owner)
     browser = Client(**HOST)
     browser.force_login(user)
     refresh_tokens = []
     for _ in range(REFRESH_POOL):
         verifier, challenge = pkce_pair()
-        code = query(authorize(browser, web, challenge=challenge, scope="openid read"))["code"]
+        code = query(authorize(browser, web, challenge=challenge, scope=WEB_SCOPE))["code"]
         tokens = exchange(Client(**HOST), web, code, verifier).json()
         refresh_tokens.append(tokens["refresh_token"])
     response = Client(**HOST).post(
@@ -101,6 +113,9 @@ def _oauth(owner: Any, user: Any) -> dict[str, Any]:
     return {
         "service_basic": basic(service.client_id, service.secret),
         "web_basic": basic(web.client_id, web.secret),
+        "web_client_id": web.client_id,
+        "web_redirect_uri": REDIRECT_URI,
+        "web_scope": WEB_SCOPE,
         "refresh_tokens": refresh_tokens,
         "service_access_token": response.json()["access_token"],
     }

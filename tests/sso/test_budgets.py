@@ -12,7 +12,16 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from sso.hashers import ALGORITHM
-from tests.sso.conftest import authorize, basic, exchange, pkce_pair, query, refresh, sign_in
+from tests.sso.conftest import (
+    REDIRECT_URI,
+    authorize,
+    basic,
+    exchange,
+    pkce_pair,
+    query,
+    refresh,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,3 +103,21 @@ def test_client_secret_is_stored_with_the_keyed_hash(rp):
 def test_user_passwords_still_use_the_password_hasher(settings):
     settings.PASSWORD_HASHERS = settings.PRODUCTION_PASSWORD_HASHERS
     assert make_password("x" * 12).startswith("argon2")
+
+
+def test_authorization_with_remembered_consent_costs_at_most_seven_queries(
+    client, rp, user, django_assert_max_num_queries
+):
+    """A browser already signed in, a client it approved before: the code comes back in a
+    302 without a page. Read the session, the user, the client, the consent and the browser
+    sign-in (its auth_time); write the code and its link to that sign-in."""
+    client.force_login(user)
+    verifier, challenge = pkce_pair()
+    first = authorize(client, rp, challenge=challenge)  # the consent page, approved
+    assert "code" in query(first)
+    verifier, challenge = pkce_pair()
+    with django_assert_max_num_queries(7):
+        response = authorize(client, rp, challenge=challenge)
+    assert response.status_code == 302
+    assert response["Location"].startswith(REDIRECT_URI)
+    assert exchange(Client(), rp, query(response)["code"], verifier).status_code == 200
