@@ -127,6 +127,12 @@ def node_env(
     }
 
 
+def haproxy_binary() -> str | None:
+    """Debian's haproxy, also when /usr/sbin is not on a user's PATH."""
+    found = shutil.which("haproxy")
+    return found or ("/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -249,7 +255,9 @@ class Cluster:
                 servers=[(node.name, f"127.0.0.1:{node.port}") for node in self.nodes],
             )
         )
-        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        binary = haproxy_binary()
+        if binary is None:
+            raise RuntimeError("haproxy is not installed (`make cluster` installs it)")
         log = self.tmp / "haproxy.log"
         self.haproxy = subprocess.Popen(
             [binary, "-db", "-f", str(config)],
