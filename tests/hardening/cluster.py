@@ -79,6 +79,11 @@ listen stats
 """
 
 
+def gunicorn_command(bind: str) -> list[str]:
+    """A node's start command: the Dockerfile's CMD with ``0.0.0.0:8000``."""
+    return ["gunicorn", *GUNICORN_ARGS, "-b", bind]
+
+
 def haproxy_config(
     *, bind: str, stats_bind: str, socket: str, host: str, servers: list[tuple[str, str]]
 ) -> str:
@@ -97,13 +102,10 @@ def node_env(
     *, database_url: str, cache_url: str, portal_url: str, tmp: Path, workers: int = 1
 ) -> dict[str, str]:
     """The one environment every node gets: the same secrets and the same stores, or tokens,
-    sessions and encrypted columns written on one node would not read on another.
-
-    Loopback HTTP relaxes only the TLS settings; the throttles are lifted because every client
-    of a load test comes from one address."""
-    names = set(re.findall(r'"(API_THROTTLE_\w+)"', (ROOT / "identity/settings.py").read_text()))
+    sessions and encrypted columns written on one node would not read on another. compose.yaml
+    gives its portal services every one of these names; ``load_test_settings`` adds what only
+    a load test on loopback wants."""
     return {
-        **dict.fromkeys(sorted(names), "100000000/s"),
         "DJANGO_ENV": "production",
         "SECRET_KEY": os.urandom(32).hex(),
         "DATA_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
@@ -118,12 +120,22 @@ def node_env(
         "STATIC_ROOT": str(tmp / "static"),
         "VAR_DIR": str(tmp / "var"),
         "WEB_CONCURRENCY": str(workers),
+        # Plain HTTP on loopback; compose keeps both on (TLS ends at the load balancer).
         "SECURE_SSL_REDIRECT": "false",
         "SESSION_COOKIE_SECURE": "false",
         "EMAIL_URL": "dummymail://",
+        "LOG_LEVEL": "WARNING",
+    } | load_test_settings()
+
+
+def load_test_settings() -> dict[str, str]:
+    """Every client of a load test comes from one address and signs in at once after signing
+    up: throttles lifted, no verification step, no new-device mail."""
+    names = set(re.findall(r'"(API_THROTTLE_\w+)"', (ROOT / "identity/settings.py").read_text()))
+    return {
+        **dict.fromkeys(sorted(names), "100000000/s"),
         "ACCOUNT_EMAIL_VERIFICATION": "optional",
         "NEW_DEVICE_ALERTS": "false",
-        "LOG_LEVEL": "WARNING",
     }
 
 
@@ -213,7 +225,7 @@ class Cluster:
         """Starts the node in its own process group (so a kill reaches its workers too) and
         waits until it answers /readyz."""
         node.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS, "-b", f"127.0.0.1:{node.port}"],
+            [sys.executable, "-m", *gunicorn_command(f"127.0.0.1:{node.port}")],
             cwd=ROOT,
             env={**os.environ, **self.env},
             stdout=node.log.open("ab"),
