@@ -110,7 +110,8 @@ def test_a_node_killed_mid_load_loses_only_its_requests_in_flight(
     print(
         f"\nkill -9 of {victim.name}: {out.requests} requests ({after_kill} after the kill), "
         f"{out.failures} failed ({len(out.server_errors)} 5xx, {len(out.transport_errors)} "
-        f"without response), HAProxy took it out in {taken_out:.2f}s, statuses {_statuses(out)}"
+        f"without response: {sorted({e.split(':')[0] for e in out.transport_errors})}), "
+        f"HAProxy took it out in {taken_out:.2f}s, statuses {_statuses(out)}"
     )
     # At most one request per client can have been on the dead node when it died.
     assert out.failures <= CLIENTS, out.server_errors + out.transport_errors
