@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -373,13 +374,29 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 
 def main() -> int:
+    import psycopg
     import redis
 
     port = int(os.environ.get("CLUSTER_PORT", "8080"))
     server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     cache_url = os.environ.get("CLUSTER_CACHE_URL", "redis://127.0.0.1:6379/9")
-    redis.Redis.from_url(cache_url).flushdb()
+    try:
+        redis.Redis.from_url(cache_url, socket_connect_timeout=2).flushdb()
+    except redis.RedisError as error:
+        print(f"make cluster needs Redis at {cache_url} (CLUSTER_CACHE_URL): {error}")
+        return 1
+    if haproxy_binary() is None:
+        print("make cluster needs haproxy (Debian: apt-get install haproxy)")
+        return 1
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return _serve(server, cache_url, port)
+    except psycopg.OperationalError as error:
+        print(f"make cluster needs Postgres at {_shown(server)} (DATABASE_URL): {error}")
+        return 1
+
+
+def _serve(server: str, cache_url: str, port: int) -> int:
     with (
         fresh_database(server, "identity_cluster_demo") as database_url,
         tempfile.TemporaryDirectory(prefix="identity-cluster-") as tmp,
@@ -390,7 +407,7 @@ def main() -> int:
             portal_url=f"http://127.0.0.1:{port}",
             tmp=Path(tmp),
         )
-        print(f"migrating {database_url}, starting 3 nodes and HAProxy...", flush=True)
+        print(f"migrating {_shown(database_url)}, starting 3 nodes and HAProxy...", flush=True)
         try:
             with Cluster(env, Path(tmp), port=port, stats_port=port + 1) as cluster:
                 _welcome(cluster, env)
@@ -399,6 +416,15 @@ def main() -> int:
         except KeyboardInterrupt:
             print("\nstopped HAProxy and every node; dropping the database", flush=True)
     return 0
+
+
+def _shown(url: str) -> str:
+    """A URL fit for the terminal: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _welcome(cluster: Cluster, env: dict[str, str]) -> None:
@@ -414,7 +440,7 @@ def _welcome(cluster: Cluster, env: dict[str, str]) -> None:
         f"HAProxy's runtime API:       {cluster.socket_path}\n"
         f"  (e.g. echo 'set server nodes/node1 state drain' | socat stdio {cluster.socket_path})\n"
         f"The nodes, directly:\n{nodes}\n"
-        f"Postgres: {env['DATABASE_URL']}   Redis: {env['CACHE_URL']}\n"
+        f"Postgres: {_shown(env['DATABASE_URL'])}   Redis: {_shown(env['CACHE_URL'])}\n"
         f"Every node's environment: {env_file}\n\n"
         "To create an admin account, run in another terminal:\n"
         f"    (set -a; . {env_file}; {sys.executable} manage.py createsuperuser)\n\n"
