@@ -90,6 +90,11 @@ def _half_writes(database_url: str) -> dict[str, int]:
         return {name: conn.execute(sql).fetchone()[0] for name, sql in HALF_WRITES.items()}
 
 
+def _served(cluster: Cluster) -> dict[str, int]:
+    """Connections HAProxy has sent each node so far (its stot counter)."""
+    return {name: int(row["stot"]) for name, row in cluster.servers().items()}
+
+
 def test_a_node_killed_mid_load_loses_only_its_requests_in_flight(
     cluster: Cluster, fixture: soak.Fixture
 ) -> None:
@@ -97,6 +102,7 @@ def test_a_node_killed_mid_load_loses_only_its_requests_in_flight(
     load = soak.Load(cluster.url, fixture, clients=CLIENTS)
     try:
         _warm(load)
+        assert _served(cluster)[victim.name] > 0  # it had its share of the load
         cluster.kill(victim)
         at_kill = load.out.requests
         taken_out = cluster.wait_server(victim.name, "DOWN", timeout=10)
@@ -128,20 +134,26 @@ def test_a_rolling_restart_under_load_fails_no_request(
     load = soak.Load(cluster.url, fixture, clients=CLIENTS)
     try:
         _warm(load)
+        back: dict[str, int] = {}
         for node in cluster.nodes:
             cluster.drain(node)
             assert cluster.stop(node) == 0, node.log.read_text()[-2000:]
             # Same code here; it stands for the next (migration-compatible) release.
             cluster.start(node)
             cluster.ready(node)
+            back[node.name] = _served(cluster)[node.name]
+        time.sleep(2)  # the last node back takes its share too
     finally:
         out = load.stop()
+    served_since = {name: _served(cluster)[name] - count for name, count in back.items()}
     NUMBERS["restart"] = (out.requests, out.failures)
     print(
         f"\nrolling restart of {len(cluster.nodes)} nodes: {out.requests} requests, "
-        f"{out.failures} failed, statuses {_statuses(out)}"
+        f"{out.failures} failed, statuses {_statuses(out)}, "
+        f"connections each node took after its restart {served_since}"
     )
     assert out.failures == 0, out.server_errors + out.transport_errors
+    assert all(count > 0 for count in served_since.values()), served_since
     assert soak.missing_sign_ups(cluster.env["DATABASE_URL"], out.signed_up) == []
 
 
