@@ -280,7 +280,7 @@ def seed(database_url: str, env: dict[str, str], *, staff: bool = True) -> Fixtu
         "admin.is_superuser = True; admin.must_change_password = False; admin.save()\n"
         "app, secret = services.application_create(owner=admin, name=f'Soak {tag}',"
         f" client_type='confidential', redirect_uris={REDIRECT_URI!r},"
-        " allowed_scopes='openid profile')\n"
+        " allowed_scopes='openid profile read')\n"
         "app.is_first_party = True; app.save()\n"
         "print(app.client_id, secret, admin.username)\n"
     )

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
@@ -197,6 +198,54 @@ def test_a_sign_in_revoked_on_one_node_is_refused_on_the_others_at_once(
         assert response.status_code == 401, (url, response.text)
     NUMBERS["revocation"] = accepted_after_revocation
     print(f"\nrevocation through node1: {accepted_after_revocation} requests accepted after it")
+
+
+def _oauth_access_token(url: str, fixture: soak.Fixture, login: str, password: str) -> str:
+    """The authorization-code flow with PKCE through one node's pages: its access token."""
+    with httpx.Client(base_url=url) as browser:
+        browser.get("/accounts/login/")
+        form = {"csrfmiddlewaretoken": browser.cookies["csrftoken"]}
+        form |= {"username": login, "password": password}
+        browser.post("/accounts/login/", data=form, headers={"Referer": f"{url}/accounts/login/"})
+        verifier, challenge = soak.pkce()
+        params = {
+            "response_type": "code",
+            "client_id": fixture.client_id,
+            "redirect_uri": soak.REDIRECT_URI,
+            "scope": "openid read",
+            "state": "s",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        location = browser.get("/o/authorize/", params=params).headers["location"]
+        data = {
+            "grant_type": "authorization_code",
+            "code": parse_qs(urlsplit(location).query)["code"][0],
+            "redirect_uri": soak.REDIRECT_URI,
+            "code_verifier": verifier,
+        }
+        auth = (fixture.client_id, fixture.client_secret)
+        response = browser.post("/o/token/", data=data, auth=auth)
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+
+def test_an_oauth_token_revoked_on_one_node_is_refused_on_the_others_at_once(
+    cluster: Cluster, fixture: soak.Fixture
+) -> None:
+    a, b, c = (node.url for node in cluster.nodes)
+    token = _oauth_access_token(a, fixture, *_sign_up(a))
+    access = _auth_header(token)
+    for url in (b, c):  # each node now holds the token in its cache
+        assert httpx.get(f"{url}/api/v1/me/", headers=access).status_code == 200
+
+    auth = (fixture.client_id, fixture.client_secret)
+    revoked = httpx.post(f"{a}/o/revoke/", data={"token": token}, auth=auth)
+    assert revoked.status_code == 200, revoked.text
+
+    for url in (b, c):
+        response = httpx.get(f"{url}/api/v1/me/", headers=access)
+        assert response.status_code == 401, (url, response.text)
 
 
 def test_a_role_granted_on_one_node_is_honoured_on_another_at_once(
