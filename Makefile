@@ -18,7 +18,7 @@ export UV_CACHE_DIR ?= $(CURDIR)/var/cache/uv
 export UV_PYTHON := $(CURDIR)/$(PY)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint check demo-client bench soak fuzz
+.PHONY: help install run test lint check demo-client bench soak fuzz cluster
 
 help:
 	@echo "make run      install, migrate, create the signing key, serve on 127.0.0.1:8000"
@@ -29,6 +29,8 @@ help:
 	@echo "make install  create .venv and install the locked dependencies"
 	@echo "make soak     SOAK_CLIENTS (50) clients for SOAK_SECONDS (600) against gunicorn"
 	@echo "make fuzz     the property and schema fuzzers at FUZZ_EXAMPLES (5000) examples"
+	@echo "make cluster  3 production-profile nodes behind HAProxy on 127.0.0.1:8080 (CLUSTER_PORT)"
+	@echo "              with their own database and Redis DB /9; Ctrl-C stops them and drops it"
 	@echo "make demo-client  a demo relying party on 127.0.0.1:8001 (DEMO_PORT) for the portal"
 	@echo "                  at PORTAL_URL (http://127.0.0.1:8000); start \`make run\` first"
 
@@ -99,3 +101,17 @@ soak: install
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m tests.run tests/hardening/test_parsers.py \
 		tests/api/test_schemathesis.py tests/hardening/test_schemathesis_stateful.py $(ARGS)
+
+# Three production-profile gunicorn nodes behind HAProxy (tests/hardening/cluster.py, what
+# tests/hardening/test_cluster.py runs): a database of its own on the Postgres of DATABASE_URL
+# (127.0.0.1:5432 by default), Redis DB /9 (flushed), HAProxy on CLUSTER_PORT and its stats page
+# on the next port. Ctrl-C stops HAProxy and every node and drops the database. Installs
+# Debian's haproxy when missing (as .ci/run does for the cluster test).
+CLUSTER_PORT ?= 8080
+
+cluster: install
+	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
+		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi; \
+		$$sudo apt-get update -q && $$sudo apt-get install -y -q haproxy; \
+	fi
+	CLUSTER_PORT=$(CLUSTER_PORT) $(PY) -m tests.hardening.cluster

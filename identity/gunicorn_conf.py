@@ -5,10 +5,16 @@ request line raw: emailed link tokens in paths (/accounts/password-reset/<token>
 ``code``, ``id_token_hint`` and ``token`` parameters in query strings, Referer headers that carry
 the same URLs, and redirect Locations. The logger below applies identity.logfilters' redaction to
 every field an access-log format can print (ASVS V7.1.1), so no format setting can leak them.
+
+``workers`` comes from ``WEB_CONCURRENCY`` (a positive integer) or else is the number of CPUs
+this process may run on. Sign-ins are CPU-bound on Argon2id: one sync worker per core already
+keeps every core busy; more workers only add queueing and memory, fewer leave cores idle.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -36,3 +42,18 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def worker_count(environ: Mapping[str, str] = os.environ) -> int:
+    """WEB_CONCURRENCY when set, else the CPUs available to this process (its affinity mask,
+    which a container's cpuset narrows; os.cpu_count() where the platform has no mask)."""
+    raw = environ.get("WEB_CONCURRENCY", "").strip()
+    if not raw:
+        available = getattr(os, "sched_getaffinity", None)
+        return len(available(0)) if available else os.cpu_count() or 1
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ValueError(f"WEB_CONCURRENCY must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
+workers = worker_count()

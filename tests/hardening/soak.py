@@ -3,7 +3,8 @@
 ``python -m tests.hardening.soak`` (``make soak``) makes its own database on the Postgres of
 DATABASE_URL (or 127.0.0.1:5432), migrates it, uses Redis DB /10 for the cache, and at the end
 checks: no 5xx, every sign-up answered 201 exists, worker memory flat after warm-up.
-tests/hardening/test_soak.py runs the same driver for ~20 s against the test database.
+tests/hardening/test_soak.py runs the same driver for ~20 s against the test database, and
+tests/hardening/test_cluster.py runs its clients in the background (``Load``) against HAProxy.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,14 @@ class Outcome:
     statuses: Counter = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
     signed_up: list[str] = field(default_factory=list)
+    transport_errors: list[str] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
     requests: int = 0
+
+    @property
+    def failures(self) -> int:
+        """Requests that got no answer from the application: a 5xx, or no response at all."""
+        return len(self.server_errors) + len(self.transport_errors)
 
     def record(self, name: str, response: httpx.Response) -> httpx.Response:
         self.requests += 1
@@ -131,21 +139,33 @@ async def oauth_round(http: httpx.AsyncClient, out: Outcome, fixture: Fixture, u
         out.record("token", await browser.post("/o/token/", data=data, auth=auth))
 
 
-async def client_loop(
-    index: int, base: str, fixture: Fixture, deadline: float, out: Outcome
+async def client_round(
+    http: httpx.AsyncClient, out: Outcome, fixture: Fixture, tag: str, round_: int
 ) -> None:
+    tokens = await sign_up_and_login(http, out, tag)
+    if tokens is not None:
+        tokens = await api_round(http, out, tokens)
+        await api_round(http, out, tokens)
+    if round_ % 3 == 0:
+        await permission_round(http, out, fixture)
+    if round_ % 2 == 0 and out.signed_up:
+        await oauth_round(http, out, fixture, out.signed_up[-1])
+
+
+async def client_loop(
+    index: int, base: str, fixture: Fixture, done: Callable[[], bool], out: Outcome
+) -> None:
+    """Rounds of the workload until ``done()``; a request that gets no response at all (the
+    server vanished mid-request) is counted and ends the round, not the client."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         round_ = 0
-        while time.monotonic() < deadline:
+        while not done():
             round_ += 1
-            tokens = await sign_up_and_login(http, out, f"{index}x{round_}x")
-            if tokens is not None:
-                tokens = await api_round(http, out, tokens)
-                await api_round(http, out, tokens)
-            if round_ % 3 == 0:
-                await permission_round(http, out, fixture)
-            if round_ % 2 == 0 and out.signed_up:
-                await oauth_round(http, out, fixture, out.signed_up[-1])
+            try:
+                await client_round(http, out, fixture, f"{index}x{round_}x", round_)
+            except httpx.TransportError as error:
+                out.requests += 1
+                out.transport_errors.append(f"{type(error).__name__}: {error}")
 
 
 def rss_mib(pids: list[int]) -> float:
@@ -175,9 +195,38 @@ async def drive(
     every = max(1.0, seconds / 20)
     await asyncio.gather(
         sample_rss(pids, out, deadline, every),
-        *(client_loop(i, bases[i % len(bases)], fixture, deadline, out) for i in range(clients)),
+        *(
+            client_loop(i, bases[i % len(bases)], fixture, lambda: time.monotonic() > deadline, out)
+            for i in range(clients)
+        ),
     )
     return out
+
+
+class Load:
+    """The soak's clients in a background thread until ``stop()``, while the caller acts (kills
+    a node, restarts them one by one); ``out`` fills as they go."""
+
+    def __init__(self, base: str, fixture: Fixture, *, clients: int) -> None:
+        self.out = Outcome()
+        self._stop = threading.Event()
+        loops = [client_loop(i, base, fixture, self._stop.is_set, self.out) for i in range(clients)]
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._gather(loops)), name="soak-load", daemon=True
+        )
+        self._thread.start()
+
+    @staticmethod
+    async def _gather(loops: list[Any]) -> None:
+        await asyncio.gather(*loops)
+
+    def stop(self, timeout: float = 60) -> Outcome:
+        """Lets each client finish its round, and returns what they saw."""
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the load did not stop within {timeout:.0f}s")
+        return self.out
 
 
 def missing_sign_ups(database_url: str, usernames: list[str]) -> list[str]:
@@ -194,6 +243,7 @@ def missing_sign_ups(database_url: str, usernames: list[str]) -> list[str]:
 def verdict(out: Outcome, database_url: str) -> list[str]:
     """Every broken promise, as a line; empty when the soak passed."""
     problems = [f"5xx: {line}" for line in out.server_errors[:20]]
+    problems += [f"no response: {line}" for line in out.transport_errors[:20]]
     problems += [f"lost sign-up: {name}" for name in missing_sign_ups(database_url, out.signed_up)]
     if len(out.rss_mib) >= 4:
         warm = out.rss_mib[len(out.rss_mib) // 4]  # after warm-up: imports, caches, pools
@@ -215,19 +265,22 @@ def summary(out: Outcome, seconds: float) -> str:
     )
 
 
-def seed(database_url: str, env: dict[str, str]) -> Fixture:
-    """A first-party confidential app and an admin, made through the services."""
+def seed(database_url: str, env: dict[str, str], *, staff: bool = True) -> Fixture:
+    """A first-party confidential app and an admin, made through the services.
+
+    ``staff=False`` makes the admin an API-only superuser: production demands a second factor
+    of staff (MFA_REQUIRED_FOR_STAFF), which the workload's password sign-in does not give."""
     script = (
         "from accounts.services import user_create\n"
         "from sso import services\n"
         "import secrets\n"
         "tag = secrets.token_hex(3)\n"
         "admin = user_create(username=f'soakadmin{tag}', email=f'soakadmin{tag}@example.com',"
-        f" password={PASSWORD!r}, email_verified=True, is_staff=True)\n"
+        f" password={PASSWORD!r}, email_verified=True, is_staff={staff!r})\n"
         "admin.is_superuser = True; admin.must_change_password = False; admin.save()\n"
         "app, secret = services.application_create(owner=admin, name=f'Soak {tag}',"
         f" client_type='confidential', redirect_uris={REDIRECT_URI!r},"
-        " allowed_scopes='openid profile')\n"
+        " allowed_scopes='openid profile read')\n"
         "app.is_first_party = True; app.save()\n"
         "print(app.client_id, secret, admin.username)\n"
     )

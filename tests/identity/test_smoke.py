@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -23,6 +25,20 @@ def test_readyz_checks_database_and_cache(client: Client) -> None:
 
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": True, "cache": True}
+
+
+@pytest.mark.django_db
+def test_probes_answer_plain_http_where_every_other_page_redirects_to_https(
+    client: Client, settings: Any
+) -> None:
+    """A load balancer health-checks nodes over plain HTTP: a redirect would read as down."""
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get(reverse("healthz")).status_code == 200
+    assert client.get(reverse("readyz")).status_code == 200
+    login = client.get(reverse("accounts:login"))
+    assert login.status_code == 301
+    assert login["Location"].startswith("https://")
 
 
 def test_user_factory_makes_a_verified_customer_with_profile(user: User, password: str) -> None:

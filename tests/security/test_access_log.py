@@ -35,7 +35,8 @@ def production_gunicorn(tmp: Path, access_log_format: str | None) -> Iterator[st
     """The portal as production starts it: gunicorn with identity.gunicorn_conf, access log on."""
     ensure_signing_key()
     port, log = free_port(), tmp / "server.log"
-    command = gunicorn_command(port, "--access-logfile", str(tmp / "access.log"))
+    # One worker: the default (one per CPU) would start dozens on a large CI machine.
+    command = gunicorn_command(port, "-w", "1", "--access-logfile", str(tmp / "access.log"))
     if access_log_format:
         command += ["--access-logformat", access_log_format]
     env = {
