@@ -18,16 +18,17 @@ COPY . .
 # throwaway values for this one command, never ENV'd into the image.
 RUN DJANGO_ENV=production SECRET_KEY=build-only ALLOWED_HOSTS=build.invalid \
     DATA_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
-    DATABASE_URL=postgres://build.invalid/build STATIC_ROOT=/app/staticfiles \
+    DATABASE_URL=postgres://build.invalid/build CACHE_URL=redis://build.invalid:6379/0 \
+    STATIC_ROOT=/app/staticfiles \
     /app/.venv/bin/python manage.py collectstatic --noinput -v0
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin portal \
-    && install -d -o portal -g portal /var/lib/portal/keys /var/lib/portal/var
+    && install -d -o portal -g portal /var/lib/portal/var
 COPY --from=builder /app /app
 WORKDIR /app
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 DJANGO_ENV=production \
-    STATIC_ROOT=/app/staticfiles VAR_DIR=/var/lib/portal/var SIGNING_KEYS_DIR=/var/lib/portal/keys
+    STATIC_ROOT=/app/staticfiles VAR_DIR=/var/lib/portal/var
 USER portal
 EXPOSE 8000
 # /readyz, as the load balancer checks it (plain HTTP is exempt from the HTTPS redirect), with

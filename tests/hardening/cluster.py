@@ -115,9 +115,6 @@ def node_env(
         "DATABASE_URL": database_url,
         "CACHE_URL": cache_url,
         "TRUSTED_PROXIES": "127.0.0.1",
-        # Until the key set lives in Postgres every node reads this one directory; after,
-        # it is only where ensure_signing_key looks for files to import.
-        "SIGNING_KEYS_DIR": str(tmp / "keys"),
         "STATIC_ROOT": str(tmp / "static"),
         "VAR_DIR": str(tmp / "var"),
         "WEB_CONCURRENCY": str(workers),

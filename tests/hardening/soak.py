@@ -295,7 +295,7 @@ def seed(database_url: str, env: dict[str, str], *, staff: bool = True) -> Fixtu
     return Fixture(client_id=client_id, client_secret=secret, admin_login=admin)
 
 
-def server_env(database_url: str, cache_url: str, keys: Path) -> dict[str, str]:
+def server_env(database_url: str, cache_url: str) -> dict[str, str]:
     unthrottled = {
         f"API_THROTTLE_{scope}": "1000000/min"
         for scope in ("SIGNUP", "SIGNUP_IDENTIFIER", "LOGIN", "LOGIN_IDENTIFIER", "REFRESH")
@@ -305,7 +305,6 @@ def server_env(database_url: str, cache_url: str, keys: Path) -> dict[str, str]:
         "DJANGO_ENV": "test",
         "DATABASE_URL": database_url,
         "CACHE_URL": cache_url,
-        "SIGNING_KEYS_DIR": str(keys),
         "ACCOUNT_EMAIL_VERIFICATION": "optional",
         "NEW_DEVICE_ALERTS": "false",
         "EMAIL_URL": "dummymail://",
@@ -360,8 +359,7 @@ def _run_in_own_thread(coroutine: Any) -> Any:
 def run(database_url: str, cache_url: str, *, seconds: float, clients: int, tmp: Path) -> int:
     """Seeds, serves, drives, judges; prints the summary; 0 when the soak passed."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
-    keys = tmp / "keys"
-    env = server_env(database_url, cache_url, keys)
+    env = server_env(database_url, cache_url)
     subprocess.run(
         [sys.executable, "manage.py", "ensure_signing_key"],
         env={**os.environ, **env},
