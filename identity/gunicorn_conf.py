@@ -9,6 +9,10 @@ every field an access-log format can print (ASVS V7.1.1), so no format setting c
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+import tempfile
 from datetime import timedelta
 from typing import Any
 
@@ -36,3 +40,34 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+# -- Prometheus multiprocess mode (identity/metrics.py) ---------------------------------------
+# Each worker keeps its metric values in files under PROMETHEUS_MULTIPROC_DIR and /metrics adds
+# them up. The master names the directory before any worker starts (a new temporary one when
+# it is not given) and clears what a previous run left in it: stale files would be added in.
+
+
+_made_metrics_dir: list[str] = []
+
+
+def on_starting(server: Any) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="identity-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        _made_metrics_dir.append(directory)
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    for directory in _made_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)

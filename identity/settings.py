@@ -7,6 +7,7 @@ Every variable is listed with its default in README.md.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -118,6 +119,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, timing, route metric and log line of every request and response.
+    "identity.observe.ObserveRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "identity.middleware.SecurityHeadersMiddleware",
     "identity.malformed.NulCharacterMiddleware",
@@ -626,19 +629,47 @@ USE_I18N = True
 USE_TZ = True
 
 # ---------------------------------------------------------------------------
-# Logging
+# Metrics (identity/metrics.py) and logs
 # ---------------------------------------------------------------------------
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+# Who may read /metrics: these client IPs or networks (TRUSTED_PROXIES-aware, identity.net), or
+# whoever sends "Authorization: Bearer <METRICS_TOKEN>" (empty: no token access). Others: 404.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network.strip(), strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS holds {_network!r}, not an IP address or network."
+        ) from _error
+# plain: one text line per record; json: one JSON object per record (python-json-logger), and
+# one line per request (logger identity.request: route, status, duration, user, sid, client IP).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Emailed link tokens sit in URL paths; the loggers that print paths redact them.
-    "filters": {"redact_token_paths": {"()": "identity.logfilters.RedactTokenPaths"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "identity.logfilters.RedactingJsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "message", "request_id"],
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "filters": {
+        # Emailed link tokens sit in URL paths; the loggers that print paths redact them.
+        "redact_token_paths": {"()": "identity.logfilters.RedactTokenPaths"},
+        "request_id": {"()": "identity.observe.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_token_paths"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_token_paths", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -655,5 +686,7 @@ LOGGING = {
             "level": "INFO",
             "propagate": False,
         },
+        # The per-request line: JSON logs carry it (a plain log has gunicorn's access log).
+        "identity.request": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
     },
 }
