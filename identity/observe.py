@@ -55,23 +55,23 @@ class ObserveRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         rid = request_id_from(request)
-        token = request_id.set(rid)
-        try:
-            response = self.get_response(request)
-            response[HEADER] = rid
-            seconds = time.perf_counter() - started
-            route = route_of(request)
-            metrics.request_observe(
-                route=route,
-                method=request.method or "",
-                status=response.status_code,
-                seconds=seconds,
-            )
-            if logger.isEnabledFor(logging.INFO):
-                _log_line(request, response, route=route, seconds=seconds)
-            return response
-        finally:
-            request_id.reset(token)
+        # Set, not reset on return: django.request logs a refusal after every middleware, and
+        # request_finished (request_id_clear) ends it.
+        request_id.set(rid)
+        response = self.get_response(request)
+        response[HEADER] = rid
+        seconds = time.perf_counter() - started
+        route = route_of(request)
+        metrics.request_observe(
+            route=route, method=request.method or "", status=response.status_code, seconds=seconds
+        )
+        if logger.isEnabledFor(logging.INFO):
+            _log_line(request, response, route=route, seconds=seconds)
+        return response
+
+
+def request_id_clear(**kwargs: Any) -> None:
+    request_id.set("")
 
 
 def route_of(request: HttpRequest) -> str:

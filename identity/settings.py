@@ -656,7 +656,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
             "()": "identity.logfilters.RedactingJsonFormatter",
-            "fmt": ["asctime", "levelname", "name", "message", "request_id"],
+            "fmt": ["asctime", "levelname", "name", "message", "request_id", "process"],
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
