@@ -13,7 +13,6 @@ process's values in files there and /metrics adds them up (its multiprocess mode
 
 from __future__ import annotations
 
-import os
 from typing import Final
 
 from django.conf import settings
@@ -151,8 +150,8 @@ def database_error_record() -> None:
 def exposition() -> tuple[bytes, str]:
     """The metrics in the Prometheus text format, summed over gunicorn's workers when they
     share a PROMETHEUS_MULTIPROC_DIR; its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=settings.PROMETHEUS_MULTIPROC_DIR)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -636,6 +636,9 @@ METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 # whoever sends "Authorization: Bearer <METRICS_TOKEN>" (empty: no token access). Others: 404.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus-client's multiprocess mode: gunicorn's workers keep their values there and /metrics
+# adds them up. identity/gunicorn_conf.py makes one when it is not given; empty without gunicorn.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 for _network in METRICS_ALLOWED_IPS:
     try:
         ipaddress.ip_network(_network.strip(), strict=False)
