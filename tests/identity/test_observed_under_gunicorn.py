@@ -36,14 +36,13 @@ def gunicorn_portal(tmp: Path, *, workers: int, **env: str) -> Iterator[tuple[st
         ensure_signing_key()
     port, log = free_port(), tmp / "server.log"
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_ENV": "test",
         "DATABASE_URL": database_url(),
         "SIGNING_KEYS_DIR": str(keys),
         **env,
     }
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the master makes its own
     command = gunicorn_command(port, "-w", str(workers))
     process = subprocess.Popen(
         command, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -92,6 +91,25 @@ def test_metrics_add_up_every_gunicorn_worker(tmp_path: Path) -> None:
         # Whichever worker answers the scrape, it reports the sum of both.
         assert readyz_count(base) - before == sent
         assert readyz_count(base) - before == sent
+
+
+def test_a_given_metrics_directory_is_cleared_of_a_previous_run(tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    with gunicorn_portal(tmp_path, workers=1, PROMETHEUS_MULTIPROC_DIR=str(directory)) as (
+        base,
+        _,
+    ):
+        httpx.get(f"{base}/readyz")
+        first = readyz_count(base)
+    assert first == 1
+    assert list(directory.glob("*.db"))  # the stopped run's values stay until the next start
+    with gunicorn_portal(tmp_path, workers=1, PROMETHEUS_MULTIPROC_DIR=str(directory)) as (
+        base,
+        _,
+    ):
+        assert readyz_count(base) == 0  # not the last run's request again
+        httpx.get(f"{base}/readyz")
+        assert readyz_count(base) == 1
 
 
 def test_gunicorn_json_logs_one_line_per_request_without_secrets(tmp_path: Path) -> None:
