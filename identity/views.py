@@ -11,7 +11,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -64,14 +64,15 @@ def _cache_ok() -> bool:
 
 
 @never_cache
-@require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """The Prometheus text format, for METRICS_ALLOWED_IPS or the METRICS_TOKEN bearer.
 
-    Anyone else gets the portal's ordinary 404, as with METRICS_ENABLED off: a 403 would tell a
-    scanner that the endpoint exists and what guards it."""
+    Anyone else gets the portal's ordinary 404, as with METRICS_ENABLED off, whatever the
+    method: a 403 (or a 405 for a POST) would tell a scanner that the endpoint exists."""
     if not settings.METRICS_ENABLED or not _metrics_allowed(request):
         raise Http404
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     body, content_type = portal_metrics.exposition()
     return HttpResponse(body, content_type=content_type)
 

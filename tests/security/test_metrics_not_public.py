@@ -26,3 +26,10 @@ def test_metrics_are_not_served_to_the_internet(settings, headers) -> None:
     response = Client(REMOTE_ADDR="203.0.113.50").get("/metrics", **headers)
     assert response.status_code == 404
     assert b"identity_" not in response.content
+
+
+@pytest.mark.parametrize("method", ["post", "head", "options", "delete"])
+def test_metrics_refuse_every_method_alike(method) -> None:
+    outsider = Client(REMOTE_ADDR="203.0.113.50")
+    assert getattr(outsider, method)("/metrics").status_code == 404
+    assert Client(REMOTE_ADDR="127.0.0.1").post("/metrics").status_code == 405
