@@ -18,7 +18,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from identity.logfilters import redact
+from identity.logfilters import JSON_FIELDS, JSON_RENAMES, RedactingJsonFormatter, redact
 
 # Whole header values that are credentials, whatever their shape.
 _CREDENTIAL_ATOMS = ("{authorization}i", "{cookie}i", "{set-cookie}o", "{proxy-authorization}i")
@@ -27,6 +27,16 @@ REDACTED = "[redacted]"
 
 class RedactingLogger(Logger):
     """gunicorn's logger, with link tokens and OAuth secrets removed from access-log fields."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if os.environ.get("LOG_FORMAT") == "json":
+            # gunicorn's own lines (worker boots, timeouts, the access log) as JSON too, so
+            # that every line of the output parses as the portal's do.
+            formatter = RedactingJsonFormatter(JSON_FIELDS, rename_fields=JSON_RENAMES)
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(formatter)
 
     def atoms(self, resp: Any, req: Any, environ: dict, request_time: timedelta) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)

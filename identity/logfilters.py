@@ -63,6 +63,11 @@ class RedactTokenPaths(logging.Filter):
         return True
 
 
+# The fields of a JSON line (LOG_FORMAT=json), for Django's LOGGING and gunicorn's own logs alike.
+JSON_FIELDS = ["asctime", "levelname", "name", "message", "request_id", "process"]
+JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+
+
 class RedactingJsonFormatter(JsonFormatter):
     """python-json-logger's formatter for LOG_FORMAT=json, redacting the whole line.
 

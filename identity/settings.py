@@ -18,6 +18,8 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import lazy
 
+from identity import logfilters
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -659,8 +661,8 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
             "()": "identity.logfilters.RedactingJsonFormatter",
-            "fmt": ["asctime", "levelname", "name", "message", "request_id", "process"],
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": logfilters.JSON_FIELDS,
+            "rename_fields": logfilters.JSON_RENAMES,
         },
     },
     "filters": {
