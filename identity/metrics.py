@@ -66,7 +66,8 @@ SESSIONS_REVOKED = Counter(
 )
 MFA = Counter(
     "identity_mfa_verifications",
-    "Second-factor proofs, by method (totp, recovery_code, webauthn) and outcome.",
+    "Factor proofs, second factors and passkeys signing in alone, by method (totp,"
+    " recovery_code, webauthn) and outcome.",
     ["method", "outcome"],
 )
 CACHE_DOWN = Gauge(

@@ -13,9 +13,11 @@ from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
+from accounts.services.mfa import passkeys
 from identity import cache as guarded_cache
 from identity import metrics
 from tests.mfa import totp_fresh_code
+from tests.passkeys import authenticator_new, passkey_enrol
 from tests.security.conftest import fresh_ip
 from tests.sso.conftest import register
 from tests.sso.conftest import sign_in as oauth_sign_in
@@ -223,6 +225,20 @@ def test_second_factor_outcomes_are_counted_by_method(moved, totp_user, password
     response = api.post(mfa, right, format="json")
     assert response.status_code == 200, response.content
     assert (step(), failed(), proven()) == (1, 1, 1)
+
+
+def test_passkey_sign_ins_are_counted_as_webauthn_proofs(moved, user) -> None:
+    authenticator = authenticator_new()
+    passkey_enrol(user, authenticator)
+    failed = moved("identity_mfa_verifications_total", method="webauthn", outcome="failure")
+    proven = moved("identity_mfa_verifications_total", method="webauthn", outcome="success")
+    signed_in = moved("identity_sign_ins_total", channel="api", outcome="success")
+    api, url = APIClient(REMOTE_ADDR=fresh_ip()), reverse("api:accounts:passkey")
+    unissued = authenticator.get({"challenge": "bm90LWlzc3VlZA"})
+    assert api.post(url, {"credential": unissued}, format="json").status_code == 400
+    answer = authenticator.get(passkeys.passkey_sign_in_options())
+    assert api.post(url, {"credential": answer}, format="json").status_code == 200
+    assert (failed(), proven(), signed_in()) == (1, 1, 1)
 
 
 def test_cache_outage_sets_the_gauge_and_counts_fallbacks(moved) -> None:
