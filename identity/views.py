@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from identity import metrics as portal_metrics
 from identity.http import authorization
-from identity.net import Network, client_ip
+from identity.net import Network, client_ip, relayed_by_untrusted_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,11 @@ def _metrics_allowed(request: HttpRequest) -> bool:
         scheme, token = authorization(request)
         if scheme == "bearer" and hmac.compare_digest(token.encode(), expected.encode()):
             return True
-    # TRUSTED_PROXIES-aware: an X-Forwarded-For from an untrusted peer is ignored.
+    # TRUSTED_PROXIES-aware: an X-Forwarded-For from an untrusted peer is ignored, and the
+    # peer itself is no client then: a load balancer on the node's host, not listed in
+    # TRUSTED_PROXIES, would otherwise let the whole internet in as 127.0.0.1.
+    if relayed_by_untrusted_proxy(request):
+        return False
     try:
         address = ipaddress.ip_address(client_ip(request))
     except ValueError:

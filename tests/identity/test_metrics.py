@@ -115,6 +115,21 @@ def test_metrics_refuse_a_forwarded_for_from_an_untrusted_peer(settings) -> None
     assert outside.get("/metrics").status_code == 404
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP"],
+)
+def test_metrics_refuse_whoever_a_local_unlisted_proxy_relays(settings, header) -> None:
+    # A load balancer on the node's own host, missing from TRUSTED_PROXIES: its peer address
+    # is loopback whoever the client is.
+    settings.TRUSTED_PROXIES = []
+    relayed = Client(REMOTE_ADDR="127.0.0.1", **{header: "198.51.100.9"})
+    assert relayed.get("/metrics").status_code == 404
+    settings.METRICS_TOKEN = TOKEN
+    scraper = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.9")
+    assert scraper.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+
+
 def test_metrics_off_is_a_404_and_records_nothing(settings, user, api_tokens) -> None:
     before = value(scrape(), "identity_sign_ins_total", channel="api", outcome="success")
     settings.METRICS_ENABLED = False
