@@ -285,6 +285,27 @@ def test_database_errors_are_counted(moved, monkeypatch) -> None:
     assert errors() == 1
 
 
+def test_requests_that_lose_the_database_are_counted(moved, monkeypatch, user, user_api) -> None:
+    from django.db import OperationalError
+
+    from accounts.api.views.me import MeApi
+    from accounts.views.sessions import SessionsView
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    errors = moved("identity_database_errors_total")
+    monkeypatch.setattr(MeApi, "get", lost)
+    monkeypatch.setattr(SessionsView, "get_queryset", lost)
+    user_api.raise_request_exception = False  # the 503 problem, as a client sees it
+    assert user_api.get(reverse("api:accounts:me")).status_code == 503
+    browser = Client(raise_request_exception=False)
+    browser.force_login(user)
+    assert browser.get(reverse("accounts:sessions")).status_code == 503
+    monkeypatch.undo()
+    assert errors() == 2
+
+
 def test_every_metric_is_named_for_the_portal() -> None:
     names = {family.name for family in text_string_to_metric_families(_exposition())}
     portal = {name for name in names if name.startswith("identity_")}
