@@ -9,12 +9,18 @@ from typing import Any
 from axes.attempts import get_cool_off_threshold
 from axes.conf import settings
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_client_parameters, get_client_username, get_cool_off
+from axes.helpers import (
+    get_client_parameters,
+    get_client_username,
+    get_cool_off,
+    get_failure_limit,
+)
 from axes.models import AccessAttempt
 from django.db import connections, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from identity import metrics
 from identity.postgres.statements import Statement, fast_path, sql_statement
 
 # Set by the sign-in service: the account a login resolves to, so that failures typed as
@@ -47,6 +53,16 @@ class LockoutHandler(AxesDatabaseHandler):
             failures = super().get_failures(request, credentials)
         request._lockout_failures = failures  # type: ignore[attr-defined]
         return failures
+
+    def user_login_failed(
+        self, sender: Any, credentials: dict, request: HttpRequest | None = None, **kwargs: Any
+    ) -> None:
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        # The failure that reaches the limit locks the pair; later ones (each renewing the
+        # cool-off) are sign-ins refused while locked, not new lockouts.
+        failures = getattr(request, "axes_failures_since_start", None)
+        if failures is not None and failures == get_failure_limit(request, credentials):
+            metrics.lockout_record()
 
     def user_logged_in(self, sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
         # Nothing to reset or clean when the lockout check just counted no failures.

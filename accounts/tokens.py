@@ -31,6 +31,7 @@ from accounts.services.sessions import (
     session_start,
 )
 from authz import selectors as authz_selectors
+from identity import metrics
 
 __all__ = ["session_revoke"]  # re-exported: callers of tokens use it
 
@@ -83,6 +84,7 @@ def api_session_start(
         refresh_jti=refresh["jti"],
         amr=amr,
     )
+    metrics.token_grant_record(issuer="first_party", grant_type="sign_in")
     return _pair(refresh, access, session)
 
 
@@ -100,6 +102,7 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
     ):
         _refresh_refused(session_id=session.pk, jti=claims["jti"])
         raise InvalidToken()
+    metrics.token_grant_record(issuer="first_party", grant_type="refresh_token")
     return _pair(refresh, access, session)
 
 

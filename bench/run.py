@@ -56,8 +56,8 @@ REVOCATIONS = 20 if QUICK else 100
 # point alternates with the smallest one, ROUNDS times, SAMPLE seconds each; medians are kept.
 ROUNDS = 3
 SAMPLE = max(1.0, SECONDS / 2)
-# BENCH_ONLY=passkey,login: only these figures of the main server, results as JSON alone
-# (no table, charts, scale rows or query counts): a quick before/after of one change.
+# BENCH_ONLY=passkey,login,metrics_cost: only these figures of the main server, results as JSON
+# alone (no table, charts, scale rows or query counts): a quick before/after of one change.
 ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 SMALL_DB = f"{BENCH_DB}_small"
 
@@ -534,6 +534,29 @@ class Bench:
             runs.append(run)
         self.results["code_flow"] = code_flow.summary(runs)
 
+    def metrics_cost(self) -> None:
+        """/me and the login API on the main server (metrics on) and on one like it with
+        METRICS_ENABLED=false, alternated ROUNDS times (the order flipped each round); each
+        round's ratio on/off of requests per portal core-second, and their median."""
+        body = {"login": self.cast["member"]["username"], "password": self.cast["password"]}
+        cases = {
+            "me": bearer("/api/v1/me/", self.member_token),
+            "login": json_post("/api/v1/auth/login/", body),
+        }
+        off_env = {**self.env, "METRICS_ENABLED": "false"}
+        runs: dict[str, dict[str, list[dict]]] = {n: {"on": [], "off": []} for n in cases}
+        with gunicorn(off_env, self.tmp, workers=CORES, name="metrics-off") as (off_url, master):
+            self.meters[off_url] = CpuMeter(master, BENCH_DB)
+            for turn in range(ROUNDS):
+                order = [("on", self.url), ("off", off_url)]
+                for name, case in cases.items():
+                    for state, url in order if turn % 2 == 0 else order[::-1]:
+                        run = self.measure(case, 2 * CORES, url, SAMPLE, warm_up=turn == 0)
+                        runs[name][state].append(run)
+        self.results["metrics_cost"] = {
+            name: metrics_cost_summary(pair["on"], pair["off"]) for name, pair in runs.items()
+        }
+
     def authz_check(self, url: str | None = None) -> dict:
         case = json_post("/api/v1/authz/check/", {"permission": "bench.check"}, self.member_token)
         return self.measure(case, 16, url)
@@ -643,6 +666,23 @@ def rounds_summary(runs: list[dict], hashes: list[float]) -> dict:
     }
 
 
+def metrics_cost_summary(on: list[dict], off: list[dict]) -> dict:
+    """Metrics on against off, round by round: requests per portal core-second where the CPU
+    was read (else per second), the median ratio and the median samples of each."""
+
+    def rate(run: dict) -> float:
+        worker = run.get("worker_cpu_s")
+        return run["ok"] / worker if worker else run["rps"]
+
+    ratios = [rate(a) / rate(b) for a, b in zip(on, off, strict=True) if rate(b)]
+    return {
+        "on": median_per_core(on),
+        "off": median_per_core(off),
+        "ratios": ratios,
+        "ratio": statistics.median(ratios) if ratios else 0.0,
+    }
+
+
 def jwt_claims(token: str) -> dict:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -722,6 +762,7 @@ def figures(env: dict[str, str], tmp: Path, cast: dict) -> dict:
         timed("api", bench.api)
         timed("oauth", bench.oauth)
         timed("code_flow", bench.code_flow)
+        timed("metrics cost", bench.metrics_cost)
         bench.results["authz"] = {"warm": timed("authz warm", bench.authz_check)}
         timed("revocation", lambda: bench.revocation(other_url))
         bench.results["rss_mib"] = worker_rss_mib(master)

@@ -24,6 +24,8 @@ from typing import Any, Final, TypeVar
 
 from django.core.cache import cache
 
+from identity import metrics
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -70,12 +72,32 @@ def guarded(operation: str, call: Callable[[], T]) -> T | _CacheDown:
     """``call()``, or CACHE_DOWN (logged) when the cache cannot be reached or still misses an
     invalidation made while it was down."""
     if _pending and not _replay():
-        return CACHE_DOWN
+        return _fallen_back()
     try:
-        return call()
+        result = call()
     except CACHE_ERRORS as error:
         _report(operation, error)
-        return CACHE_DOWN
+        return _fallen_back()
+    if _down:
+        _state_set(down=False)
+    return result
+
+
+# Whether the last call fell back; the metrics' gauge moves only when this changes.
+_down = False
+
+
+def _fallen_back() -> _CacheDown:
+    metrics.cache_fallback_record()
+    if not _down:
+        _state_set(down=True)
+    return CACHE_DOWN
+
+
+def _state_set(*, down: bool) -> None:
+    global _down
+    _down = down
+    metrics.cache_state_record(down=down)
 
 
 # -- invalidations made during an outage ------------------------------------------------------

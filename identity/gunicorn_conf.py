@@ -13,14 +13,17 @@ keeps every core busy; more workers only add queueing and memory, fewer leave co
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-from identity.logfilters import redact
+from identity.logfilters import JSON_FIELDS, JSON_RENAMES, RedactingJsonFormatter, redact
 
 # Whole header values that are credentials, whatever their shape.
 _CREDENTIAL_ATOMS = ("{authorization}i", "{cookie}i", "{set-cookie}o", "{proxy-authorization}i")
@@ -29,6 +32,16 @@ REDACTED = "[redacted]"
 
 class RedactingLogger(Logger):
     """gunicorn's logger, with link tokens and OAuth secrets removed from access-log fields."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if os.environ.get("LOG_FORMAT") == "json":
+            # gunicorn's own lines (worker boots, timeouts, the access log) as JSON too, so
+            # that every line of the output parses as the portal's do.
+            formatter = RedactingJsonFormatter(JSON_FIELDS, rename_fields=JSON_RENAMES)
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(formatter)
 
     def atoms(self, resp: Any, req: Any, environ: dict, request_time: timedelta) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)
@@ -57,3 +70,33 @@ def worker_count(environ: Mapping[str, str] = os.environ) -> int:
 
 
 workers = worker_count()
+
+# -- Prometheus multiprocess mode (identity/metrics.py) ---------------------------------------
+# Each worker keeps its metric values in files under PROMETHEUS_MULTIPROC_DIR and /metrics adds
+# them up. The master names the directory before any worker starts (a new temporary one when
+# it is not given) and clears what a previous run left in it: stale files would be added in.
+
+
+_made_metrics_dir: list[str] = []
+
+
+def on_starting(server: Any) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="identity-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        _made_metrics_dir.append(directory)
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    for directory in _made_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
 
 # Path segments that are secrets: /accounts/password-reset/<token>/ and
 # /accounts/verify-email/<token>/ (the fixed sub-paths done/ and resend/ stay readable), also
@@ -58,3 +61,25 @@ class RedactTokenPaths(logging.Filter):
             if hasattr(record, "request"):
                 record.request = None
         return True
+
+
+# The fields of a JSON line (LOG_FORMAT=json), for Django's LOGGING and gunicorn's own logs alike.
+JSON_FIELDS = ["asctime", "levelname", "name", "message", "request_id", "process"]
+JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter for LOG_FORMAT=json, redacting the whole line.
+
+    A JSON line carries a record's extra attributes too, which a text line never printed:
+    django.request's ``request`` (its repr holds the path and query string, ``?code=...``)
+    is left out, and the finished line goes through ``redact`` like any message."""
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data.pop("request", None)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))

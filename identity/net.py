@@ -24,6 +24,20 @@ def _is_trusted(ip: str, networks: tuple[Network, ...]) -> bool:
     return any(address in network for network in networks)
 
 
+# Headers a proxy adds to say whom it relays for.
+_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def relayed_by_untrusted_proxy(request: HttpRequest) -> bool:
+    """The request names a client it was relayed for, but came from a peer not in
+    TRUSTED_PROXIES: a proxy (a load balancer on the same host, say) whose client the portal
+    cannot know, so REMOTE_ADDR is the proxy's address, not the client's."""
+    if not any(request.META.get(header) for header in _FORWARDING_HEADERS):
+        return False
+    networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    return not _is_trusted(request.META.get("REMOTE_ADDR", ""), networks)
+
+
 def client_ip(request: HttpRequest) -> str:
     """REMOTE_ADDR, unless it is a trusted proxy: then the right-most untrusted hop.
 

@@ -7,6 +7,7 @@ Every variable is listed with its default in README.md.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import lazy
+
+from identity import logfilters
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -118,6 +121,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, timing, route metric and log line of every request and response.
+    "identity.observe.ObserveRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "identity.middleware.SecurityHeadersMiddleware",
     "identity.malformed.NulCharacterMiddleware",
@@ -649,19 +654,50 @@ USE_I18N = True
 USE_TZ = True
 
 # ---------------------------------------------------------------------------
-# Logging
+# Metrics (identity/metrics.py) and logs
 # ---------------------------------------------------------------------------
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+# Who may read /metrics: these client IPs or networks (TRUSTED_PROXIES-aware, identity.net), or
+# whoever sends "Authorization: Bearer <METRICS_TOKEN>" (empty: no token access). Others: 404.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus-client's multiprocess mode: gunicorn's workers keep their values there and /metrics
+# adds them up. identity/gunicorn_conf.py makes one when it is not given; empty without gunicorn.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network.strip(), strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS holds {_network!r}, not an IP address or network."
+        ) from _error
+# plain: one text line per record; json: one JSON object per record (python-json-logger), and
+# one line per request (logger identity.request: route, status, duration, user, sid, client IP).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Emailed link tokens sit in URL paths; the loggers that print paths redact them.
-    "filters": {"redact_token_paths": {"()": "identity.logfilters.RedactTokenPaths"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "identity.logfilters.RedactingJsonFormatter",
+            "fmt": logfilters.JSON_FIELDS,
+            "rename_fields": logfilters.JSON_RENAMES,
+        },
+    },
+    "filters": {
+        # Emailed link tokens sit in URL paths; the loggers that print paths redact them.
+        "redact_token_paths": {"()": "identity.logfilters.RedactTokenPaths"},
+        "request_id": {"()": "identity.observe.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_token_paths"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_token_paths", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -678,5 +714,7 @@ LOGGING = {
             "level": "INFO",
             "propagate": False,
         },
+        # The per-request line: JSON logs carry it (a plain log has gunicorn's access log).
+        "identity.request": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
     },
 }

@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),
     # Included by dotted string: identity is the floor and imports no app above it.
     path("", include("sso.wellknown_urls")),

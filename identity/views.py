@@ -1,14 +1,23 @@
-"""Liveness and readiness probes, and the bench's bare view (mounted only with BENCH_URLS)."""
+"""Liveness and readiness probes, the Prometheus metrics, and the bench's bare view (mounted
+only with BENCH_URLS)."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
+from functools import lru_cache
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from identity import metrics as portal_metrics
+from identity.http import authorization
+from identity.net import Network, client_ip, relayed_by_untrusted_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +50,7 @@ def _database_ok() -> bool:
             return cursor.fetchone() == (1,)
     except Exception:
         logger.warning("readiness: database check failed", exc_info=True)
+        portal_metrics.database_error_record()
         return False
 
 
@@ -51,6 +61,43 @@ def _cache_ok() -> bool:
     except Exception:
         logger.warning("readiness: cache check failed", exc_info=True)
         return False
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The Prometheus text format, for METRICS_ALLOWED_IPS or the METRICS_TOKEN bearer.
+
+    Anyone else gets the portal's ordinary 404, as with METRICS_ENABLED off, whatever the
+    method: a 403 (or a 405 for a POST) would tell a scanner that the endpoint exists."""
+    if not settings.METRICS_ENABLED or not _metrics_allowed(request):
+        raise Http404
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    body, content_type = portal_metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
+def _metrics_allowed(request: HttpRequest) -> bool:
+    expected = settings.METRICS_TOKEN
+    if expected:
+        scheme, token = authorization(request)
+        if scheme == "bearer" and hmac.compare_digest(token.encode(), expected.encode()):
+            return True
+    # TRUSTED_PROXIES-aware: an X-Forwarded-For from an untrusted peer is ignored, and the
+    # peer itself is no client then: a load balancer on the node's host, not listed in
+    # TRUSTED_PROXIES, would otherwise let the whole internet in as 127.0.0.1.
+    if relayed_by_untrusted_proxy(request):
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(tuple(settings.METRICS_ALLOWED_IPS)))
+
+
+@lru_cache(maxsize=8)
+def _networks(allowed: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(a.strip(), strict=False) for a in allowed if a.strip())
 
 
 @never_cache

@@ -38,7 +38,7 @@ from accounts.services.mfa import (
     METHOD_TOTP,
     METHOD_WEBAUTHN,
     Proof,
-    factor_prove,
+    factor_prove_any,
     mfa_required,
     user_factor_methods,
 )
@@ -55,10 +55,16 @@ from accounts.services.sessions import (
     session_proof_renew,
     user_session_recently_proven,
 )
+from identity import metrics
 from identity.postgres import rows_insert
 
 # The authentication backend of every password sign-in (django.contrib.auth.login needs it).
 SIGN_IN_BACKEND = "accounts.backends.LoginBackend"
+# The sign-ins metric's outcome of a right password that needs a second step.
+_PURPOSE_OUTCOME = {
+    PendingSignIn.Purpose.VERIFY: "mfa_required",
+    PendingSignIn.Purpose.ENROL: LoginOutcome.MFA_ENROLLMENT_REQUIRED,
+}
 
 
 def user_authenticate(
@@ -122,6 +128,7 @@ def _second_step_check(*, user: User, login: str, channel: str) -> None:
         purpose, error = PendingSignIn.Purpose.ENROL, MfaEnrollmentRequired()
     else:
         return
+    metrics.sign_in_record(channel=channel, outcome=_PURPOSE_OUTCOME[purpose])
     error.mfa_token = sign_in_pending_start(  # type: ignore[attr-defined]
         user=user,
         channel=channel,
@@ -246,6 +253,7 @@ def _login_succeeded(
         amr=amr,
         **client,
     )
+    metrics.sign_in_record(channel=channel, outcome=LoginOutcome.SUCCESS)
     if channel != Channel.BROWSER:
         rows_insert(event)
         # django.contrib.auth.login() sends this for pages; other channels send it here so
@@ -292,6 +300,7 @@ def login_record(
         **(client or request_client(request)),
     )
     rows_insert(event)
+    metrics.sign_in_record(channel=channel, outcome=outcome)
     return event
 
 
@@ -357,11 +366,10 @@ def _reauthentication_factor_prove(
         if credential is not None
         else [Proof(method=method, code=code) for method in (METHOD_TOTP, METHOD_RECOVERY_CODE)]
     )
-    for proof in proofs:
-        try:
-            return factor_prove(user=user, proof=proof)
-        except FactorCodeInvalid:
-            continue
+    try:
+        return factor_prove_any(user=user, proofs=proofs)
+    except FactorCodeInvalid:
+        pass
     if request is not None:
         code_failure_record(request=request, user=user, identifier=user.username)
     raise FactorCodeInvalid()

@@ -25,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from identity import metrics
 from identity.errors import ApplicationError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -103,6 +104,7 @@ class ProblemExceptionHandler(ExceptionHandler):
                 extra=exc.extra(),
             )
         if isinstance(exc, DATABASE_DOWN_ERRORS):
+            metrics.database_error_record()
             return ServiceUnavailable()
         if isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, read by DRF
             return RequestTooLarge()
@@ -191,6 +193,7 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
 def handler500(request: HttpRequest) -> HttpResponse:
     """A 503 (problem or page) when the database is unreachable, else the usual 500."""
     if isinstance(sys.exc_info()[1], DATABASE_DOWN_ERRORS):
+        metrics.database_error_record()
         return _unavailable(request)
     if _is_api(request):
         return problem_response(

@@ -38,6 +38,7 @@ from accounts.services.sessions import (
     reauthenticated_since_request,
     reauthentication_request,
 )
+from identity import metrics
 from identity.csp import form_action_allow
 from identity.http import authorization
 from sso import selectors, services
@@ -257,6 +258,10 @@ class TokenView(BackChannelEndpoint, dot.TokenView):
         if request.POST.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
             return _oauth_error("unsupported_grant_type", "The device flow is not offered.", 400)
         _, headers, body, status = self.create_token_response(request)
+        if status == 200:
+            metrics.token_grant_record(
+                issuer="oauth", grant_type=request.POST.get("grant_type", "")
+            )
         response = HttpResponse(content=body, status=status)
         for key, value in headers.items():
             response[key] = value

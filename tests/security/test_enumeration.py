@@ -25,9 +25,9 @@ TRIES = 50
 WARMUP = 3
 ATTEMPTS = 3
 MAX_RATIO = 1.2  # medians may differ by less than 20%
-# Values that differ per response whatever the account: random cookies, the clock, and the
-# length of the echoed identifier (the bodies themselves are compared).
-VOLATILE_HEADERS = {"set-cookie", "date", "expires", "content-length"}
+# Values that differ per response whatever the account: random cookies, the clock, the
+# length of the echoed identifier (the bodies themselves are compared) and the request id.
+VOLATILE_HEADERS = {"set-cookie", "date", "expires", "content-length", "x-request-id"}
 
 
 def shape(response, *secrets: str) -> tuple:

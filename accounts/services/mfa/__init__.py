@@ -42,6 +42,7 @@ from accounts.services.mfa.totp import (
 )
 from accounts.services.sessions.revoke import user_sessions_revoke  # not the package: a cycle
 from authz.selectors import account_action_check, user_requires_mfa
+from identity import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ __all__ = [
     "Proof",
     "factor_change_record",
     "factor_prove",
+    "factor_prove_any",
     "mfa_required",
     "recovery_codes_left",
     "recovery_codes_regenerate",
@@ -164,10 +166,26 @@ PROVERS: dict[str, Callable[[User, Proof], str]] = {}
 def factor_prove(*, user: User, proof: Proof) -> str:
     """Proves one factor of ``user``; returns the AuthMethod it adds to the sign-in. Wrong,
     spent, replayed or of an unknown method: FactorCodeInvalid (callers count the failure)."""
-    prover = PROVERS.get(proof.method)
-    if prover is None:
-        raise FactorCodeInvalid()
-    return prover(user, proof)
+    return factor_prove_any(user=user, proofs=[proof])
+
+
+def factor_prove_any(*, user: User, proofs: list[Proof]) -> str:
+    """factor_prove for the first of ``proofs`` that holds (a code that may be the app's or a
+    recovery code), counted as one proof in the metrics: under the method that held, or, when
+    none did, under the first one's."""
+    for proof in proofs:
+        prover = PROVERS.get(proof.method)
+        if prover is None:
+            continue
+        try:
+            proven = prover(user, proof)
+        except FactorCodeInvalid:
+            continue
+        metrics.mfa_record(method=proof.method, success=True)
+        return proven
+    if proofs and proofs[0].method in MFA_METHODS:
+        metrics.mfa_record(method=proofs[0].method, success=False)
+    raise FactorCodeInvalid()
 
 
 def _totp_prove(user: User, proof: Proof) -> str:

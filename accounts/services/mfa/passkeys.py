@@ -64,6 +64,7 @@ from accounts.services.mfa import (
 )
 from accounts.services.mfa.pending import sign_in_pending_challenge_set
 from accounts.services.mfa.recovery import recovery_codes_replace
+from identity import metrics
 from identity.hashing import sha256_hex
 from identity.postgres import rows_insert
 from identity.postgres.statements import (
@@ -320,12 +321,19 @@ def passkey_pending_options(*, pending: PendingSignIn) -> dict[str, Any]:
 def passkey_sign_in(*, credential: dict[str, Any]) -> Passkey:
     """The passkey (with its active user) behind an answer to passkey_sign_in_options.
     Every failure is the same PasskeyInvalid: nothing tells whether a credential exists."""
-    parsed = _assertion_parse(credential)
-    passkey = _sign_in_challenge_take(challenge=_client_challenge(parsed), credential_id=parsed.id)
-    if passkey is None or not passkey.user.is_active:
-        raise PasskeyInvalid()
-    _user_handle_check(parsed, passkey.user, required=True)
-    _assertion_verify(passkey=passkey, parsed=parsed)
+    try:
+        parsed = _assertion_parse(credential)
+        passkey = _sign_in_challenge_take(
+            challenge=_client_challenge(parsed), credential_id=parsed.id
+        )
+        if passkey is None or not passkey.user.is_active:
+            raise PasskeyInvalid()
+        _user_handle_check(parsed, passkey.user, required=True)
+        _assertion_verify(passkey=passkey, parsed=parsed)
+    except PasskeyInvalid:
+        metrics.mfa_record(method="webauthn", success=False)
+        raise
+    metrics.mfa_record(method="webauthn", success=True)
     _account_refusal_check(passkey.user)
     return passkey
 

@@ -25,6 +25,7 @@ from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, LoginEvent, LoginOutcome, PendingSignIn, User
 from accounts.services.mfa import Proof, factor_prove
 from accounts.services.sessions import request_client
+from identity import metrics
 from identity.hashing import sha256_hex
 
 # Where a browser keeps the token of its pending sign-in (in its Django session).
@@ -105,13 +106,15 @@ def code_failure_record(*, request: HttpRequest, user: User, identifier: str) ->
     login = lockout_key(login=identifier, user=user)
     setattr(request, LOCKOUT_KEY_ATTR, login)
     user_login_failed.send(sender=__name__, credentials={"username": login}, request=request)
+    channel = _channel_of(request)
     LoginEvent.objects.create(
         user=user,
         identifier=identifier[:254],
         outcome=LoginOutcome.BAD_CODE,
-        channel=_channel_of(request),
+        channel=channel,
         **request_client(request),
     )
+    metrics.sign_in_record(channel=channel, outcome=LoginOutcome.BAD_CODE)
     if getattr(request, "axes_locked_out", False):
         raise AccountLocked()
 

@@ -13,14 +13,16 @@ from accounts import signin_memory
 from accounts.errors import SessionNotFound
 from accounts.models import User, UserSession
 from accounts.services.sessions.changes import UNKNOWN_CHANNEL, sign_ins_changed_publish
+from identity import metrics
 
 
 def session_revoke(*, session: UserSession, reason: str) -> None:
     """Ends one sign-in on any channel: its browser session, refreshes and access tokens."""
     now = timezone.now()
-    UserSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+    ended = UserSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
         revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
     )
+    metrics.sessions_revoked_record(ended)
     if session.session_key:
         _browser_sessions_delete([session.session_key])
     # Always publish, even when already revoked: the cache entry may have been evicted.
@@ -87,9 +89,10 @@ def sessions_mark_revoked(
     """The rows of ``ended`` (sid -> channel) still live are revoked in one UPDATE, the given
     browser sessions deleted, and the change published."""
     now = timezone.now()
-    UserSession.objects.filter(pk__in=list(ended), revoked_at__isnull=True).update(
+    live = UserSession.objects.filter(pk__in=list(ended), revoked_at__isnull=True).update(
         revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
     )
+    metrics.sessions_revoked_record(live)
     _browser_sessions_delete(list(session_keys))
     sign_ins_changed_publish(ended=ended)
 
