@@ -21,11 +21,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
 
 
+# "default" once pytest-django made the test database (a run of database-free tests has none).
+_test_database: list[str] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _signing_key_kept(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+def _signing_key_kept(
+    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any
+) -> Iterator[None]:
     """One signing key for the whole run, committed in the test database and put back after
     each flush of a transactional test (flush sends post_migrate), so every process of the run
-    (this one, the servers it starts) signs with it and no test pays for a new RSA key."""
+    (this one, the servers it starts) signs with it and no test pays for a new RSA key.
+
+    A run whose tests use no database (pytest-django then creates no test database) gets none:
+    the key would go to the database DATABASE_URL names."""
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    if "default" not in _get_databases_for_setup(request.session.items)[0]:
+        yield
+        return
+    _test_database.append("default")
     from django.apps import apps
     from django.db.models.signals import post_migrate
 
@@ -56,7 +71,7 @@ def _signing_keys_settled(
     from identity import keys
 
     monkeypatch.setattr(keys, "RECHECK_SECONDS", math.inf)
-    if keys._snapshot is None:
+    if keys._snapshot is None and _test_database:
         with django_db_blocker.unblock():
             keys.signing_keys()
     settled = keys._snapshot

@@ -62,6 +62,9 @@ frontend portal
     bind {bind}
     http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}
     http-request set-header X-Forwarded-Proto http if !{{ ssl_fc }}
+    # One id per request, in HAProxy's log and the node's (LOG_FORMAT=json keeps a sane one).
+    unique-id-format %{{+X}}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid
+    http-request set-header X-Request-ID %[unique-id] unless {{ req.hdr(x-request-id) -m found }}
     default_backend nodes
 
 backend nodes
@@ -123,6 +126,8 @@ def node_env(
         "SESSION_COOKIE_SECURE": "false",
         "EMAIL_URL": "dummymail://",
         "LOG_LEVEL": "WARNING",
+        # One JSON line per request with HAProxy's X-Request-ID, as a log pipeline reads it.
+        "LOG_FORMAT": "json",
     } | load_test_settings()
 
 

@@ -274,6 +274,43 @@ def test_a_role_granted_on_one_node_is_honoured_on_another_at_once(
     assert allowed.json()["granted_by"] == [role]
 
 
+def _json_lines_with(cluster: Cluster, request_id: str) -> list[dict]:
+    found = []
+    for node in cluster.nodes:
+        for line in node.log.read_text(errors="replace").splitlines():
+            if request_id in line:
+                found.append({**json.loads(line), "node": node.name})
+    return found
+
+
+def test_a_request_through_the_load_balancer_is_logged_once_with_its_request_id(
+    cluster: Cluster,
+) -> None:
+    """HAProxy gives each request an id (unless the client sent one); the node that served it
+    echoes it and writes one JSON line with it, and counts the request in its /metrics."""
+    response = httpx.get(f"{cluster.url}/api/v1/me/")  # no token: 401
+    assert response.status_code == 401
+    request_id = response.headers["X-Request-ID"]
+    deadline, lines = time.monotonic() + 5, []
+    while time.monotonic() < deadline and not lines:
+        lines = [line for line in _json_lines_with(cluster, request_id) if "route" in line]
+        time.sleep(0.1)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line["request_id"] == request_id
+    assert (line["method"], line["status"]) == ("GET", 401)
+    assert line["client_ip"] == "127.0.0.1"  # from HAProxy's X-Forwarded-For, a trusted proxy
+    served = next(node for node in cluster.nodes if node.name == line["node"])
+    metrics = httpx.get(f"{served.url}/metrics")  # loopback: in METRICS_ALLOWED_IPS
+    assert metrics.status_code == 200
+    assert 'identity_http_requests_total{method="GET",route="' in metrics.text
+
+    # An id the client (or an outer proxy) sent is kept end to end.
+    given = f"trace-{secrets.token_hex(8)}"
+    echoed = httpx.get(f"{cluster.url}/healthz", headers={"X-Request-ID": given})
+    assert echoed.headers["X-Request-ID"] == given
+
+
 def test_a_key_rotated_on_one_node_signs_tokens_every_node_accepts_and_publishes(
     cluster: Cluster,
 ) -> None:
