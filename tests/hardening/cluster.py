@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -154,6 +154,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _wait_until(
+    ready: Callable[[], bool],
+    *,
+    name: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float,
+    errors: tuple[type[BaseException], ...],
+    stalled: Callable[[], str],
+) -> None:
+    """Polls ``ready()`` (``errors`` count as not yet) until it holds; raises with the
+    process's log if the process exits first, or with ``stalled()`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text()[-3000:]}")
+        with contextlib.suppress(*errors):
+            if ready():
+                return
+        time.sleep(0.2)
+    raise RuntimeError(stalled())
+
+
 @dataclass
 class Node:
     name: str
@@ -235,15 +258,15 @@ class Cluster:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if node.process.poll() is not None:
-                raise RuntimeError(f"{node.name} exited: {node.log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(node.url + HEALTH_PATH, timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{node.name} did not become ready: {node.log.read_text()[-3000:]}")
+        _wait_until(
+            lambda: httpx.get(node.url + HEALTH_PATH, timeout=2).status_code == 200,
+            name=node.name,
+            process=node.process,
+            log=node.log,
+            timeout=timeout,
+            errors=(httpx.HTTPError,),
+            stalled=lambda: f"{node.name} did not become ready: {node.log.read_text()[-3000:]}",
+        )
 
     def kill(self, node: Node) -> None:
         """kill -9 of the master and every worker at once: a host that lost power."""
@@ -280,15 +303,15 @@ class Cluster:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.haproxy.poll() is not None:
-                raise RuntimeError(f"haproxy exited: {log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                if all(s["status"] == "UP" for s in self.servers().values()):
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"haproxy did not see every node UP: {self.servers()}")
+        _wait_until(
+            lambda: all(s["status"] == "UP" for s in self.servers().values()),
+            name="haproxy",
+            process=self.haproxy,
+            log=log,
+            timeout=timeout,
+            errors=(OSError,),
+            stalled=lambda: f"haproxy did not see every node UP: {self.servers()}",
+        )
 
     def runtime(self, command: str) -> str:
         """One command on HAProxy's runtime API (the stats socket), as `socat` would send it."""
