@@ -359,6 +359,9 @@ AXES_DISABLE_ACCESS_LOG = True
 
 # Client IP: REMOTE_ADDR unless the request came through one of these proxies (IPs or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Webhook and back-channel logout receivers may be on private, loopback or link-local
+# addresses (identity/outbound.py refuses them otherwise: no SSRF through an application's URL).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 
 # ---------------------------------------------------------------------------
 # Authorization (authz: roles and permissions)
@@ -708,6 +711,10 @@ LOGGING = {
         "oauth2_provider": {"filters": ["redact_token_paths"]},
         # oauthlib prints grants and tokens at DEBUG (its child loggers escape a logger filter).
         "oauthlib": {"level": "INFO"},
+        # httpx and httpcore print every URL they call at INFO/DEBUG: a receiver's URL (a
+        # webhook path, a back-channel logout URI) may be its only credential.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "django.server": {
             "handlers": ["console"],
             "filters": ["redact_token_paths"],
