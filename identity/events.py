@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from identity.models import Delivery, Event
 
@@ -99,9 +101,10 @@ def delivery_retry_now(*, delivery: Delivery) -> bool:
 
 def deliveries_resume() -> int:
     """Queues again every pending delivery whose time has passed and whose task is gone: a
-    try whose worker died (its lease ran out) or a task that failed outside the sender. A
-    delivery whose task merely waits in the queue gets a second one, which finds the try
-    already taken and does nothing (``identity.tasks``). Returns how many were queued."""
+    try whose worker died (its lease ran out; django-tasks-db leaves that task RUNNING for
+    ever) or a task that failed outside the sender. One whose task still waits in the queue
+    is left to it (were it queued twice, the second would find the try taken and do nothing,
+    ``identity.tasks``). Returns how many were queued."""
     now = timezone.now()
     count = 0
     with transaction.atomic():
@@ -109,11 +112,23 @@ def deliveries_resume() -> int:
             status=Delivery.Status.PENDING, next_attempt_at__lt=now - _sweep_grace()
         )
         for delivery in stale[:500]:
+            if _waits_in_queue(delivery):
+                continue
             delivery.next_attempt_at = now + lease()
             delivery.save(update_fields=["next_attempt_at", "updated_at"])
             _enqueue(delivery, run_after=None)
             count += 1
     return count
+
+
+def _waits_in_queue(delivery: Delivery) -> bool:
+    from identity.tasks import delivery_attempt
+
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY,
+        task_path=delivery_attempt.module_path,
+        args_kwargs__args__0=delivery.pk,
+    ).exists()
 
 
 def lease() -> timedelta:

@@ -4,12 +4,14 @@ statement when nobody is to be told, and a try is classified and counted once.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from identity.events import DeliveryTarget, event_record
+from identity.events import DeliveryTarget, deliveries_resume, event_record
 from identity.models import Delivery, DeliveryAttempt, Event
 from identity.tasks import delivery_attempt
 from tests.factories import UserFactory
@@ -151,3 +153,20 @@ def test_the_last_retry_failing_gives_up(settings: object) -> None:
     assert (delivery.attempts, delivery.next_attempt_at) == (3, None)
     assert delivery.finished_at is not None
     assert receiver.ids("/hook") == [str(event.id)] * 3
+
+
+def test_the_sweep_queues_a_lost_try_again_and_leaves_a_queued_one_alone() -> None:
+    waiting = event_record("user.created", data={}, deliveries=[TARGET]).deliveries.get()
+    lost = event_record("user.created", data={}, deliveries=[TARGET]).deliveries.get()
+    long_ago = timezone.now() - timedelta(hours=1)
+    Delivery.objects.update(next_attempt_at=long_ago)
+    # The lost one's task was taken by a worker that died: django-tasks-db left it RUNNING.
+    DBTaskResult.objects.filter(args_kwargs__args__0=lost.pk).update(status="RUNNING")
+
+    assert deliveries_resume() == 1
+
+    queued = DBTaskResult.objects.filter(status="READY")
+    assert sorted(task.args_kwargs["args"][0] for task in queued) == sorted([waiting.pk, lost.pk])
+    lost.refresh_from_db()
+    assert lost.next_attempt_at > timezone.now()  # leased again: the next sweep leaves it
+    assert deliveries_resume() == 0
