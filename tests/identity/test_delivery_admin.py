@@ -127,3 +127,21 @@ def test_a_delivery_that_succeeded_is_not_sent_again_by_retry_now(admin_client: 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SUCCEEDED
     assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [("endpoint-7", True), ("hooks.example", True), ("event", True), ("not-a-uuid", False)],
+)
+def test_deliveries_are_searched_by_receiver_url_or_event_id(
+    admin_client: Client, query: str, found: bool
+) -> None:
+    delivery = _gave_up()
+    if query == "event":
+        query = str(delivery.event_id)
+
+    response = admin_client.get(reverse(CHANGELIST), {"q": query})
+
+    assert response.status_code == 200
+    shown = [row.pk for row in response.context["cl"].result_list]
+    assert shown == ([delivery.pk] if found else [])
