@@ -95,6 +95,10 @@ def test_worker_stops_at_once_on_a_client_error_or_a_redirect(
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 1, error)
     assert receiver.ids("/hook") == [str(event.id)]
     assert receiver.ids("/followed") == []
+    # The worker logs which delivery and what came back, never the URL (it may hold a secret).
+    log = (tmp_path / "worker.log").read_text()
+    assert f"delivery {delivery.pk} kind=test attempt=1 status_code={answer} -> failed" in log
+    assert "/hook" not in log
 
 
 def test_worker_retries_a_receiver_slower_than_the_timeout(tmp_path: Path) -> None:
