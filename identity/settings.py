@@ -732,9 +732,6 @@ LOGGING = {
         "oauth2_provider": {"filters": ["redact_token_paths"]},
         # oauthlib prints grants and tokens at DEBUG (its child loggers escape a logger filter).
         "oauthlib": {"level": "INFO"},
-        # httpx logs each request's URL at INFO; a receiver's URL may carry its secret (many
-        # webhook URLs do). identity.tasks logs the delivery id, kind, try and status instead.
-        "httpx": {"level": "WARNING"},
         "django.server": {
             "handlers": ["console"],
             "filters": ["redact_token_paths"],
