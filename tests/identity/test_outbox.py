@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -170,3 +172,15 @@ def test_the_sweep_queues_a_lost_try_again_and_leaves_a_queued_one_alone() -> No
     lost.refresh_from_db()
     assert lost.next_attempt_at > timezone.now()  # leased again: the next sweep leaves it
     assert deliveries_resume() == 0
+
+
+def test_deliveries_resume_command_queues_the_lost_tries_again() -> None:
+    lost = event_record("user.created", data={}, deliveries=[TARGET]).deliveries.get()
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(hours=1))
+    DBTaskResult.objects.update(status="RUNNING")
+    out = StringIO()
+
+    call_command("deliveries_resume", stdout=out)
+
+    assert out.getvalue().strip() == "1 deliveries queued again."
+    assert DBTaskResult.objects.get(status="READY").args_kwargs["args"] == [lost.pk, 0]
