@@ -22,6 +22,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 help:
 	@echo "make run      install, migrate, create the signing key, serve on 127.0.0.1:8000"
+	@echo "              with the task worker (manage.py db_worker) in the background"
 	@echo "make test     install, then run the tests (ARGS='...' passes pytest arguments)"
 	@echo "make bench    benchmarks under wrk, results in bench/results/ (BENCH_SECONDS=2: quick)"
 	@echo "make lint     ruff check + ruff format --check + lint-imports (app layers)"
@@ -58,6 +59,9 @@ run: install
 	@echo "To create an admin account, run in another terminal:"
 	@echo "    DJANGO_ENV=development $(PY) manage.py createsuperuser"
 	@echo
+	@# The task worker (outbox deliveries) runs beside the server and stops when it stops.
+	DJANGO_ENV=development $(MANAGE) db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	DJANGO_ENV=development $(MANAGE) runserver 127.0.0.1:8000
 
 test: install

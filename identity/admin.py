@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib import admin
-from django.db.models import Model
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from identity.models import SigningKeyRecord
+from identity.events import delivery_retry_now
+from identity.models import Delivery, DeliveryAttempt, SigningKeyRecord
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -69,3 +71,69 @@ class SigningKeyAdmin(ReadOnlyAdmin):
     def signs(self, record: SigningKeyRecord) -> bool:
         newest = SigningKeyRecord.objects.order_by("-created_at", "-kid").first()
         return newest is not None and newest.pk == record.pk
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ("number", "started_at", "finished_at", "status_code", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """The outbox's deliveries and each one's tries, read-only; "Retry now" queues one more
+    try (for staff who may change deliveries), through the same service as the sweep."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "target",
+        "url_host",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+    )
+    list_filter = ("status", "kind", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=target", "=event__id", "url")
+    list_select_related = ("event",)
+    fields = (
+        "event",
+        "kind",
+        "target",
+        "url",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "finished_at",
+    )
+    inlines = (DeliveryAttemptInline,)
+    actions = ("retry_now",)
+
+    @admin.display(description="URL host")
+    def url_host(self, delivery: Delivery) -> str:
+        return urlsplit(delivery.url).hostname or ""
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("identity.change_delivery")
+
+    @admin.action(description="Retry now", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        retried = 0
+        for delivery in queryset:
+            if delivery_retry_now(delivery=delivery):
+                self.log_change(request, delivery, "Retried now.")
+                retried += 1
+        self.message_user(request, f"{retried} deliveries queued for a try now.", messages.SUCCESS)

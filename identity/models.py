@@ -1,8 +1,12 @@
-"""The tables of the project package: the signing key set every node shares."""
+"""The tables of the project package: the signing key set every node shares, and the outbox
+(events, their deliveries and each delivery's tries)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
+from django.utils import timezone
 
 
 class SigningKeyRecord(models.Model):
@@ -24,3 +28,93 @@ class SigningKeyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class Event(models.Model):
+    """Something that happened, written in the transaction of the change (the outbox, and the
+    audit stream). ``id`` is the stable id receivers drop duplicates on: every try of every
+    delivery of the event carries it. ``data`` holds ids and what changed, never a secret."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict, blank=True)
+    actor_public_id = models.UUIDField(null=True, blank=True)
+    subject_public_id = models.UUIDField(null=True, blank=True)
+    sid = models.CharField(max_length=64, blank=True, default="")
+    client_id = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        db_table = "identity_event"
+        ordering = ("-occurred_at",)
+        indexes = (models.Index(fields=("type", "-occurred_at"), name="identity_event_type_time"),)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class Delivery(models.Model):
+    """One event to one receiver: which sender (``kind``) builds the request, for whom
+    (``target``: an endpoint id, a client id), and how far the tries got. While a try runs,
+    ``next_attempt_at`` is its lease: past it, a try lost with its worker is run again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        GAVE_UP = "gave_up", "gave up"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=32)
+    target = models.CharField(max_length=100)
+    url = models.URLField(max_length=2000)
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "identity_delivery"
+        ordering = ("-created_at",)
+        verbose_name_plural = "deliveries"
+        indexes = (
+            # The sweep: pending deliveries whose time (or lease) has passed.
+            models.Index(
+                fields=("next_attempt_at",),
+                name="identity_delivery_due",
+                condition=models.Q(status="pending"),
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.target} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try of a delivery, for the admin: when, the receiver's status code or the error.
+    A row per try (not only the last error on the delivery) because a receiver that was down,
+    then slow, then answered 503 is diagnosed from the sequence; it is written off the request
+    path, by the worker, so it costs the user nothing."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        db_table = "identity_delivery_attempt"
+        ordering = ("delivery", "number")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("delivery", "number"), name="identity_delivery_attempt_unique"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"try {self.number}"

@@ -118,6 +118,10 @@ INSTALLED_APPS = [
     "accounts",
     "authz",
     "sso",
+    # After identity: identity's db_worker command (the same worker plus the outbox's sweep)
+    # takes the name of django_tasks_db's own.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -655,6 +659,26 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# ---------------------------------------------------------------------------
+# Outbox: events delivered by the task worker (identity/events.py, identity/delivery.py)
+# ---------------------------------------------------------------------------
+# django-tasks' database backend: a task row is written in the transaction of the change that
+# causes it, and `manage.py db_worker` runs it (in every profile, tests included).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Seconds to wait after each failed try before the next; its length is the number of retries
+# (the default: 9 tries over about a day). Tests shorten it through the environment.
+OUTBOX_BACKOFF_SECONDS = [
+    int(value)
+    for value in env.list(
+        "OUTBOX_BACKOFF_SECONDS",
+        default=["30", "120", "600", "1800", "3600", "10800", "21600", "43200"],
+    )
+]
+# How long one try may take (connect, send, answer) before it counts as a timeout, retried.
+OUTBOX_TIMEOUT_SECONDS = env.float("OUTBOX_TIMEOUT_SECONDS", default=5.0)
+# How often a worker looks for a delivery whose try was lost with its worker (killed mid-try).
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=60.0)
 
 # ---------------------------------------------------------------------------
 # Metrics (identity/metrics.py) and logs

@@ -1,0 +1,149 @@
+"""The outbox: events written with the change that causes them, and who delivers them.
+
+An app records an event inside its own transaction (``event_record``); the event, one
+``Delivery`` per receiver and one django-tasks row per delivery commit or roll back with the
+change, so a process that dies after the commit loses nothing: the worker (``manage.py
+db_worker``) finds the task rows. Each kind of receiver has a sender in ``SENDERS`` that
+builds the request at each try (a back-channel logout token is minted fresh per try); the apps
+register theirs, as accounts registers its factor provers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from identity.models import Delivery, Event
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """One receiver of an event: the sender that delivers to it (``kind``), the receiver's id
+    for that sender (an endpoint id, a client id) and its URL."""
+
+    kind: str
+    target: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """What a sender builds for one try: the POST to make (the URL is the delivery's unless the
+    sender says otherwise)."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Sender = Callable[[Delivery], PreparedRequest]
+
+# kind -> the function that builds a delivery's request at each try. Registered by the apps.
+SENDERS: dict[str, Sender] = {}
+
+
+def event_record(
+    type: str,
+    *,
+    data: Mapping[str, Any],
+    actor: Any = None,
+    subject: Any = None,
+    sid: str | None = None,
+    client_id: str | None = None,
+    deliveries: Iterable[DeliveryTarget] = (),
+) -> Event:
+    """Writes the event and its deliveries in the caller's transaction (joined without a
+    savepoint: one INSERT when nobody is to be told, the sign-in path's budget) and queues a
+    delivery task per receiver in that same transaction. ``actor`` and ``subject`` are users
+    (their ``public_id`` is kept); ``data`` holds ids and what changed, never a secret."""
+    targets = list(deliveries)
+    with transaction.atomic(savepoint=False):
+        event = Event.objects.create(
+            type=type,
+            data=dict(data),
+            actor_public_id=getattr(actor, "public_id", None),
+            subject_public_id=getattr(subject, "public_id", None),
+            sid=sid or "",
+            client_id=client_id or "",
+        )
+        if targets:
+            rows = Delivery.objects.bulk_create(
+                Delivery(event=event, kind=t.kind, target=t.target, url=t.url) for t in targets
+            )
+            for row in rows:
+                _enqueue(row, run_after=None)
+    return event
+
+
+def delivery_retry_now(*, delivery: Delivery) -> bool:
+    """Queues one more try of a delivery now (the admin's "Retry now"); False for one that
+    already succeeded. A failed or given-up delivery becomes pending again: if that try fails
+    too it ends as it would have (its tries are counted on)."""
+    with transaction.atomic():
+        locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        if locked.status == Delivery.Status.SUCCEEDED:
+            return False
+        locked.status = Delivery.Status.PENDING
+        locked.finished_at = None
+        locked.next_attempt_at = timezone.now()
+        locked.save(update_fields=["status", "finished_at", "next_attempt_at", "updated_at"])
+        _enqueue(locked, run_after=None)
+    return True
+
+
+def deliveries_resume() -> int:
+    """Queues again every pending delivery whose time has passed and whose task is gone: a
+    try whose worker died (its lease ran out; django-tasks-db leaves that task RUNNING for
+    ever) or a task that failed outside the sender. One whose task still waits in the queue
+    is left to it (were it queued twice, the second would find the try taken and do nothing,
+    ``identity.tasks``). Returns how many were queued."""
+    now = timezone.now()
+    count = 0
+    with transaction.atomic():
+        stale = Delivery.objects.select_for_update(skip_locked=True).filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lt=now - _sweep_grace()
+        )
+        for delivery in stale[:500]:
+            if _waits_in_queue(delivery):
+                continue
+            delivery.next_attempt_at = now + lease()
+            delivery.save(update_fields=["next_attempt_at", "updated_at"])
+            _enqueue(delivery, run_after=None)
+            count += 1
+    return count
+
+
+def _waits_in_queue(delivery: Delivery) -> bool:
+    from identity.tasks import delivery_attempt
+
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY,
+        task_path=delivery_attempt.module_path,
+        args_kwargs__args__0=delivery.pk,
+    ).exists()
+
+
+def lease() -> timedelta:
+    """How long a try may hold its delivery: a timeout per phase (connect, send, answer) and
+    room for the bookkeeping around it."""
+    return timedelta(seconds=3 * settings.OUTBOX_TIMEOUT_SECONDS + 5)
+
+
+def _sweep_grace() -> timedelta:
+    # A due task normally runs within the worker's poll interval: leave it that long first.
+    return timedelta(seconds=min(settings.OUTBOX_SWEEP_SECONDS, 60))
+
+
+def _enqueue(delivery: Delivery, *, run_after: Any) -> None:
+    from identity.tasks import delivery_attempt
+
+    task = delivery_attempt if run_after is None else delivery_attempt.using(run_after=run_after)
+    task.enqueue(delivery.pk, delivery.attempts)
