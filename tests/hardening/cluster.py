@@ -37,6 +37,8 @@ HEALTH_PATH = "/readyz"
 # The release order: the schema first (backwards-compatible migrations), then the key set, and
 # only then nodes, one by one.
 RELEASE_COMMANDS = (("migrate", "--noinput"), ("ensure_signing_key",))
+# The task worker (event deliveries): beside the nodes, same image and environment, no port.
+WORKER_COMMAND = ("manage.py", "db_worker")
 
 # One template for the harness and compose.yaml. Health checks on /readyz every 500 ms: two
 # failures take a node out, two successes bring it back. A connection refused by a dead node
@@ -200,6 +202,7 @@ class Cluster:
     stats_port: int = field(default_factory=free_port)
     nodes: list[Node] = field(default_factory=list)
     haproxy: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -219,6 +222,14 @@ class Cluster:
             for node in self.nodes:
                 self.start(node)
             self.start_haproxy()
+            self.worker = subprocess.Popen(
+                [sys.executable, *WORKER_COMMAND],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=(self.tmp / "worker.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         except BaseException:
             self.close()
             raise
@@ -359,6 +370,13 @@ class Cluster:
         self.wait_server(node.name, "UP")
 
     def close(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()  # SIGTERM: the worker finishes its current try first
+            try:
+                self.worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait(timeout=10)
         if self.haproxy is not None and self.haproxy.poll() is None:
             self.haproxy.terminate()
             self.haproxy.wait(timeout=10)

@@ -17,6 +17,7 @@ import yaml
 from tests.hardening.cluster import (
     HEALTH_PATH,
     RELEASE_COMMANDS,
+    WORKER_COMMAND,
     gunicorn_command,
     haproxy_config,
     load_test_settings,
@@ -140,3 +141,12 @@ def test_the_image_is_multi_stage_non_root_locked_and_keeps_no_secret() -> None:
         assert not any(name in arg for arg in _instruction("ARG"))
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git", "var/"} <= set(ignored)
+
+
+def test_compose_runs_the_harness_task_worker_with_the_nodes_environment(
+    compose: dict[str, Any],
+) -> None:
+    worker = compose["services"]["worker"]
+    assert worker["command"] == ["python", *WORKER_COMMAND]
+    assert worker["environment"] == compose["services"]["portal1"]["environment"]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
