@@ -88,10 +88,6 @@ DATABASE_ERRORS = Counter(
 _request_children: dict[tuple[str, str, str], tuple[object, object]] = {}
 
 
-def enabled() -> bool:
-    return settings.METRICS_ENABLED
-
-
 def request_observe(*, route: str, method: str, status: int, seconds: float) -> None:
     if not settings.METRICS_ENABLED:
         return

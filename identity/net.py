@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from functools import lru_cache
 
 from django.conf import settings
@@ -12,8 +13,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @lru_cache(maxsize=8)
-def _trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies if p.strip())
+def _networks(specs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in specs if p.strip())
 
 
 def _is_trusted(ip: str, networks: tuple[Network, ...]) -> bool:
@@ -22,6 +23,12 @@ def _is_trusted(ip: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:
         return False
     return any(address in network for network in networks)
+
+
+def ip_in(ip: str, networks: Sequence[str]) -> bool:
+    """Whether ``ip`` is one of ``networks`` (IP addresses or CIDRs, as the settings list them:
+    TRUSTED_PROXIES, METRICS_ALLOWED_IPS); False for anything that is not an IP address."""
+    return _is_trusted(ip, _networks(tuple(networks)))
 
 
 # Headers a proxy adds to say whom it relays for.
@@ -34,7 +41,7 @@ def relayed_by_untrusted_proxy(request: HttpRequest) -> bool:
     cannot know, so REMOTE_ADDR is the proxy's address, not the client's."""
     if not any(request.META.get(header) for header in _FORWARDING_HEADERS):
         return False
-    networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
     return not _is_trusted(request.META.get("REMOTE_ADDR", ""), networks)
 
 
@@ -45,7 +52,7 @@ def client_ip(request: HttpRequest) -> str:
     sending its own header: only hops appended by trusted proxies are skipped.
     """
     remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104
-    networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
     if not networks or not _is_trusted(remote, networks):
         return remote
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")

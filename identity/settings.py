@@ -661,7 +661,7 @@ USE_I18N = True
 USE_TZ = True
 
 # ---------------------------------------------------------------------------
-# Outbox: events delivered by the task worker (identity/events.py, identity/delivery.py)
+# Outbox: events delivered by the task worker (identity/events.py, identity/tasks.py)
 # ---------------------------------------------------------------------------
 # django-tasks' database backend: a task row is written in the transaction of the change that
 # causes it, and `manage.py db_worker` runs it (in every profile, tests included).

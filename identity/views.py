@@ -4,9 +4,7 @@ only with BENCH_URLS)."""
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from identity import metrics as portal_metrics
 from identity.http import authorization
-from identity.net import Network, client_ip, relayed_by_untrusted_proxy
+from identity.net import client_ip, ip_in, relayed_by_untrusted_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +86,7 @@ def _metrics_allowed(request: HttpRequest) -> bool:
     # TRUSTED_PROXIES, would otherwise let the whole internet in as 127.0.0.1.
     if relayed_by_untrusted_proxy(request):
         return False
-    try:
-        address = ipaddress.ip_address(client_ip(request))
-    except ValueError:
-        return False
-    return any(address in network for network in _networks(tuple(settings.METRICS_ALLOWED_IPS)))
-
-
-@lru_cache(maxsize=8)
-def _networks(allowed: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(a.strip(), strict=False) for a in allowed if a.strip())
+    return ip_in(client_ip(request), settings.METRICS_ALLOWED_IPS)
 
 
 @never_cache

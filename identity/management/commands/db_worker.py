@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -32,8 +33,7 @@ class Command(db_worker.Command):
 
 
 def _sweep_forever() -> None:
-    stop = threading.Event()
-    while not stop.is_set():
+    while True:  # a daemon thread: it ends with the worker
         close_old_connections()
         try:
             count = deliveries_resume()
@@ -44,4 +44,4 @@ def _sweep_forever() -> None:
                 logger.warning("outbox sweep: %s lost deliveries queued again", count)
         finally:
             connection.close()
-        stop.wait(settings.OUTBOX_SWEEP_SECONDS)
+        time.sleep(settings.OUTBOX_SWEEP_SECONDS)
