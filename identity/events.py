@@ -10,7 +10,7 @@ register theirs, as accounts registers its factor provers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from identity.event_types import EVENT_TYPES, RECORDED_ONLY_WHEN_DELIVERED
 from identity.models import Delivery, Event
 
 
@@ -45,9 +46,34 @@ class PreparedRequest:
 
 
 Sender = Callable[[Delivery], PreparedRequest]
+# Given events about to be written (unsaved: ``id``, ``type``, ``data``, ``sid``, ``client_id``,
+# ``subject_public_id`` are set), the receivers each should go to, as (event, target) pairs.
+TargetFinder = Callable[[Sequence[Event]], Iterable[tuple[Event, DeliveryTarget]]]
 
 # kind -> the function that builds a delivery's request at each try. Registered by the apps.
 SENDERS: dict[str, Sender] = {}
+# Who else is told of an event (webhook endpoints, back-channel logout), registered by the
+# apps in their AppConfig.ready(). A finder runs in the emitting transaction on every event:
+# it must cost no query for the types it does not serve (the sign-in path's budget).
+TARGET_FINDERS: list[TargetFinder] = []
+
+
+def target_finder_add(finder: TargetFinder) -> None:
+    if finder not in TARGET_FINDERS:
+        TARGET_FINDERS.append(finder)
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """One event for ``events_record``: the arguments of ``event_record``."""
+
+    type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    actor: Any = None
+    subject: Any = None
+    sid: str | None = None
+    client_id: str | None = None
+    deliveries: tuple[DeliveryTarget, ...] = ()
 
 
 def event_record(
@@ -59,28 +85,67 @@ def event_record(
     sid: str | None = None,
     client_id: str | None = None,
     deliveries: Iterable[DeliveryTarget] = (),
-) -> Event:
+) -> Event | None:
     """Writes the event and its deliveries in the caller's transaction (joined without a
     savepoint: one INSERT when nobody is to be told, the sign-in path's budget) and queues a
     delivery task per receiver in that same transaction. ``actor`` and ``subject`` are users
-    (their ``public_id`` is kept); ``data`` holds ids and what changed, never a secret."""
-    targets = list(deliveries)
-    with transaction.atomic(savepoint=False):
-        event = Event.objects.create(
-            type=type,
-            data=dict(data),
-            actor_public_id=getattr(actor, "public_id", None),
-            subject_public_id=getattr(subject, "public_id", None),
-            sid=sid or "",
-            client_id=client_id or "",
+    (their ``public_id`` is kept); ``data`` holds ids and what changed, never a secret.
+    Receivers are ``deliveries`` plus what the registered finders add. None when the type is
+    one written only when delivered and nobody is to be told."""
+    draft = EventDraft(
+        type=type,
+        data=data,
+        actor=actor,
+        subject=subject,
+        sid=sid,
+        client_id=client_id,
+        deliveries=tuple(deliveries),
+    )
+    written = events_record([draft])
+    return written[0] if written else None
+
+
+def events_record(drafts: Iterable[EventDraft]) -> list[Event]:
+    """``event_record`` for several events at once (a user's every sign-in ending): one INSERT
+    of the events, one of their deliveries, each finder asked once for all of them."""
+    drafts = list(drafts)
+    if not drafts:
+        return []
+    for draft in drafts:
+        if draft.type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {draft.type!r}: add it to identity.event_types")
+    events = [
+        Event(
+            type=draft.type,
+            data=dict(draft.data),
+            actor_public_id=getattr(draft.actor, "public_id", None),
+            subject_public_id=getattr(draft.subject, "public_id", None),
+            sid=str(draft.sid or ""),
+            client_id=draft.client_id or "",
         )
-        if targets:
+        for draft in drafts
+    ]
+    pairs = [
+        (event, t) for event, draft in zip(events, drafts, strict=True) for t in draft.deliveries
+    ]
+    for finder in tuple(TARGET_FINDERS):
+        pairs.extend(finder(events))
+    told = {id(event) for event, _ in pairs}
+    events = [e for e in events if e.type not in RECORDED_ONLY_WHEN_DELIVERED or id(e) in told]
+    if not events:
+        return []
+    with transaction.atomic(savepoint=False):
+        if len(events) == 1:
+            events[0].save(force_insert=True)
+        else:
+            Event.objects.bulk_create(events)
+        if pairs:
             rows = Delivery.objects.bulk_create(
-                Delivery(event=event, kind=t.kind, target=t.target, url=t.url) for t in targets
+                Delivery(event=event, kind=t.kind, target=t.target, url=t.url) for event, t in pairs
             )
             for row in rows:
                 _enqueue(row, run_after=None)
-    return event
+    return events
 
 
 def delivery_retry_now(*, delivery: Delivery) -> bool:

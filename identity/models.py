@@ -47,7 +47,17 @@ class Event(models.Model):
     class Meta:
         db_table = "identity_event"
         ordering = ("-occurred_at",)
-        indexes = (models.Index(fields=("type", "-occurred_at"), name="identity_event_type_time"),)
+        indexes = (
+            models.Index(fields=("type", "-occurred_at"), name="identity_event_type_time"),
+            # The audit stream, newest first, and its filters by user and by actor.
+            models.Index(fields=("-occurred_at", "-id"), name="identity_event_time"),
+            models.Index(
+                fields=("subject_public_id", "-occurred_at"), name="identity_event_subject_time"
+            ),
+            models.Index(
+                fields=("actor_public_id", "-occurred_at"), name="identity_event_actor_time"
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"

@@ -237,10 +237,19 @@ def test_data_migration_creates_the_portal_permissions_and_roles() -> None:
         "sessions.revoke",
         "apps.manage",
     } <= codes
+    later = importlib.import_module("authz.migrations.0007_webhook_and_audit_permissions")
+    later.create(apps, None)
     admin = Role.objects.get(name="admin")
-    assert set(admin.permissions.values_list("code", flat=True)) == set(migration.PERMISSIONS)
+    assert set(admin.permissions.values_list("code", flat=True)) == set(migration.PERMISSIONS) | {
+        "webhooks.write",
+        "audit.read",
+    }
     auditor = Role.objects.get(name="auditor")
-    assert set(auditor.permissions.values_list("code", flat=True)) == {"users.read", "roles.read"}
+    assert set(auditor.permissions.values_list("code", flat=True)) == {
+        "users.read",
+        "roles.read",
+        "audit.read",
+    }
     manager = Role.objects.get(name="user-manager")
     assert set(manager.permissions.values_list("code", flat=True)) == {
         "users.read",

@@ -13,7 +13,15 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from identity.events import DeliveryTarget, deliveries_resume, event_record
+from identity.events import (
+    TARGET_FINDERS,
+    DeliveryTarget,
+    EventDraft,
+    deliveries_resume,
+    event_record,
+    events_record,
+    target_finder_add,
+)
 from identity.models import Delivery, DeliveryAttempt, Event
 from identity.tasks import delivery_attempt
 from tests.factories import UserFactory
@@ -71,6 +79,46 @@ def test_event_without_receivers_costs_one_statement_in_the_callers_transaction(
     with transaction.atomic(), django_assert_num_queries(1):  # type: ignore[attr-defined]
         event_record("sign_in.succeeded", data={}, sid="s1")
     assert DBTaskResult.objects.count() == 0
+
+
+def test_an_event_type_outside_the_catalogue_is_refused_before_anything_is_written() -> None:
+    with pytest.raises(ValueError, match="unknown event type"):
+        event_record("user.renamed", data={}, deliveries=[TARGET])
+    assert Event.objects.count() == 0
+
+
+def test_a_failed_sign_in_is_written_only_when_someone_is_to_be_told_of_it() -> None:
+    assert event_record("sign_in.failed", data={"reason": "bad_password"}) is None
+    assert Event.objects.count() == 0
+
+    told = event_record("sign_in.failed", data={"reason": "bad_password"}, deliveries=[TARGET])
+
+    assert told is not None
+    assert told.deliveries.count() == 1
+
+
+def test_registered_finders_add_receivers_to_events_they_serve_in_one_batch() -> None:
+    asked: list[list[str]] = []
+
+    def finder(events):  # type: ignore[no-untyped-def]
+        asked.append([e.type for e in events])
+        return [(e, TARGET) for e in events if e.type == "session.revoked"]
+
+    target_finder_add(finder)
+    try:
+        written = events_record(
+            [
+                EventDraft(type="session.revoked", sid="s1"),
+                EventDraft(type="user.updated", data={"changed": ["first_name"]}),
+                EventDraft(type="session.revoked", sid="s2"),
+            ]
+        )
+    finally:
+        TARGET_FINDERS.remove(finder)
+
+    assert asked == [["session.revoked", "user.updated", "session.revoked"]]
+    assert [e.deliveries.count() for e in written] == [1, 0, 1]
+    assert DBTaskResult.objects.count() == 2
 
 
 @pytest.mark.parametrize(
