@@ -13,9 +13,13 @@ process's values in files there and /metrics adds them up (its multiprocess mode
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Final
 
 from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Count, Min
+from django.utils import timezone
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -26,6 +30,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 UNMATCHED: Final = "unmatched"
 # Methods outside these are counted as "other": the method is the client's to choose.
@@ -144,11 +150,46 @@ def database_error_record() -> None:
         DATABASE_ERRORS.inc()
 
 
+class DeliveryBacklog(Collector):
+    """The outbox's backlog, read from the database at each scrape: deliveries are made by the
+    task worker, a process without /metrics, and the table is the one truth every node shares,
+    so any node answers for all. One query over the pending deliveries' partial index."""
+
+    def collect(self) -> Iterator[Metric]:
+        from identity.models import Delivery
+
+        try:
+            backlog = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+                count=Count("id"), oldest=Min("created_at")
+            )
+        except DatabaseError:
+            return
+        pending = GaugeMetricFamily(
+            "identity_deliveries_pending",
+            "Deliveries (webhooks, back-channel logouts) not yet made, retries included.",
+        )
+        pending.add_metric([], backlog["count"])
+        oldest = GaugeMetricFamily(
+            "identity_delivery_oldest_pending_seconds",
+            "Age of the oldest delivery not yet made (0 when none): a stopped worker shows here.",
+        )
+        age = (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0.0
+        oldest.add_metric([], max(age, 0.0))
+        yield pending
+        yield oldest
+
+
 def exposition() -> tuple[bytes, str]:
     """The metrics in the Prometheus text format, summed over gunicorn's workers when they
-    share a PROMETHEUS_MULTIPROC_DIR; its content type."""
+    share a PROMETHEUS_MULTIPROC_DIR, and the delivery backlog; its content type."""
     if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=settings.PROMETHEUS_MULTIPROC_DIR)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        return generate_latest(registry) + _backlog(), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + _backlog(), CONTENT_TYPE_LATEST
+
+
+def _backlog() -> bytes:
+    registry = CollectorRegistry()
+    registry.register(DeliveryBacklog())
+    return generate_latest(registry)

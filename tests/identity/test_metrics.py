@@ -4,18 +4,22 @@ token grants, revocations, second factors, the cache and the database move."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from accounts.services.mfa import passkeys
 from identity import cache as guarded_cache
 from identity import metrics
+from identity.events import DeliveryTarget, event_record
+from identity.models import Delivery
 from tests.mfa import totp_fresh_code
 from tests.passkeys import authenticator_new, passkey_enrol
 from tests.security.conftest import fresh_ip
@@ -320,7 +324,25 @@ def test_every_metric_is_named_for_the_portal() -> None:
         "identity_cache_down",
         "identity_cache_fallbacks",
         "identity_database_errors",
+        "identity_deliveries_pending",
+        "identity_delivery_oldest_pending_seconds",
     } <= portal
+
+
+def test_the_delivery_backlog_shows_pending_deliveries_and_the_age_of_the_oldest() -> None:
+    assert value(scrape(), "identity_deliveries_pending") == 0
+    assert value(scrape(), "identity_delivery_oldest_pending_seconds") == 0
+    target = DeliveryTarget(kind="test", target="receiver", url="https://hooks.example/in")
+    first = event_record("user.created", data={}, deliveries=[target]).deliveries.get()
+    Delivery.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    event_record("user.updated", data={}, deliveries=[target])
+    done = event_record("user.deleted", data={}, deliveries=[target]).deliveries.get()
+    Delivery.objects.filter(pk=done.pk).update(status=Delivery.Status.SUCCEEDED)
+
+    samples = scrape()
+
+    assert value(samples, "identity_deliveries_pending") == 2
+    assert 7190 < value(samples, "identity_delivery_oldest_pending_seconds") < 7300
 
 
 def _exposition() -> str:
