@@ -25,8 +25,9 @@ from accounts.emails import portal_link
 from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.secrets import hash_token
+from accounts.signin_memory import sid_uuids
 from accounts.services.service_accounts import service_account_create, service_account_delete
-from accounts.services.sessions import SignInChange, sessions_revoke
+from accounts.services.sessions import UNKNOWN_CHANNEL, SignInChange, sessions_revoke
 from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete
 from sso import emails
@@ -511,6 +512,29 @@ def sign_ins_changed(change: SignInChange) -> None:
     sids = change.sids_maybe_on(Channel.OAUTH)
     if sids:
         sign_in_tokens_end(sids=sids)
+    browser = [sid for sid, on in change.ended.items() if on in BROWSER_CHANNELS]
+    if browser and change.reason not in BROWSER_END_KEEPS_APPROVED:
+        sign_ins_end_approved_by(browser_sids=browser, reason=change.reason or "browser_ended")
+
+
+# A portal browser sign-in (the Django admin's too) may have approved OAuth sign-ins.
+BROWSER_CHANNELS = frozenset({Channel.BROWSER, Channel.ADMIN, UNKNOWN_CHANNEL})
+# Signing in again in the same browser (re-authentication for prompt=login or max_age, or a
+# step-up) replaces its sign-in row; the applications it approved stay signed in.
+BROWSER_END_KEEPS_APPROVED = frozenset({"signed_in_again"})
+
+
+def sign_ins_end_approved_by(*, browser_sids: list[str], reason: str) -> None:
+    """The one rule for every way a portal browser sign-in ends (signing out, revoking it on
+    the sessions page, an admin, a password change): the OAuth sign-ins it approved end with
+    it, as a Keycloak client session ends with its SSO session, and their applications are
+    told (back-channel logout). One query when it approved none."""
+    ids = sid_uuids(browser_sids)
+    approved = SignIn.objects.filter(browser_session_id__in=ids).values("pk")
+    live = UserSession.objects.filter(pk__in=approved, revoked_at__isnull=True)
+    sids = [str(pk) for pk in live.values_list("pk", flat=True)]
+    if sids:
+        sign_ins_revoke(sids=sids, reason=reason)
 
 
 def sign_in_tokens_end(*, sids: list[str]) -> None:
