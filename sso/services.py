@@ -61,6 +61,8 @@ EDITABLE_FIELDS = (
     "post_logout_redirect_uris",
     "allowed_scopes",
     "restricted",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
 )
 
 
