@@ -25,9 +25,9 @@ from accounts.emails import portal_link
 from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.secrets import hash_token
-from accounts.signin_memory import sid_uuids
 from accounts.services.service_accounts import service_account_create, service_account_delete
 from accounts.services.sessions import UNKNOWN_CHANNEL, SignInChange, sessions_revoke
+from accounts.signin_memory import sid_uuids
 from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete
 from sso import emails

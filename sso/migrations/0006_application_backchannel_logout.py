@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sso', '0005_application_invitations'),
+        ("sso", "0005_application_invitations"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='application',
-            name='backchannel_logout_session_required',
+            model_name="application",
+            name="backchannel_logout_session_required",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='application',
-            name='backchannel_logout_uri',
+            model_name="application",
+            name="backchannel_logout_uri",
             field=models.URLField(blank=True, max_length=2000),
         ),
     ]
