@@ -40,7 +40,14 @@ from sso.errors import (
     UnknownApplication,
 )
 from sso.hashers import ClientSecretHasher
-from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent, SignIn
+from sso.models import (
+    Application,
+    ApplicationInvitation,
+    ApplicationMember,
+    Consent,
+    SignIn,
+    backchannel_logout_uri_refusal,
+)
 from sso.selectors import APPLICATION_CACHE_PREFIX, access_token_cache_forget, token_checksum
 
 AccessToken = get_access_token_model()
@@ -436,7 +443,8 @@ DEMO_OWNER_USERNAME = "demo-owner"
 def demo_client_register(*, base_url: str) -> Application:
     """The demo relying party: a public PKCE client owned by a demo-owner account, created on
     the first run and reused after; its URIs follow ``base_url`` (http on 127.0.0.1 is allowed
-    for loopback clients, RFC 8252 §7.3)."""
+    for loopback clients, RFC 8252 §7.3). Its back-channel logout URI is registered where the
+    portal may call loopback (WEBHOOK_ALLOW_PRIVATE, on in development), left blank elsewhere."""
     owner = User.objects.filter(username__iexact=DEMO_OWNER_USERNAME).first()
     if owner is None:
         owner = account_services.user_create(
@@ -450,7 +458,11 @@ def demo_client_register(*, base_url: str) -> Application:
         "redirect_uris": f"{base_url}/callback",
         "post_logout_redirect_uris": f"{base_url}/",
         "allowed_scopes": "openid profile email roles",
+        "backchannel_logout_uri": "",
+        "backchannel_logout_session_required": True,
     }
+    if backchannel_logout_uri_refusal(f"{base_url}/backchannel-logout") is None:
+        fields["backchannel_logout_uri"] = f"{base_url}/backchannel-logout"
     application = Application.objects.filter(user=owner, name=DEMO_CLIENT_NAME).first()
     if application is None:
         application, _ = application_create(
