@@ -26,7 +26,12 @@ from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.secrets import hash_token
 from accounts.services.service_accounts import service_account_create, service_account_delete
-from accounts.services.sessions import UNKNOWN_CHANNEL, SignInChange, sessions_revoke
+from accounts.services.sessions import (
+    SUPERSEDED_REASON,
+    UNKNOWN_CHANNEL,
+    SignInChange,
+    sessions_revoke,
+)
 from accounts.signin_memory import sid_uuids
 from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete
@@ -519,10 +524,11 @@ def sign_ins_revoke(*, sids: list[str], reason: str) -> None:
 
 def sign_ins_changed(change: SignInChange) -> None:
     """sso's listener on the sign-in publisher (connected in SsoConfig.ready): what sso holds
-    of an ended sign-in is its OAuth tokens and their cache entries. Sign-ins on other channels
-    hold no OAuth token and cost nothing here; a changed user needs nothing either, since
-    every cached OAuth token re-checks its sid on use (ResolvedAccessToken.is_live) and a
-    change that must cut a user off ends their sign-ins."""
+    of an ended sign-in is its OAuth tokens and their cache entries, and of an ended browser
+    sign-in the OAuth sign-ins it approved (one query; they end too). API sign-ins hold no
+    OAuth token and cost nothing here; a changed user needs nothing either, since every cached
+    OAuth token re-checks its sid on use (ResolvedAccessToken.is_live) and a change that must
+    cut a user off ends their sign-ins."""
     sids = change.sids_maybe_on(Channel.OAUTH)
     if sids:
         sign_in_tokens_end(sids=sids)
@@ -535,7 +541,7 @@ def sign_ins_changed(change: SignInChange) -> None:
 BROWSER_CHANNELS = frozenset({Channel.BROWSER, Channel.ADMIN, UNKNOWN_CHANNEL})
 # Signing in again in the same browser (re-authentication for prompt=login or max_age, or a
 # step-up) replaces its sign-in row; the applications it approved stay signed in.
-BROWSER_END_KEEPS_APPROVED = frozenset({"signed_in_again"})
+BROWSER_END_KEEPS_APPROVED = frozenset({SUPERSEDED_REASON})
 
 
 def sign_ins_end_approved_by(*, browser_sids: list[str], reason: str) -> None:
