@@ -25,6 +25,7 @@ from sso.backchannel import (
     backchannel_logout_request,
     backchannel_logout_targets,
 )
+from tests.admin_forms import admin_change_form_post, form_data
 from tests.factories import DEFAULT_PASSWORD
 from tests.sso.conftest import authorize, exchange, pkce_pair, query, refresh, register, sign_in
 
@@ -364,3 +365,32 @@ def test_discovery_advertises_back_channel_logout_with_sid(client):
     body = client.get(reverse("openid_configuration")).json()
     assert body["backchannel_logout_supported"] is True
     assert body["backchannel_logout_session_supported"] is True
+
+
+def test_the_admin_saves_the_back_channel_fields_and_refuses_a_private_uri(
+    admin_client, owner, settings
+):
+    rp = _app(owner)
+    change = "admin:sso_application_change"
+    admin_change_form_post(
+        admin_client,
+        change,
+        rp.app,
+        backchannel_logout_uri="http://127.0.0.1:9/logout",
+        backchannel_logout_session_required=True,
+    )
+    rp.app.refresh_from_db()
+    assert rp.app.backchannel_logout_uri == "http://127.0.0.1:9/logout"
+    assert rp.app.backchannel_logout_session_required is True
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    page = admin_client.get(reverse(change, args=[rp.app.pk]))
+    data = form_data(page.context["adminform"].form)
+    for inline in page.context["inline_admin_formsets"]:
+        data.update(form_data(inline.formset.management_form))
+    data["backchannel_logout_uri"] = "https://169.254.169.254/latest"
+    response = admin_client.post(reverse(change, args=[rp.app.pk]), data)
+    assert response.status_code == 200
+    assert "backchannel_logout_uri" in response.context["adminform"].form.errors
+    rp.app.refresh_from_db()
+    assert rp.app.backchannel_logout_uri == "http://127.0.0.1:9/logout"
