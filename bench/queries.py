@@ -70,7 +70,10 @@ MINIMUM = {
     "POST /api/v1/authz/check/ warm": (1, "user by the token's sub (the check itself: 0)"),
     "POST /api/v1/authz/check/ warm, token seen before (Redis)": (0, "nothing"),
     "POST /api/v1/authz/check/ cold": (3, "user, role graph, the user's assignments"),
-    "DELETE /api/v1/me/sessions/{id}/": (3, "user, session, mark it revoked"),
+    "DELETE /api/v1/me/sessions/{id}/": (
+        5,
+        "user, session, lock it if live, mark it revoked, its session.revoked event",
+    ),
     "GET /api/v1/me/login-history/": (3, "user, count, one page"),
     "GET /api/v1/users/?search=": (3, "user, count, one page"),
 }

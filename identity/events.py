@@ -45,6 +45,11 @@ class PreparedRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class DeliveryCancelled(Exception):
+    """A sender's answer when its delivery is no longer to be made (the receiver was deleted,
+    or its URL removed, since the event was queued): the delivery ends as failed, untried."""
+
+
 Sender = Callable[[Delivery], PreparedRequest]
 # Given events about to be written (unsaved: ``id``, ``type``, ``data``, ``sid``, ``client_id``,
 # ``subject_public_id`` are set), the receivers each should go to, as (event, target) pairs.

@@ -365,7 +365,8 @@ AXES_DISABLE_ACCESS_LOG = True
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Webhook and back-channel logout receivers may be on private, loopback or link-local
 # addresses (identity/outbound.py refuses them otherwise: no SSRF through an application's URL).
-WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Allowed by default in development only, where the demo client listens on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEVELOPMENT)
 
 # ---------------------------------------------------------------------------
 # Authorization (authz: roles and permissions)

@@ -100,6 +100,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         "logo_url",
         "redirect_uris",
         "post_logout_redirect_uris",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
         "allowed_scopes",
         "restricted",
         "is_first_party",

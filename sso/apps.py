@@ -22,3 +22,10 @@ class SsoConfig(AppConfig):
         # The sign-in publisher (accounts.services.sessions.changes) tells sso which sign-ins
         # ended: their OAuth tokens end and leave sso's token cache, whoever ended them.
         sign_in_listener_add(sign_ins_changed)
+
+        from identity.events import SENDERS, target_finder_add
+        from sso import backchannel
+
+        # OpenID Connect Back-Channel Logout: an ended OAuth sign-in's application is told.
+        target_finder_add(backchannel.backchannel_logout_targets)
+        SENDERS[backchannel.KIND] = backchannel.backchannel_logout_request

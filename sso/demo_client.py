@@ -4,8 +4,11 @@
 
 It signs in through the portal with the authorization code flow and S256 PKCE (authlib), verifies
 the id_token's signature against the portal's JWKS and its iss, aud, exp and nonce (jwcrypto),
-shows the claims, refreshes the tokens and signs out with RP-initiated logout. A public client:
-it holds no secret. Stdlib wsgiref, no Django: it is the kind of code a client team writes.
+shows the claims, refreshes the tokens and signs out with RP-initiated logout. The portal signs
+it out too (OpenID Connect Back-Channel Logout 1.0): it POSTs a logout token to
+/backchannel-logout when the user's sign-in ends there (signed out, session revoked...); the
+demo verifies it against the JWKS and ends its own sessions of that sid. A public client: it
+holds no secret. Stdlib wsgiref, no Django: it is the kind of code a client team writes.
 
 Configuration: PORTAL_URL (http://127.0.0.1:8000), DEMO_PORT (8001), DEMO_CLIENT_ID, or the
 client_id that ``manage.py demo_client_register`` wrote to var/demo_client.json.
@@ -56,6 +59,10 @@ class Config:
     def post_logout_redirect_uri(self) -> str:
         return f"{self.base_url}/"
 
+    @property
+    def backchannel_logout_uri(self) -> str:
+        return f"{self.base_url}/backchannel-logout"
+
 
 @dataclass
 class Session:
@@ -69,6 +76,14 @@ class Session:
 
 class IdTokenInvalid(Exception):
     pass
+
+
+class LogoutTokenInvalid(Exception):
+    pass
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+CLOCK_SKEW_SECONDS = 60
 
 
 class DemoClient:
@@ -99,29 +114,94 @@ class DemoClient:
             timeout=10,
         )
 
+    def _keys(self) -> jwk.JWKSet:
+        jwks = httpx.get(self.metadata["jwks_uri"], timeout=10).raise_for_status()
+        return jwk.JWKSet.from_json(jwks.text)
+
+    def _verified(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Signature by the JWKS (kid), iss and aud: the token's header and claims."""
+        verified = jwt.JWT(
+            jwt=token,
+            key=self._keys(),
+            algs=["RS256"],
+            check_claims={"iss": self.metadata["issuer"], "aud": self.config.client_id},
+            expected_type="JWS",
+        )
+        return verified.token.jose_header, json.loads(verified.claims)
+
     def verify_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
         """Signature by the JWKS (kid), then iss, aud, exp; the nonce of this sign-in."""
-        jwks = httpx.get(self.metadata["jwks_uri"], timeout=10).raise_for_status()
-        keys = jwk.JWKSet.from_json(jwks.text)
         try:
-            verified = jwt.JWT(
-                jwt=id_token,
-                key=keys,
-                algs=["RS256"],
-                check_claims={"iss": self.metadata["issuer"], "aud": self.config.client_id},
-                expected_type="JWS",
-            )
+            _, claims = self._verified(id_token)
         except Exception as error:  # jwcrypto raises a handful of unrelated types
             raise IdTokenInvalid(str(error)) from error
-        claims = json.loads(verified.claims)
         if claims.get("exp", 0) <= time.time():
             raise IdTokenInvalid("expired")
         if nonce is not None and claims.get("nonce") != nonce:
             raise IdTokenInvalid("nonce mismatch")
         return claims
 
+    def verify_logout_token(self, token: str) -> dict[str, Any]:
+        """Back-Channel Logout 1.0 §2.6: signature, iss, aud (as an id_token), a current iat
+        and exp, the typ the portal sets, the back-channel logout event, a sid or a sub, and
+        no nonce (which would make it an id_token passed off as a logout token)."""
+        try:
+            header, claims = self._verified(token)
+        except Exception as error:  # jwcrypto raises a handful of unrelated types
+            raise LogoutTokenInvalid(str(error)) from error
+        now = time.time()
+        if header.get("typ") != "logout+jwt":
+            raise LogoutTokenInvalid("not a logout token (typ)")
+        if not claims.get("iat") or claims["iat"] > now + CLOCK_SKEW_SECONDS:
+            raise LogoutTokenInvalid("iat missing or in the future")
+        if claims.get("exp", 0) <= now - CLOCK_SKEW_SECONDS:
+            raise LogoutTokenInvalid("expired")
+        if not isinstance(claims.get("events"), dict) or not isinstance(
+            claims["events"].get(BACKCHANNEL_LOGOUT_EVENT), dict
+        ):
+            raise LogoutTokenInvalid("no back-channel logout event")
+        if "nonce" in claims:
+            raise LogoutTokenInvalid("a logout token carries no nonce")
+        if not claims.get("sid") and not claims.get("sub"):
+            raise LogoutTokenInvalid("neither sid nor sub")
+        return claims
+
+    def sessions_end(self, *, sid: str | None, sub: str | None) -> int:
+        """Ends this app's sessions of the portal sign-in ``sid`` (of user ``sub`` when no sid
+        is given); the number ended."""
+        ended = 0
+        with self._lock:
+            for session in self.sessions.values():
+                claims = session.claims
+                if not claims:
+                    continue
+                if (sid and claims.get("sid") == sid) or (not sid and claims.get("sub") == sub):
+                    session.token, session.claims = {}, {}
+                    session.message = "The portal signed you out."
+                    ended += 1
+        return ended
+
+    def backchannel_logout(self, environ: Environ) -> tuple[str, list, str]:
+        """POST logout_token=... from the portal (§2.5); 200 once handled, 400 when invalid
+        (§2.8), never cached."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        form = parse_qs(environ["wsgi.input"].read(min(length, 64 * 1024)).decode())
+        try:
+            claims = self.verify_logout_token(form.get("logout_token", [""])[0])
+        except LogoutTokenInvalid as error:
+            body = json.dumps({"error": "invalid_request", "error_description": str(error)})
+            return "400 Bad Request", [("Content-Type", "application/json")], body
+        self.sessions_end(sid=claims.get("sid"), sub=claims.get("sub"))
+        return "200 OK", [], ""
+
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: Environ, start_response: Any) -> list[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if environ["REQUEST_METHOD"] == "POST" and path == "/backchannel-logout":
+            # Server to server: no browser, no cookie, no session of its own.
+            status, headers, body = self.backchannel_logout(environ)
+            start_response(status, [*headers, ("Cache-Control", "no-store")])
+            return [body.encode()]
         sid, session = self._session(environ)
         routes = {
             ("GET", "/"): self.home,

@@ -41,6 +41,19 @@ class ApplicationForm(forms.Form):
         widget=forms.Textarea,
         help_text="Where the portal may send users back after signing out; one per line.",
     )
+    backchannel_logout_uri = forms.URLField(
+        label="Back-channel logout URI",
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        help_text="The portal POSTs a logout token here when a user's sign-in to your "
+        "application ends (OpenID Connect Back-Channel Logout 1.0).",
+    )
+    backchannel_logout_session_required = forms.BooleanField(
+        label="Logout token must carry sid",
+        required=False,
+        help_text="Your application identifies sign-ins by the id_token's sid.",
+    )
     allowed_scopes = forms.MultipleChoiceField(
         label="Scopes it may request",
         choices=_scope_choices,

@@ -15,6 +15,7 @@ from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
 from identity.keys import SigningKey, signing_keys
+from identity.outbound import url_refusal
 
 DEFAULT_ALLOWED_SCOPES = "openid profile email"
 _jwk_cache: dict[str, jwk.JWK] = {}
@@ -41,6 +42,21 @@ def is_loopback_uri(uri: str) -> bool:
 def _is_private_use_scheme(scheme: str) -> bool:
     # RFC 8252 §7.1: reverse-DNS names such as com.example.app, never a bare word.
     return "." in scheme and scheme not in {"http", "https"}
+
+
+def backchannel_logout_uri_refusal(uri: str) -> str | None:
+    """Why a back-channel logout URI cannot be registered, or None. The portal POSTs to it from
+    inside its network: the outbound rule (no private, loopback or link-local target unless
+    WEBHOOK_ALLOW_PRIVATE), https unless that is allowed, and no fragment (Back-Channel Logout
+    1.0 §2.2: an absolute URI without one)."""
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.fragment or uri.endswith("#"):
+        return "The URI must not contain a fragment."
+    if parts.scheme != "https" and not settings.WEBHOOK_ALLOW_PRIVATE:
+        return "Use https."
+    return url_refusal(uri)
 
 
 class Application(AbstractApplication):
@@ -74,6 +90,10 @@ class Application(AbstractApplication):
         blank=True,
         related_name="service_application",
     )
+    # OpenID Connect Back-Channel Logout 1.0 §2.2: where the portal POSTs a logout token when
+    # a sign-in of this application ends, and whether the application needs its sid in it.
+    backchannel_logout_uri = models.URLField(max_length=2000, blank=True)
+    backchannel_logout_session_required = models.BooleanField(default=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="ApplicationMember",
@@ -126,6 +146,9 @@ class Application(AbstractApplication):
                         f"{uri}: use https; http is allowed only on 127.0.0.1 or [::1] "
                         "(RFC 8252 §7.3)."
                     )
+        refusal = backchannel_logout_uri_refusal(self.backchannel_logout_uri)
+        if refusal:
+            errors["backchannel_logout_uri"] = [refusal]
         unknown = set(self.allowed_scopes.split()) - set(oauth2_settings.SCOPES)
         if unknown:
             errors["allowed_scopes"] = [f"Unknown scopes: {', '.join(sorted(unknown))}."]

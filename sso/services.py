@@ -26,7 +26,13 @@ from accounts.models import Channel, User, UserSession
 from accounts.selectors import user_get_by_login, user_get_by_public_id
 from accounts.services.secrets import hash_token
 from accounts.services.service_accounts import service_account_create, service_account_delete
-from accounts.services.sessions import SignInChange, sessions_revoke
+from accounts.services.sessions import (
+    SUPERSEDED_REASON,
+    UNKNOWN_CHANNEL,
+    SignInChange,
+    sessions_revoke,
+)
+from accounts.signin_memory import sid_uuids
 from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete
 from sso import emails
@@ -39,7 +45,14 @@ from sso.errors import (
     UnknownApplication,
 )
 from sso.hashers import ClientSecretHasher
-from sso.models import Application, ApplicationInvitation, ApplicationMember, Consent, SignIn
+from sso.models import (
+    Application,
+    ApplicationInvitation,
+    ApplicationMember,
+    Consent,
+    SignIn,
+    backchannel_logout_uri_refusal,
+)
 from sso.selectors import APPLICATION_CACHE_PREFIX, access_token_cache_forget, token_checksum
 
 AccessToken = get_access_token_model()
@@ -60,6 +73,8 @@ EDITABLE_FIELDS = (
     "post_logout_redirect_uris",
     "allowed_scopes",
     "restricted",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
 )
 
 
@@ -433,7 +448,8 @@ DEMO_OWNER_USERNAME = "demo-owner"
 def demo_client_register(*, base_url: str) -> Application:
     """The demo relying party: a public PKCE client owned by a demo-owner account, created on
     the first run and reused after; its URIs follow ``base_url`` (http on 127.0.0.1 is allowed
-    for loopback clients, RFC 8252 §7.3)."""
+    for loopback clients, RFC 8252 §7.3). Its back-channel logout URI is registered where the
+    portal may call loopback (WEBHOOK_ALLOW_PRIVATE, on in development), left blank elsewhere."""
     owner = User.objects.filter(username__iexact=DEMO_OWNER_USERNAME).first()
     if owner is None:
         owner = account_services.user_create(
@@ -447,7 +463,11 @@ def demo_client_register(*, base_url: str) -> Application:
         "redirect_uris": f"{base_url}/callback",
         "post_logout_redirect_uris": f"{base_url}/",
         "allowed_scopes": "openid profile email roles",
+        "backchannel_logout_uri": "",
+        "backchannel_logout_session_required": True,
     }
+    if backchannel_logout_uri_refusal(f"{base_url}/backchannel-logout") is None:
+        fields["backchannel_logout_uri"] = f"{base_url}/backchannel-logout"
     application = Application.objects.filter(user=owner, name=DEMO_CLIENT_NAME).first()
     if application is None:
         application, _ = application_create(
@@ -504,13 +524,37 @@ def sign_ins_revoke(*, sids: list[str], reason: str) -> None:
 
 def sign_ins_changed(change: SignInChange) -> None:
     """sso's listener on the sign-in publisher (connected in SsoConfig.ready): what sso holds
-    of an ended sign-in is its OAuth tokens and their cache entries. Sign-ins on other channels
-    hold no OAuth token and cost nothing here; a changed user needs nothing either, since
-    every cached OAuth token re-checks its sid on use (ResolvedAccessToken.is_live) and a
-    change that must cut a user off ends their sign-ins."""
+    of an ended sign-in is its OAuth tokens and their cache entries, and of an ended browser
+    sign-in the OAuth sign-ins it approved (one query; they end too). API sign-ins hold no
+    OAuth token and cost nothing here; a changed user needs nothing either, since every cached
+    OAuth token re-checks its sid on use (ResolvedAccessToken.is_live) and a change that must
+    cut a user off ends their sign-ins."""
     sids = change.sids_maybe_on(Channel.OAUTH)
     if sids:
         sign_in_tokens_end(sids=sids)
+    browser = [sid for sid, on in change.ended.items() if on in BROWSER_CHANNELS]
+    if browser and change.reason not in BROWSER_END_KEEPS_APPROVED:
+        sign_ins_end_approved_by(browser_sids=browser, reason=change.reason or "browser_ended")
+
+
+# A portal browser sign-in (the Django admin's too) may have approved OAuth sign-ins.
+BROWSER_CHANNELS = frozenset({Channel.BROWSER, Channel.ADMIN, UNKNOWN_CHANNEL})
+# Signing in again in the same browser (re-authentication for prompt=login or max_age, or a
+# step-up) replaces its sign-in row; the applications it approved stay signed in.
+BROWSER_END_KEEPS_APPROVED = frozenset({SUPERSEDED_REASON})
+
+
+def sign_ins_end_approved_by(*, browser_sids: list[str], reason: str) -> None:
+    """The one rule for every way a portal browser sign-in ends (signing out, revoking it on
+    the sessions page, an admin, a password change): the OAuth sign-ins it approved end with
+    it, as a Keycloak client session ends with its SSO session, and their applications are
+    told (back-channel logout). One query when it approved none."""
+    ids = sid_uuids(browser_sids)
+    approved = SignIn.objects.filter(browser_session_id__in=ids).values("pk")
+    live = UserSession.objects.filter(pk__in=approved, revoked_at__isnull=True)
+    sids = [str(pk) for pk in live.values_list("pk", flat=True)]
+    if sids:
+        sign_ins_revoke(sids=sids, reason=reason)
 
 
 def sign_in_tokens_end(*, sids: list[str]) -> None:

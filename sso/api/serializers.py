@@ -31,6 +31,8 @@ class ApplicationOutputSerializer(serializers.ModelSerializer):
             "post_logout_redirect_uris",
             "allowed_scopes",
             "restricted",
+            "backchannel_logout_uri",
+            "backchannel_logout_session_required",
             "is_first_party",
             "owner",
             "created_at",
@@ -68,6 +70,14 @@ class ApplicationInputSerializer(strict.InputSerializer):
     post_logout_redirect_uris = serializers.ListField(child=serializers.CharField(), required=False)
     allowed_scopes = serializers.ListField(child=serializers.CharField(), required=False)
     restricted = serializers.BooleanField(required=False)
+    backchannel_logout_uri = serializers.URLField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Where the portal POSTs a logout token (OpenID Connect Back-Channel Logout "
+        "1.0): https, a public host, no fragment.",
+    )
+    backchannel_logout_session_required = serializers.BooleanField(required=False)
 
     def validate(self, attrs: dict) -> dict:
         for key in ("redirect_uris", "post_logout_redirect_uris", "allowed_scopes"):

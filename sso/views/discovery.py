@@ -73,6 +73,10 @@ def openid_configuration(request: HttpRequest) -> JsonResponse:
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
+            # OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry sid (the
+            # id_token's) as well as sub.
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
         }
     )
 

@@ -90,7 +90,15 @@ class ApplicationUpdateView(OwnedApplicationMixin, FormView):
 
     def get_initial(self) -> dict[str, Any]:
         app = self.get_application()
-        fields = ("name", "description", "homepage_url", "logo_url", "restricted")
+        fields = (
+            "name",
+            "description",
+            "homepage_url",
+            "logo_url",
+            "restricted",
+            "backchannel_logout_uri",
+            "backchannel_logout_session_required",
+        )
         initial = {name: getattr(app, name) for name in fields}
         initial["redirect_uris"] = "\n".join(app.redirect_uris.split())
         initial["post_logout_redirect_uris"] = "\n".join(app.post_logout_redirect_uris.split())

@@ -27,10 +27,21 @@ from accounts.services.sessions import (
     sign_in_listeners,
     sign_ins_changed_publish,
 )
+from identity.models import Event
 from sso import services as sso_services
+from sso.models import SignIn
 from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
-from tests.factories import DEFAULT_PASSWORD
-from tests.sso.conftest import LOGOUT_URI, basic, register, sign_in
+from tests.factories import DEFAULT_PASSWORD, UserSessionFactory
+from tests.sso.conftest import (
+    LOGOUT_URI,
+    authorize,
+    basic,
+    exchange,
+    pkce_pair,
+    query,
+    register,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -244,11 +255,15 @@ def test_a_changed_user_is_published_without_marking_any_sid(heard, user):
     assert heard == [SignInChange(ended={}, user_pks=(user.pk,))]
 
 
-@pytest.mark.parametrize("channel", [Channel.BROWSER, Channel.API, Channel.ADMIN])
-def test_sso_listener_costs_no_query_for_sign_ins_without_oauth_tokens(
-    channel, sso_tokens_ended, django_assert_num_queries
+@pytest.mark.parametrize(
+    ("channel", "queries"),
+    # A browser sign-in (the admin's too) may have approved OAuth sign-ins: one query asks.
+    [(Channel.BROWSER, 1), (Channel.API, 0), (Channel.ADMIN, 1)],
+)
+def test_sso_listener_costs_at_most_one_query_for_sign_ins_without_oauth_tokens(
+    channel, queries, sso_tokens_ended, django_assert_num_queries
 ):
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(queries):
         sso_services.sign_ins_changed(SignInChange(ended={str(uuid.uuid4()): channel}))
     assert sso_tokens_ended == []
 
@@ -385,3 +400,124 @@ def test_an_ended_oauth_sign_in_loses_its_tokens_through_the_sso_listener(
 def test_a_browser_sign_out_asks_nothing_of_sso(user, owner, user_factory, sso_tokens_ended):
     _browser_sign_out(user, owner, user_factory)
     assert sso_tokens_ended == []
+
+
+# -- every way a sign-in ends writes one session.revoked event ---------------------------------
+def _password_change(user, owner, user_factory) -> Ended:
+    sid, tokens, _ = _oauth_sign_in(Client(), user, owner)
+    account_services.password_change(
+        user=user, current_password=DEFAULT_PASSWORD, new_password="A fresh passphrase 42!"
+    )
+    return Ended(sid, tokens["access_token"])
+
+
+def _first_party_refresh_reuse(user, owner, user_factory) -> Ended:
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    tokens = APIClient().post(reverse("api:accounts:login"), body, format="json").json()
+    sid = str(UserSession.objects.get(user=user, channel=Channel.API).pk)
+    again = {"refresh_token": tokens["refresh_token"]}
+    assert (
+        APIClient().post(reverse("api:accounts:refresh"), again, format="json").status_code == 200
+    )
+    assert (
+        APIClient().post(reverse("api:accounts:refresh"), again, format="json").status_code == 401
+    )
+    return Ended(sid)
+
+
+@pytest.mark.parametrize(
+    "end", [*EVERY_WAY, _password_change, _first_party_refresh_reuse], ids=_name
+)
+def test_every_way_of_ending_a_sign_in_writes_one_session_revoked_event(
+    end, user, owner, user_factory
+):
+    ended = end(user, owner, user_factory)
+    session = UserSession.objects.get(pk=ended.sid)
+    [event] = Event.objects.filter(type="session.revoked", sid=ended.sid)
+    assert event.subject_public_id == user.public_id
+    assert event.data == {"reason": session.revoked_reason, "channel": session.channel}
+    assert session.revoked_reason
+    if session.channel == Channel.OAUTH:
+        assert event.client_id == SignIn.objects.get(pk=ended.sid).application.client_id
+    else:
+        assert event.client_id == ""
+
+
+def test_a_revocation_of_many_sign_ins_writes_their_events_in_one_insert(
+    user, django_assert_num_queries
+):
+    UserSessionFactory.create_batch(5, user=user, channel=Channel.API, session_key="")
+    # The live rows locked, their UPDATE, the events' INSERT (the browser and sso's listener
+    # ask nothing for API sign-ins).
+    with django_assert_num_queries(4):
+        assert sessions.sessions_revoke_for_user(user=user, reason="test") == 5
+    assert (
+        Event.objects.filter(type="session.revoked", subject_public_id=user.public_id).count() == 5
+    )
+
+
+def test_a_sign_in_already_revoked_is_published_again_but_written_once(user, heard):
+    session = UserSessionFactory(user=user)
+    sessions.sessions_revoke(sids=[str(session.pk)], reason="first")
+    sessions.sessions_revoke(sids=[str(session.pk)], reason="second")
+    assert [change.sids for change in heard].count([str(session.pk)]) == 2
+    [event] = Event.objects.filter(sid=str(session.pk))
+    assert event.data["reason"] == "first"
+
+
+def test_signing_out_of_the_portal_ends_the_oauth_sign_ins_that_browser_approved(
+    user, owner, user_factory
+):
+    browser = Client()
+    body = {"username": user.username, "password": DEFAULT_PASSWORD}
+    assert browser.post(reverse("accounts:login"), body).status_code == 302
+    browser_sid = browser.session[SESSION_ID_KEY]
+    rp = register(owner)
+    verifier, challenge = pkce_pair()
+    code = query(authorize(browser, rp, challenge=challenge))["code"]
+    tokens = exchange(browser, rp, code, verifier).json()
+    elsewhere = sign_in(Client(), rp, user)  # approved by another browser: stays
+
+    browser.post(reverse("accounts:logout"))
+
+    assert _userinfo(tokens["access_token"]) == 401
+    assert _userinfo(elsewhere["access_token"]) == 200
+    approved = SignIn.objects.get(browser_session_id=browser_sid)
+    assert UserSession.objects.get(pk=approved.pk).revoked_reason == "signed_out"
+    assert Event.objects.filter(type="session.revoked", sid=str(approved.pk)).count() == 1
+
+
+def test_revoking_a_browser_sign_in_on_the_sessions_page_ends_what_it_approved(
+    user, owner, user_factory
+):
+    browser = Client()
+    body = {"username": user.username, "password": DEFAULT_PASSWORD}
+    assert browser.post(reverse("accounts:login"), body).status_code == 302
+    browser_sid = browser.session[SESSION_ID_KEY]
+    rp = register(owner)
+    verifier, challenge = pkce_pair()
+    code = query(authorize(browser, rp, challenge=challenge))["code"]
+    tokens = exchange(browser, rp, code, verifier).json()
+
+    page = Client()
+    page.force_login(user)
+    page.post(reverse("accounts:session_revoke", args=[browser_sid]))
+
+    assert _userinfo(tokens["access_token"]) == 401
+
+
+def test_signing_in_again_in_the_same_browser_keeps_the_applications_signed_in(
+    user, owner, user_factory
+):
+    browser = Client()
+    body = {"username": user.username, "password": DEFAULT_PASSWORD}
+    assert browser.post(reverse("accounts:login"), body).status_code == 302
+    rp = register(owner)
+    verifier, challenge = pkce_pair()
+    code = query(authorize(browser, rp, challenge=challenge))["code"]
+    tokens = exchange(browser, rp, code, verifier).json()
+
+    # Re-authentication (prompt=login, max_age) signs the browser in again.
+    assert browser.post(reverse("accounts:login"), body).status_code == 302
+
+    assert _userinfo(tokens["access_token"]) == 200

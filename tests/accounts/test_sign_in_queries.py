@@ -107,3 +107,17 @@ def test_api_totp_second_step_costs_at_most_two_queries_more_than_a_password_sig
     response, second_sql = second_step(app.now())
     assert response.status_code == 200, response.content
     assert len(second_sql) <= len(password_sql) + 2, "\n".join(second_sql)
+
+
+def test_page_sign_out_query_budget(user, settings):
+    """The browser's session, last seen, the user; the revocation in its transaction (BEGIN,
+    the live row locked, its UPDATE, its session.revoked event, COMMIT); sso asking whether
+    this browser approved OAuth sign-ins; axes; the Django session read and deleted. 9 before
+    sign-outs wrote their event and ended what the browser approved: 5 more."""
+    settings.SESSION_ENGINE = STORE
+    client, _ = _page_sign_in(user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(reverse("accounts:logout")).status_code == 302
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) <= 14, "\n".join(sql)
+    assert sum(s.startswith('INSERT INTO "identity_event"') for s in sql) == 1

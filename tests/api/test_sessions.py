@@ -91,13 +91,14 @@ def test_history_and_sessions_query_counts_do_not_grow(
         assert client.get(url("me_sessions")).status_code == 200
 
 
-def test_revoking_an_api_sign_in_costs_three_queries(
+def test_revoking_an_api_sign_in_costs_five_queries(
     user, django_assert_num_queries, api_tokens, bearer_client, signed_in_api
 ):
-    """The caller's user with its sign-in's state, the session to end, and its update."""
+    """The caller's user with its sign-in's state, the session to end, the live rows locked,
+    their update, and the session.revoked event."""
     client, other = signed_in_api(user), api_tokens(user)
     other_sid = bearer_client(other["access_token"]).get(url("token")).json()["sid"]
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(5):
         assert client.delete(url("me_session", other_sid)).status_code == 204
     assert bearer_client(other["access_token"]).get(url("me")).status_code == 401
 

@@ -295,7 +295,7 @@ def test_load_counts_a_refused_request_once():
 
 @pytest.mark.django_db
 def test_query_count_leaves_out_what_the_call_needed_first(user, api_tokens):
-    """The revocation row counted the sign-in it revoked (7 queries): only the DELETE counts."""
+    """The revocation row counted the sign-in it revoked: only the DELETE counts."""
     from rest_framework.test import APIClient
 
     from bench import queries

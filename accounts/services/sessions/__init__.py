@@ -34,6 +34,7 @@ from __future__ import annotations
 from accounts.services.sessions.browser import (
     REAUTH_KEY,
     SESSION_ID_KEY,
+    SUPERSEDED_REASON,
     browser_session_adopt,
     browser_session_end,
     browser_session_start,
@@ -79,6 +80,7 @@ __all__ = [
     "REAUTH_KEY",
     "REVOKED_SID_PREFIX",
     "SESSION_ID_KEY",
+    "SUPERSEDED_REASON",
     "UNKNOWN_CHANNEL",
     "SignInChange",
     "browser_session_adopt",

@@ -17,6 +17,8 @@ LOGIN_BACKEND = "accounts.backends.LoginBackend"
 
 SESSION_ID_KEY = "_user_session_id"
 REAUTH_KEY = "_reauthentication_requested_at"
+# Why a browser's earlier sign-in ended when it signed in again (listeners keep what it approved).
+SUPERSEDED_REASON = "signed_in_again"
 # A re-authentication asked for and abandoned stops showing the sign-in page after this.
 REAUTH_WINDOW = 600
 
@@ -72,7 +74,7 @@ def browser_session_supersede(*, session_id: str) -> None:
     """A browser that signs in again (re-authentication, or another account) leaves its
     earlier sign-in behind: that one ends, so it is neither listed nor usable as live. Its
     Django session is already gone (login() made a new key)."""
-    sessions_mark_revoked(ended={str(session_id): Channel.BROWSER}, reason="signed_in_again")
+    sessions_mark_revoked(ended={str(session_id): Channel.BROWSER}, reason=SUPERSEDED_REASON)
 
 
 def browser_session_end(*, request: HttpRequest) -> None:

@@ -20,11 +20,13 @@ UNKNOWN_CHANNEL = ""
 
 @dataclass(frozen=True)
 class SignInChange:
-    """What changed: sign-ins that ended (sid -> channel, UNKNOWN_CHANNEL when not read) and
-    users whose row changed (saved or deleted), by primary key."""
+    """What changed: sign-ins that ended (sid -> channel, UNKNOWN_CHANNEL when not read), why
+    (the sessions' revoked_reason; empty when not told) and users whose row changed (saved or
+    deleted), by primary key."""
 
     ended: Mapping[str, str] = field(default_factory=dict)
     user_pks: tuple[int, ...] = ()
+    reason: str = ""
 
     @property
     def sids(self) -> list[str]:
@@ -58,11 +60,11 @@ def sign_in_listeners() -> tuple[Listener, ...]:
 
 
 def sign_ins_changed_publish(
-    *, ended: Mapping[str, str] | None = None, user_pks: Iterable[int] = ()
+    *, ended: Mapping[str, str] | None = None, user_pks: Iterable[int] = (), reason: str = ""
 ) -> None:
     """Tells every holder of a copy: revoked-sid keys (every process refuses the sids' tokens),
     the sign-in memory of every process (accounts.signin_memory), then each listener."""
-    change = SignInChange(ended=dict(ended or {}), user_pks=tuple(user_pks))
+    change = SignInChange(ended=dict(ended or {}), user_pks=tuple(user_pks), reason=reason)
     if change.ended:
         _revoked_sids_mark(change.sids)
     signin_memory.forget(sids=change.sids, user_pks=change.user_pks)

@@ -1,8 +1,12 @@
-"""Ending sign-ins on every channel: their rows, their browser sessions, then the publisher."""
+"""Ending sign-ins on every channel: their rows, one ``session.revoked`` event per sign-in that
+was live, their browser sessions, then the publisher."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 
 from django.conf import settings
@@ -14,21 +18,19 @@ from accounts.errors import SessionNotFound
 from accounts.models import User, UserSession
 from accounts.services.sessions.changes import UNKNOWN_CHANNEL, sign_ins_changed_publish
 from identity import metrics
+from identity.events import EventDraft, events_record
 
 
 def session_revoke(*, session: UserSession, reason: str) -> None:
     """Ends one sign-in on any channel: its browser session, refreshes and access tokens."""
-    now = timezone.now()
-    ended = UserSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
-        revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
-    )
-    metrics.sessions_revoked_record(ended)
+    ended = _live_rows_end(sids=[str(session.pk)], reason=reason)
     if session.session_key:
         _browser_sessions_delete([session.session_key])
     # Always publish, even when already revoked: the cache entry may have been evicted.
-    sign_ins_changed_publish(ended={str(session.pk): session.channel})
+    sign_ins_changed_publish(ended={str(session.pk): session.channel}, reason=reason)
     if session.revoked_at is None:
-        session.revoked_at, session.revoked_reason = now, reason[:40]
+        session.revoked_at = ended.get(session.pk, timezone.now())
+        session.revoked_reason = reason[:40]
     session.refresh_jti = ""
 
 
@@ -86,15 +88,53 @@ def user_session_revoke(*, user: User, session_id: str, reason: str) -> UserSess
 def sessions_mark_revoked(
     *, ended: Mapping[str, str], reason: str, session_keys: Iterable[str] = ()
 ) -> None:
-    """The rows of ``ended`` (sid -> channel) still live are revoked in one UPDATE, the given
-    browser sessions deleted, and the change published."""
-    now = timezone.now()
-    live = UserSession.objects.filter(pk__in=list(ended), revoked_at__isnull=True).update(
-        revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
-    )
-    metrics.sessions_revoked_record(live)
+    """The rows of ``ended`` (sid -> channel) still live are revoked, with their events, the
+    given browser sessions deleted, and the change published."""
+    _live_rows_end(sids=list(ended), reason=reason)
     _browser_sessions_delete(list(session_keys))
-    sign_ins_changed_publish(ended=ended)
+    sign_ins_changed_publish(ended=ended, reason=reason)
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """The user an event is about, as events_record reads it: its public id only."""
+
+    public_id: uuid.UUID
+
+
+def _live_rows_end(*, sids: list[str], reason: str) -> dict[uuid.UUID, datetime]:
+    """Revokes the live rows among ``sids`` and writes one ``session.revoked`` per row in the
+    same transaction: the SELECT locks them, so of two concurrent revocations of one sign-in
+    only the first sees it live and tells of it (the second finds revoked_at set). Set-based:
+    a SELECT, an UPDATE and the events' INSERT whatever the number. Returns sid -> revoked_at
+    of the rows it ended."""
+    ids = signin_memory.sid_uuids(sids)
+    if not ids:
+        return {}
+    now = timezone.now()
+    # Joined without a savepoint: a failure here fails the caller's whole change anyway.
+    with transaction.atomic(savepoint=False):
+        live = list(
+            UserSession.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, revoked_at__isnull=True)
+            .values_list("id", "channel", "user__public_id")
+        )
+        if not live:
+            return {}
+        UserSession.objects.filter(pk__in=[pk for pk, _, _ in live]).update(
+            revoked_at=now, revoked_reason=reason[:40], refresh_jti="", updated_at=now
+        )
+        events_record(
+            EventDraft(
+                type="session.revoked",
+                subject=_Subject(public_id),
+                sid=str(pk),
+                data={"reason": reason[:40], "channel": channel},
+            )
+            for pk, channel, public_id in live
+        )
+    metrics.sessions_revoked_record(len(live))
+    return {pk: now for pk, _, _ in live}
 
 
 def _browser_sessions_delete(session_keys: list[str]) -> None:

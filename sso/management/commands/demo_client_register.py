@@ -30,3 +30,9 @@ class Command(BaseCommand):
         CONFIG_FILE.parent.mkdir(parents=True, exist_ok=True)
         CONFIG_FILE.write_text(json.dumps({"client_id": application.client_id}, indent=2) + "\n")
         self.stdout.write(f"Demo client {application.client_id} redirects to {base_url}/callback.")
+        if application.backchannel_logout_uri:
+            self.stdout.write(f"Back-channel logout to {application.backchannel_logout_uri}.")
+        else:
+            self.stdout.write(
+                "No back-channel logout: set WEBHOOK_ALLOW_PRIVATE=true for loopback."
+            )
