@@ -100,7 +100,7 @@ class AuditEventPageOutputSerializer(serializers.Serializer):
 
 class AuditEventFilterSerializer(serializers.Serializer):
     type = serializers.ListField(
-        child=serializers.CharField(max_length=500),
+        child=serializers.CharField(max_length=500, allow_blank=True),
         required=False,
         max_length=50,
         help_text="Repeatable or comma-separated; `prefix.*` for every type under a prefix.",
