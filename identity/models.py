@@ -121,9 +121,7 @@ class DeliveryAttempt(models.Model):
         db_table = "identity_delivery_attempt"
         ordering = ("delivery", "number")
         # The audit stream reads tries newest first (accounts.audit).
-        indexes = (
-            models.Index(fields=("-started_at", "-id"), name="identity_delivery_try_time"),
-        )
+        indexes = (models.Index(fields=("-started_at", "-id"), name="identity_delivery_try_time"),)
         constraints = (
             models.UniqueConstraint(
                 fields=("delivery", "number"), name="identity_delivery_attempt_unique"

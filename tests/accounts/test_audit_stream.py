@@ -30,7 +30,7 @@ def event(type_: str, when: datetime, **kwargs) -> Event:
     return row
 
 
-def sign_in(when: datetime, **kwargs) -> LoginEvent:
+def login_event(when: datetime, **kwargs) -> LoginEvent:
     return LoginEventFactory(created_at=when, **kwargs)
 
 
@@ -60,10 +60,10 @@ def ids(entries) -> list[str]:
 def test_audit_stream_merges_every_source_newest_first():
     alice = UserFactory()
     created = event("user.created", at(5), subject=alice)
-    succeeded = sign_in(at(4), user=alice)
+    succeeded = login_event(at(4), user=alice)
     assigned = role_assigned(alice, at(3))
     tried = delivery_try(created, at(2), status_code=503, error="HTTP 503")
-    failed = sign_in(at(1), user=None, identifier="mallory", failed=True)
+    failed = login_event(at(1), user=None, identifier="mallory", failed=True)
 
     entries = everything()
 
@@ -113,7 +113,7 @@ def test_event_rows_of_types_another_table_records_are_not_repeated():
     alice = UserFactory()
     event("sign_in.succeeded", at(3), subject=alice, actor=alice)
     event("role.assigned", at(2), subject=alice)
-    login = sign_in(at(1), user=alice)
+    login = login_event(at(1), user=alice)
 
     assert ids(everything()) == [f"login-{login.pk}"]
 
@@ -142,8 +142,8 @@ def test_type_filter_takes_exact_names_and_prefixes_across_sources():
     event("user.created", at(4), subject=alice)
     event("user.deactivated", at(3), subject=alice)
     event("session.revoked", at(2), subject=alice)
-    sign_in(at(1), user=alice)
-    sign_in(at(0), user=alice, failed=True)
+    login_event(at(1), user=alice)
+    login_event(at(0), user=alice, failed=True)
 
     def types(*names):
         wanted = frozenset().union(*(audit_types_match(n) for n in names))
@@ -168,8 +168,8 @@ def test_user_and_actor_filters_reach_each_source():
     admin, alice, bob = UserFactory(superuser=True), UserFactory(), UserFactory()
     about_alice = event("user.updated", at(6), subject=alice, actor=admin)
     event("user.updated", at(5), subject=bob, actor=admin)
-    alice_in = sign_in(at(4), user=alice)
-    sign_in(at(3), user=bob)
+    alice_in = login_event(at(4), user=alice)
+    login_event(at(3), user=bob)
     assigned = role_assigned(alice, at(2), by=admin)
     role_assigned(bob, at(1), by=admin)
     tried = delivery_try(about_alice, at(0))
@@ -202,13 +202,13 @@ def test_pages_are_stable_when_rows_are_inserted_while_paging():
     alice = UserFactory()
     for n in range(3):
         event("user.updated", at(10 + n), subject=alice)
-        sign_in(at(10 + n), user=alice)
+        login_event(at(10 + n), user=alice)
     before = ids(everything())
     first = audit_page(filters=AuditFilters(), after=None, limit=2)
 
     # Newer rows arrive, in every source, while the client reads the first page.
     event("user.updated", at(20), subject=alice)
-    sign_in(at(20), user=alice)
+    login_event(at(20), user=alice)
     role_assigned(alice, at(21))
 
     seen = ids(first.entries)
@@ -224,7 +224,7 @@ def test_entries_at_the_same_instant_keep_one_total_order_across_sources():
     alice = UserFactory()
     created = event("user.created", at(0), subject=alice)
     for _ in range(2):
-        sign_in(at(0), user=alice)
+        login_event(at(0), user=alice)
         role_assigned(alice, at(0))
         delivery_try(created, at(0))
         event("user.updated", at(0), subject=alice)
@@ -245,7 +245,7 @@ def test_entries_at_the_same_instant_keep_one_total_order_across_sources():
 def test_batches_cover_the_stream_once_in_order():
     for n in range(5):
         event("user.created", at(n))
-        sign_in(at(n))
+        login_event(at(n))
 
     batches = list(audit_batches(filters=AuditFilters(), batch=3))
 
@@ -257,7 +257,7 @@ def test_a_page_costs_one_query_per_source_whatever_its_size(django_assert_num_q
     alice = UserFactory()
     for n in range(30):
         created = event("user.created", at(n), subject=alice)
-        sign_in(at(n), user=alice)
+        login_event(at(n), user=alice)
         role_assigned(alice, at(n))
         delivery_try(created, at(n))
     filters = AuditFilters(user=alice.public_id)

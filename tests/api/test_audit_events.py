@@ -111,6 +111,8 @@ def test_page_size_is_bounded_like_the_other_lists(auditor_api):
         ({"type": ""}, "type", "unknown_event_type"),
         ({"cursor": "garbage"}, "cursor", "invalid_cursor"),
         ({"user": "42"}, "user", "invalid"),
+        ({"user": ""}, "user", "blank"),
+        ({"cursor": ""}, "cursor", "blank"),
         ({"actor": "' OR 1=1 --"}, "actor", "invalid"),
         ({"since": "yesterday"}, "since", "invalid"),
         ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "until", "invalid"),

@@ -121,6 +121,14 @@ class AuditEventFilterSerializer(serializers.Serializer):
         help_text="jsonl: the whole filtered stream, one entry per line (application/x-ndjson).",
     )
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # DRF reads an empty query value of an optional field as absent: here it is a mistake
+        # (``?user=`` would widen the answer to everyone).
+        blank = [name for name in _SINGLE_VALUED if data.get(name) == ""]
+        if blank:
+            raise ValidationError({name: ["May not be blank."] for name in blank}, code="blank")
+        return super().to_internal_value(data)
+
     def validate_type(self, values: list[str]) -> frozenset[str]:
         wanted: set[str] = set()
         for name in (part.strip() for value in values for part in value.split(",")):
@@ -138,6 +146,9 @@ class AuditEventFilterSerializer(serializers.Serializer):
         if since is not None and until is not None and until <= since:
             raise ValidationError({"until": ["Must be later than since."]}, code="invalid")
         return data
+
+
+_SINGLE_VALUED = ("user", "actor", "since", "until", "cursor", "page_size", "format")
 
 
 @no_store
