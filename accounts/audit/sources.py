@@ -1,100 +1,29 @@
-"""The audit stream: one newest-first view over the tables that already record what happened.
-
-A view over the existing tables, not a move into one events table. ``LoginEvent`` stays the
-record of sign-in attempts: the history pages, lockout counting and the retention purge read it,
-and copying each attempt into ``identity.Event`` would double the sign-in path's writes (a
-password-spraying attack's too). ``AuthzAuditEvent`` stays the record of authz changes (its admin
-and its before/after snapshots). The worker's ``DeliveryAttempt`` rows are the record of
-deliveries. ``identity.Event`` holds the rest; its rows of the types another table records
-(``AUDITED_ELSEWHERE``) exist only to be delivered and are not repeated here.
-
-Each source is read with a keyset condition (after the cursor) and ``LIMIT n + 1`` on its own
-time index, and the sorted pieces are merged: one query per source, whatever the page size. The
-total order is (time, source rank, row key), all descending, so a cursor is a position that rows
-inserted later can neither repeat nor shift. It lives in accounts, the lowest app that may read
-accounts, authz and identity alike.
-"""
+"""The four tables the audit stream reads, each as a source: its rank in the total order, the
+types it holds, its time column, the query that applies the filters, and its row as an entry."""
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet, Subquery
 
-from accounts.models import LoginEvent, LoginOutcome, User
-from authz.models import AuditAction, AuthzAuditEvent
-from identity.event_types import AUDITED_ELSEWHERE, EVENT_TYPES
-from identity.models import DeliveryAttempt, Event
-
-# AuthzAuditEvent.action -> the stream's dotted type (role.assigned / role.revoked as webhooks
-# name them).
-AUTHZ_TYPES: dict[str, str] = {
-    AuditAction.PERMISSION_CREATE: "permission.created",
-    AuditAction.PERMISSION_UPDATE: "permission.updated",
-    AuditAction.PERMISSION_DELETE: "permission.deleted",
-    AuditAction.ROLE_CREATE: "role.created",
-    AuditAction.ROLE_UPDATE: "role.updated",
-    AuditAction.ROLE_DELETE: "role.deleted",
-    AuditAction.ROLE_ASSIGN: "role.assigned",
-    AuditAction.ROLE_ASSIGNMENT_UPDATE: "role.assignment_updated",
-    AuditAction.ROLE_UNASSIGN: "role.revoked",
-}
-SIGN_IN_SUCCEEDED, SIGN_IN_FAILED = "sign_in.succeeded", "sign_in.failed"
-DELIVERY_ATTEMPTED = "delivery.attempted"
-EVENT_TABLE_TYPES = frozenset(EVENT_TYPES) - AUDITED_ELSEWHERE
-# Every type the stream can hold: what the ``type`` filter accepts.
-AUDIT_TYPES: frozenset[str] = (
-    EVENT_TABLE_TYPES
-    | {SIGN_IN_SUCCEEDED, SIGN_IN_FAILED, DELIVERY_ATTEMPTED}
-    | frozenset(AUTHZ_TYPES.values())
+from accounts.audit.entries import (
+    AUTHZ_TYPES,
+    DELIVERY_ATTEMPTED,
+    EVENT_TABLE_TYPES,
+    SIGN_IN_FAILED,
+    SIGN_IN_SUCCEEDED,
+    AuditEntry,
+    AuditFilters,
+    Position,
 )
-
-
-@dataclass(frozen=True, order=True)
-class Position:
-    """Where an entry sits in the stream; entries are ordered by it, newest (largest) first."""
-
-    occurred_at: datetime
-    rank: int
-    key: Any  # the row's primary key: an int, or the Event's UUID
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: str
-    type: str
-    occurred_at: datetime
-    actor: str | None
-    user: str | None
-    sid: str | None
-    client_id: str | None
-    ip: str | None
-    data: dict[str, Any]
-    position: Position
-
-
-@dataclass(frozen=True)
-class AuditFilters:
-    types: frozenset[str] | None = None  # None: every type
-    user: uuid.UUID | None = None
-    actor: uuid.UUID | None = None
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-
-
-def audit_types_match(pattern: str) -> frozenset[str]:
-    """The types a filter value names: one type, or every type under ``prefix.*``; empty when
-    it names none."""
-    if pattern.endswith(".*"):
-        prefix = pattern[:-1]
-        return frozenset(t for t in AUDIT_TYPES if t.startswith(prefix))
-    return frozenset({pattern}) & AUDIT_TYPES
+from accounts.models import LoginEvent, LoginOutcome, User
+from authz.models import AuthzAuditEvent
+from identity.event_types import AUDITED_ELSEWHERE
+from identity.models import DeliveryAttempt, Event
 
 
 def _str(value: Any) -> str | None:
@@ -305,36 +234,3 @@ SOURCES: tuple[_Source, ...] = (
     _Source(0, frozenset({DELIVERY_ATTEMPTED}), "started_at", _delivery_tries, _delivery_entry),
 )  # fmt: skip
 SOURCE_KEYS: dict[int, type] = {3: uuid.UUID, 2: int, 1: int, 0: int}
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditEntry]
-    next: Position | None  # where the next page starts after; None on the last page
-
-
-def audit_page(*, filters: AuditFilters, after: Position | None, limit: int) -> AuditPage:
-    """The ``limit`` entries after ``after`` (from the newest when None), newest first."""
-    pieces = [source.read(filters, after, limit + 1) for source in SOURCES]
-    merged = list(
-        itertools.islice(
-            heapq.merge(*pieces, key=lambda entry: entry.position, reverse=True), limit + 1
-        )
-    )
-    if len(merged) <= limit:
-        return AuditPage(entries=merged, next=None)
-    return AuditPage(entries=merged[:limit], next=merged[limit - 1].position)
-
-
-def audit_batches(
-    *, filters: AuditFilters, after: Position | None = None, batch: int
-) -> Iterator[list[AuditEntry]]:
-    """Every entry the filters select after ``after``, newest first, ``batch`` at a time (an
-    export): each batch is one page, so memory holds one batch whatever the stream's length."""
-    while True:
-        page = audit_page(filters=filters, after=after, limit=batch)
-        if page.entries:
-            yield page.entries
-        if page.next is None:
-            return
-        after = page.next
