@@ -15,10 +15,12 @@ from django.urls import reverse
 from accounts.api.views import audit as audit_api
 from authz import services as authz_services
 from authz.models import Role
-from identity.events import event_record
+from identity.events import DeliveryTarget, event_record
 from identity.models import Event
+from identity.tasks import delivery_attempt
 from tests.api.conftest import assert_problem
 from tests.factories import LoginEventFactory, UserFactory
+from tests.identity.outbox_receiver import TEST_KIND, Receiver, receiving
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +232,26 @@ def test_the_schema_names_the_page_and_the_refusal_codes(api):
         "page_size",
         "format",
     } <= parameters
+
+
+def test_each_try_of_a_delivery_is_in_the_stream_with_its_outcome(auditor_api, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.OUTBOX_BACKOFF_SECONDS = [0, 0, 0]
+    alice = UserFactory()
+    path = "/hook?token=receiver-secret"  # a receiver's URL may carry its own credentials
+    receiver = Receiver(scripts={path: [503, 200]})
+    with receiving(receiver) as url:
+        target = DeliveryTarget(kind=TEST_KIND, target="endpoint-7", url=f"{url}{path}")
+        created = event_record("user.created", data={}, subject=alice, deliveries=[target])
+        delivery = created.deliveries.get()
+        delivery_attempt.call(delivery.pk, 0)
+        delivery_attempt.call(delivery.pk, 1)
+
+    response = auditor_api.get(URL, {"type": "delivery.attempted", "user": str(alice.public_id)})
+
+    tries = response.json()["results"]
+    assert [(t["data"]["number"], t["data"]["status_code"]) for t in tries] == [(2, 200), (1, 503)]
+    assert {t["data"]["event_id"] for t in tries} == {str(created.id)}
+    assert {t["data"]["target"] for t in tries} == {"endpoint-7"}
+    assert tries[1]["data"]["error"] == "HTTP 503"
+    assert "receiver-secret" not in response.content.decode()
