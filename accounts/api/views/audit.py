@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core import signing
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -161,10 +161,11 @@ class AuditEventListApi(APIView):
     renderer_classes = (*api_settings.DEFAULT_RENDERER_CLASSES, JsonLinesRenderer)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        try:
-            return super().perform_content_negotiation(request, force)
-        except Http404 as error:  # DRF's answer to an unknown ?format=: a bad value, not a path
-            raise ValidationError({"format": ["Choose json or jsonl."]}, code="invalid") from error
+        # DRF answers an unknown ?format= with a 404; here it is a bad value of a parameter.
+        wanted = request.query_params.get(api_settings.URL_FORMAT_OVERRIDE)
+        if wanted and not force and wanted not in {r.format for r in self.get_renderers()}:
+            raise ValidationError({"format": ["Choose json or jsonl."]}, code="invalid")
+        return super().perform_content_negotiation(request, force)
 
     @extend_schema(
         operation_id="audit_events_list",
