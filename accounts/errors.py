@@ -217,3 +217,17 @@ class PasskeyNameExists(ApplicationError):
     status = 409
     message = "You already have a passkey with this name."
     field = "name"
+
+
+class AuditTypeUnknown(ApplicationError):
+    code = "unknown_event_type"
+    status = 400
+    message = "No event type of the audit stream has this name or prefix."
+    field = "type"
+
+
+class AuditCursorInvalid(ApplicationError):
+    code = "invalid_cursor"
+    status = 400
+    message = "The cursor is not one this API gave out. Start again from the first page."
+    field = "cursor"

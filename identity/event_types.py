@@ -44,3 +44,11 @@ def types_for_subscription(names: list[str] | tuple[str, ...]) -> frozenset[str]
     if not names or "*" in names:
         return frozenset(EVENT_TYPES) - OFF_BY_DEFAULT | (frozenset(names) & OFF_BY_DEFAULT)
     return frozenset(names)
+
+
+# Recorded by another table, which the audit stream reads instead (accounts.audit): sign-ins by
+# LoginEvent, role assignments by AuthzAuditEvent. An events-table row of these types exists only
+# to be delivered; the audit stream does not repeat it.
+AUDITED_ELSEWHERE: frozenset[str] = frozenset(
+    {"sign_in.succeeded", "sign_in.failed", "role.assigned", "role.revoked"}
+)

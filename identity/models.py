@@ -120,6 +120,8 @@ class DeliveryAttempt(models.Model):
     class Meta:
         db_table = "identity_delivery_attempt"
         ordering = ("delivery", "number")
+        # The audit stream reads tries newest first (accounts.audit).
+        indexes = (models.Index(fields=("-started_at", "-id"), name="identity_delivery_try_time"),)
         constraints = (
             models.UniqueConstraint(
                 fields=("delivery", "number"), name="identity_delivery_attempt_unique"

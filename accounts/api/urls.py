@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, mfa_login, mfa_self, passkeys, sessions, users
+from accounts.api.views import audit, auth, me, mfa_login, mfa_self, passkeys, sessions, users
 
 app_name = "accounts"
 
@@ -99,4 +99,5 @@ urlpatterns = [
         users.EmailDomainRuleDetailApi.as_view(),
         name="email_domain_rule",
     ),
+    path("audit/events/", audit.AuditEventListApi.as_view(), name="audit_events"),
 ]
