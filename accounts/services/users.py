@@ -431,9 +431,6 @@ def email_verify(*, token: str) -> User:
         # Ids and what changed: the addresses themselves are personal data a receiver can
         # read from the users API; the new one is verified by this very link.
         events.user_event("user.email_changed", user=user, actor=user, data=_EMAIL_VERIFIED)
-    elif not was_verified:
-        events.user_updated(user=user, changed=["email_verified"], actor=user)
-    if user.email != old_email:
         # Every other link names an address the account no longer has or wants.
         secrets_revoke(user=user, purpose=VERIFY)
         transaction.on_commit(
@@ -441,6 +438,8 @@ def email_verify(*, token: str) -> User:
                 username=user.username, to=old_email, new_email=user.email
             )
         )
+    elif not was_verified:
+        events.user_updated(user=user, changed=["email_verified"], actor=user)
     return user
 
 

@@ -230,3 +230,31 @@ def test_secret_rotation_names_the_secret_never_its_value(user_api, user):
     assert event.data == {"changed": ["client_secret"]}
     assert event.client_id == registered.client_id
     assert response.json()["client_secret"] not in str(event.data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_sign_in_event_is_one_statement_outside_any_transaction(admin_user):
+    body = {"username": admin_user.username, "password": DEFAULT_PASSWORD}
+    with CaptureQueriesContext(connection) as queries:
+        assert Client().post(reverse("admin:login"), body).status_code == 302
+
+    sql = [q["sql"] for q in queries.captured_queries]
+    at = [n for n, statement in enumerate(sql) if "identity_event" in statement]
+    assert len(at) == 1, "\n".join(sql)
+    assert not {"BEGIN", "COMMIT"} & set(sql[at[0] - 1 : at[0] + 2])  # its own statement
+
+
+def test_admin_reset_of_second_factors_writes_one_removal_per_method_by_the_admin(admin_user, user):
+    from accounts.services.mfa import user_mfa_reset_by_admin
+    from tests.mfa import totp_enrol
+
+    totp_enrol(user)
+    passkey_enrol(user, authenticator_new())
+    Event.objects.all().delete()
+
+    user_mfa_reset_by_admin(actor=admin_user, user=user)
+
+    removed = Event.objects.filter(type="mfa.factor_removed")
+    assert sorted(e.data["method"] for e in removed) == ["totp", "webauthn"]
+    assert {e.actor_public_id for e in removed} == {admin_user.public_id}
+    assert {e.subject_public_id for e in removed} == {user.public_id}
