@@ -76,11 +76,11 @@ def _lockout_event_record(request: HttpRequest) -> None:
     """lockout.started, once per lock (the failure that reaches the limit): the account when
     the identifier named one, the channel and the client IP; never what was typed."""
     from accounts.backends import RESOLVED_LOGIN_ATTR
-    from accounts.services.events import channel_of, user_event
+    from accounts.services.events import channel_of, user_event_record
 
     _, account = getattr(request, RESOLVED_LOGIN_ATTR, (None, None))
     data = {"channel": channel_of(request), "ip": getattr(request, "axes_ip_address", None)}
-    user_event("lockout.started", user=account, data=data)
+    user_event_record("lockout.started", user=account, data=data)
 
 
 def _failures_counted(request: HttpRequest, credentials: dict[str, Any] | None) -> int | None:

@@ -85,7 +85,7 @@ def api_session_start(
         refresh_jti=refresh["jti"],
         amr=amr,
     )
-    events.sign_in_succeeded(session=session)
+    events.sign_in_success_record(session=session)
     metrics.token_grant_record(issuer="first_party", grant_type="sign_in")
     return _pair(refresh, access, session)
 

@@ -19,7 +19,7 @@ from identity.events import event_record
 HOW_CHANGE, HOW_RESET, HOW_ADMIN = "change", "reset", "admin"
 
 
-def user_event(
+def user_event_record(
     type: str, *, user: User | None, actor: Any = None, data: Mapping[str, Any] | None = None
 ) -> None:
     """An account event: ``user`` is whose account, ``actor`` who did it (None: the system,
@@ -27,14 +27,14 @@ def user_event(
     event_record(type, data=data or {}, actor=_real(actor), subject=user)
 
 
-def user_updated(*, user: User, changed: Iterable[str], actor: Any = None) -> None:
+def user_update_record(*, user: User, changed: Iterable[str], actor: Any = None) -> None:
     """user.updated naming the fields that changed; nothing when none did."""
     names = sorted(set(changed))
     if names:
-        user_event("user.updated", user=user, actor=actor, data={"changed": names})
+        user_event_record("user.updated", user=user, actor=actor, data={"changed": names})
 
 
-def sign_in_succeeded(*, session: UserSession, client_id: str = "") -> None:
+def sign_in_success_record(*, session: UserSession, client_id: str = "") -> None:
     """sign_in.succeeded for a sign-in just recorded (its UserSession): one INSERT when
     nobody is to be told, the sign-in path's whole budget for it."""
     event_record(
@@ -47,7 +47,9 @@ def sign_in_succeeded(*, session: UserSession, client_id: str = "") -> None:
     )
 
 
-def sign_in_failed(*, user: User | None, channel: str, outcome: str, ip: str | None) -> None:
+def sign_in_failure_record(
+    *, user: User | None, channel: str, outcome: str, ip: str | None
+) -> None:
     """sign_in.failed: written only when a receiver wants it (identity.event_types), and then
     without the identifier tried, which may be a password typed in the wrong field."""
     event_record(

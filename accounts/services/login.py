@@ -116,7 +116,7 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
     _second_step_check(user=user, login=login, channel=Channel.BROWSER)
     event = _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
     session = browser_session_start(request=request, user=user, event=event)
-    events.sign_in_succeeded(session=session)
+    events.sign_in_success_record(session=session)
     return user
 
 
@@ -173,7 +173,7 @@ def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, am
         amr=event.amr,
         channel=pending.channel,
     )
-    events.sign_in_succeeded(session=session)
+    events.sign_in_success_record(session=session)
     return user
 
 
@@ -305,7 +305,7 @@ def login_record(
     rows_insert(event)
     metrics.sign_in_record(channel=channel, outcome=outcome)
     # No query at all unless a receiver wants failures (RECORDED_ONLY_WHEN_DELIVERED).
-    events.sign_in_failed(user=user, channel=channel, outcome=outcome, ip=event.ip)
+    events.sign_in_failure_record(user=user, channel=channel, outcome=outcome, ip=event.ip)
     return event
 
 

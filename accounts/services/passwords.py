@@ -156,7 +156,7 @@ def password_set_by_admin(*, user: User, password: str | None, actor: User | Non
     user.save(update_fields=["password", "updated_at"])
     _secrets_revoke(user=user, purpose=RESET)
     _secrets_revoke(user=user, purpose=VERIFY)
-    events.user_event(
+    events.user_event_record(
         "user.password_changed",
         user=user,
         actor=actor,
@@ -177,7 +177,7 @@ def _password_set(*, user: User, password: str, how: str, also: list[str] | None
     _secrets_revoke(user=user, purpose=RESET)
     _secrets_revoke(user=user, purpose=VERIFY)
     # The user themselves (a reset proves the mailbox, not a session: still the holder).
-    events.user_event("user.password_changed", user=user, actor=user, data={"how": how})
+    events.user_event_record("user.password_changed", user=user, actor=user, data={"how": how})
 
 
 def _check_confirmation(new_password: str, confirmation: str | None) -> None:

@@ -75,7 +75,7 @@ def user_sign_up(
     user = User(username=username, email=email)
     _validate_new_password(password, user=user, field="password")
     user = _user_insert(user=user, password=password, profile=profile)
-    events.user_event("user.created", user=user, data={"how": "sign_up"})
+    events.user_event_record("user.created", user=user, data={"how": "sign_up"})
     authz_services.signup_roles_grant(user=user)
     transaction.on_commit(lambda: email_verification_send(user=user))
     return user
@@ -112,7 +112,7 @@ def user_create(
         _validate_new_password(password, user=user, field="password")
     user = _user_insert(user=user, password=password, profile=profile)
     how = "admin" if password else "invitation"
-    events.user_event("user.created", user=user, actor=actor, data={"how": how})
+    events.user_event_record("user.created", user=user, actor=actor, data={"how": how})
     if overridden and actor is not None:
         email_domain_override_record(actor=actor, user=user, email=email, created=True)
     if not password:
@@ -137,7 +137,7 @@ def user_update(
         changed = _user_update(
             user=user, data=data, actor=actor, ignore_domain_rules=ignore_domain_rules
         )
-        events.user_updated(user=user, changed=changed, actor=actor or user)
+        events.user_update_record(user=user, changed=changed, actor=actor or user)
     return user
 
 
@@ -194,7 +194,7 @@ def profile_update(*, user: User, data: dict[str, Any], actor: Any = None) -> Pr
     on their own pages)."""
     with transaction.atomic():
         profile, changed = _profile_update(user=user, data=data)
-        events.user_updated(user=user, changed=changed, actor=actor)
+        events.user_update_record(user=user, changed=changed, actor=actor)
     return profile
 
 
@@ -236,7 +236,7 @@ def user_delete(
 def user_deactivate(*, user: User, actor: Any = None) -> None:
     user.is_active = False
     user.save(update_fields=["is_active", "updated_at"])
-    events.user_event("user.deactivated", user=user, actor=actor)
+    events.user_event_record("user.deactivated", user=user, actor=actor)
     user_sessions_revoke(user=user, reason="deactivated")
 
 
@@ -244,7 +244,7 @@ def user_deactivate(*, user: User, actor: Any = None) -> None:
 def user_reactivate(*, user: User, actor: Any = None) -> None:
     user.is_active = True
     user.save(update_fields=["is_active", "updated_at"])
-    events.user_event("user.reactivated", user=user, actor=actor)
+    events.user_event_record("user.reactivated", user=user, actor=actor)
 
 
 @transaction.atomic
@@ -263,7 +263,7 @@ def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> Us
         actor=actor,
         ignore_domain_rules=bool(data.get("ignore_domain_rules")),
     )
-    events.user_updated(user=user, changed=changed, actor=actor)
+    events.user_update_record(user=user, changed=changed, actor=actor)
     return user
 
 
@@ -304,7 +304,7 @@ def user_update_from_admin_form(
             _password_change_require(user=user)
         else:
             user.save(update_fields=["must_change_password", "updated_at"])
-    events.user_updated(user=user, changed=plain, actor=actor)
+    events.user_update_record(user=user, changed=plain, actor=actor)
     return user
 
 
@@ -322,7 +322,7 @@ def _user_delete(*, user: User, actor: User) -> None:
     """Ends every sign-in first: the cascade removes the rows, but the caches that hold
     resolved tokens (sso's token cache, the sign-in memory) learn only of revoked sids. The
     event goes first too: it names the account by its public_id, which outlives the row."""
-    events.user_event("user.deleted", user=user, actor=actor)
+    events.user_event_record("user.deleted", user=user, actor=actor)
     user_sessions_revoke(user=user, reason="deleted")
     user.delete()
 
@@ -366,7 +366,7 @@ def user_mark_email_verified(*, user: User, actor: Any = None) -> None:
     if user.email_verified_at is None:
         user.email_verified_at = timezone.now()
         user.save(update_fields=["email_verified_at", "updated_at"])
-        events.user_updated(user=user, changed=["email_verified"], actor=actor)
+        events.user_update_record(user=user, changed=["email_verified"], actor=actor)
 
 
 @transaction.atomic
@@ -374,7 +374,7 @@ def user_require_password_change(*, user: User, actor: Any = None) -> None:
     """Until the user chooses a new password, no channel serves them (the channels ask
     accounts.selectors.user_password_change_pending); what they were signed in with ends now."""
     _password_change_require(user=user)
-    events.user_updated(user=user, changed=["must_change_password"], actor=actor)
+    events.user_update_record(user=user, changed=["must_change_password"], actor=actor)
 
 
 def _password_change_require(*, user: User) -> None:
@@ -430,7 +430,7 @@ def email_verify(*, token: str) -> User:
     if user.email != old_email:
         # Ids and what changed: the addresses themselves are personal data a receiver can
         # read from the users API; the new one is verified by this very link.
-        events.user_event("user.email_changed", user=user, actor=user, data=_EMAIL_VERIFIED)
+        events.user_event_record("user.email_changed", user=user, actor=user, data=_EMAIL_VERIFIED)
         # Every other link names an address the account no longer has or wants.
         secrets_revoke(user=user, purpose=VERIFY)
         transaction.on_commit(
@@ -439,7 +439,7 @@ def email_verify(*, token: str) -> User:
             )
         )
     elif not was_verified:
-        events.user_updated(user=user, changed=["email_verified"], actor=user)
+        events.user_update_record(user=user, changed=["email_verified"], actor=user)
     return user
 
 

@@ -29,7 +29,7 @@ from accounts.models import (
     User,
 )
 from accounts.selectors import user_factors
-from accounts.services.events import user_event
+from accounts.services.events import user_event_record
 from accounts.services.mfa.recovery import (
     recovery_code_spend,
     recovery_codes_left,
@@ -126,7 +126,7 @@ def totp_enrol_confirm(*, user: User, code: str) -> list[str]:
     user_mfa_refresh(user=user)
     codes = recovery_codes_replace(user=user) if first else []
     factor_change_record(user=user, change="An authenticator app was added")
-    user_event("mfa.factor_added", user=user, actor=user, data=_added(METHOD_TOTP, first))
+    user_event_record("mfa.factor_added", user=user, actor=user, data=_added(METHOD_TOTP, first))
     return codes
 
 
@@ -135,7 +135,7 @@ def totp_remove(*, user: User) -> None:
     totp_device_delete(user=user)
     user_mfa_refresh(user=user)
     factor_change_record(user=user, change="The authenticator app was removed")
-    user_event("mfa.factor_removed", user=user, actor=user, data={"method": METHOD_TOTP})
+    user_event_record("mfa.factor_removed", user=user, actor=user, data={"method": METHOD_TOTP})
 
 
 @transaction.atomic
@@ -145,7 +145,9 @@ def recovery_codes_regenerate(*, user: User) -> list[str]:
         raise FactorRequired()
     codes = recovery_codes_replace(user=user)
     # Only a set replacing one: the first comes with the first factor (mfa.factor_added).
-    user_event("mfa.recovery_codes_generated", user=user, actor=user, data={"count": len(codes)})
+    user_event_record(
+        "mfa.recovery_codes_generated", user=user, actor=user, data={"count": len(codes)}
+    )
     factor_change_record(
         user=user, change="A new set of recovery codes was made (the old codes no longer work)"
     )
@@ -203,7 +205,7 @@ def _recovery_code_prove(user: User, proof: Proof) -> str:
     """Using a recovery code is emailed, with a warning when few are left."""
     if not recovery_code_spend(user=user, code=proof.code):
         raise FactorCodeInvalid()
-    user_event("mfa.recovery_code_used", user=user, actor=user)
+    user_event_record("mfa.recovery_code_used", user=user, actor=user)
     transaction.on_commit(lambda: _recovery_code_used(user))
     return AuthMethod.RECOVERY_CODE
 
@@ -267,7 +269,7 @@ def user_mfa_reset_by_admin(*, actor: User, user: User) -> None:
         raise ReauthenticationRequired(OWN_FACTORS_MESSAGE)
     removed, methods = _factors_delete(user=user)
     for method in methods:
-        user_event("mfa.factor_removed", user=user, actor=actor, data={"method": method})
+        user_event_record("mfa.factor_removed", user=user, actor=actor, data={"method": method})
     user_mfa_refresh(user=user)
     user_sessions_revoke(user=user, reason=MFA_RESET_REASON)
     logger.warning(

@@ -118,7 +118,7 @@ def code_failure_record(*, request: HttpRequest, user: User, identifier: str) ->
         **request_client(request),
     )
     metrics.sign_in_record(channel=channel, outcome=LoginOutcome.BAD_CODE)
-    events.sign_in_failed(
+    events.sign_in_failure_record(
         user=user, channel=channel, outcome=LoginOutcome.BAD_CODE, ip=request_client(request)["ip"]
     )
     if getattr(request, "axes_locked_out", False):
