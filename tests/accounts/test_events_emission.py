@@ -3,6 +3,8 @@ API and the admin: one event per change, whose account, who did it, and only wha
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -15,6 +17,7 @@ from accounts.services.secrets import secret_issue
 from identity.models import Event
 from tests.admin_forms import admin_change_form_post
 from tests.factories import DEFAULT_PASSWORD, RoleFactory
+from tests.identity.event_triggers import failures_subscribed
 from tests.passkeys import authenticator_new, passkey_enrol
 from tests.sso.conftest import register, sign_in
 
@@ -258,3 +261,37 @@ def test_admin_reset_of_second_factors_writes_one_removal_per_method_by_the_admi
     assert sorted(e.data["method"] for e in removed) == ["totp", "webauthn"]
     assert {e.actor_public_id for e in removed} == {admin_user.public_id}
     assert {e.subject_public_id for e in removed} == {user.public_id}
+
+
+def test_failed_sign_in_event_never_holds_what_was_typed_as_the_login(user):
+    """A password typed into the username field stays out of the event."""
+    typed = "my-Secret-passphrase-in-the-wrong-field"
+    body = {"login": typed, "password": DEFAULT_PASSWORD}
+    with failures_subscribed():
+        response = Client().post(
+            reverse("api:accounts:login"), body, content_type="application/json"
+        )
+    assert response.status_code == 401
+
+    event = _one("sign_in.failed")
+    assert event.subject_public_id is None
+    assert event.data == {"channel": "api", "outcome": "bad_credentials", "ip": "127.0.0.1"}
+    assert typed.lower() not in json.dumps(event.data).lower()
+
+
+def test_wrong_second_factor_code_is_a_failed_sign_in_of_the_account(api, user):
+    from tests.mfa import totp_enrol
+
+    totp_enrol(user)
+    body = {"login": user.username, "password": DEFAULT_PASSWORD}
+    step = api.post(reverse("api:accounts:login"), body, format="json")
+    assert step.status_code == 403, step.content
+    wrong = {"mfa_token": step.json()["mfa_token"], "method": "totp", "code": "000000"}
+    with failures_subscribed():
+        response = api.post(reverse("api:accounts:login_mfa"), wrong, format="json")
+    assert response.status_code == 400, response.content
+
+    event = _one("sign_in.failed")
+    assert event.subject_public_id == user.public_id
+    assert event.data["outcome"] == "bad_code"
+    assert "000000" not in json.dumps(event.data)

@@ -13,8 +13,9 @@ accounts.services.sessions.
 
 from __future__ import annotations
 
+import contextlib
 import secrets as random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,12 @@ from accounts.services.mfa.recovery import recovery_codes_replace
 from accounts.services.secrets import secret_issue
 from authz import services as authz_services
 from identity.encryption import encrypt
+from identity.events import TARGET_FINDERS, DeliveryTarget, target_finder_add
+from identity.models import Event
 from sso import services as sso_services
 from sso.models import Application
 from tests.factories import DEFAULT_PASSWORD, RoleFactory, UserFactory, UserSessionFactory
+from tests.identity.outbox_receiver import TEST_KIND
 
 # The client address of every HTTP trigger (Django's test client).
 TEST_IP = "127.0.0.1"
@@ -59,6 +63,24 @@ class Expected:
 
 
 Trigger = Callable[[TriggerContext], Expected]
+
+FAILURES_RECEIVER = DeliveryTarget(kind=TEST_KIND, target="siem", url="http://127.0.0.1:9/hook")
+
+
+def _failures_finder(events: Sequence[Event]) -> Iterator[tuple[Event, DeliveryTarget]]:
+    for event in events:
+        if event.type == "sign_in.failed":
+            yield event, FAILURES_RECEIVER
+
+
+@contextlib.contextmanager
+def failures_subscribed() -> Iterator[None]:
+    """A receiver of failed sign-ins (a SIEM) while inside: without one, none is written."""
+    target_finder_add(_failures_finder)
+    try:
+        yield
+    finally:
+        TARGET_FINDERS.remove(_failures_finder)
 
 
 def _admin() -> User:

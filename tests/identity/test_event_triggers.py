@@ -4,33 +4,22 @@ who did it and what changed; and no payload carries a secret the action used."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 
 from identity.event_types import EVENT_TYPES
-from identity.events import TARGET_FINDERS, DeliveryTarget, target_finder_add
 from identity.models import Event
 from tests.identity.event_triggers import TRIGGERS, Expected, TriggerContext
-from tests.identity.outbox_receiver import TEST_KIND
+from tests.identity.event_triggers import failures_subscribed as subscribed
 
 pytestmark = pytest.mark.django_db
-
-FAILURES_RECEIVER = DeliveryTarget(kind=TEST_KIND, target="siem", url="http://127.0.0.1:9/hook")
-
-
-def _failures_subscriber(events: Sequence[Event]) -> Iterator[tuple[Event, DeliveryTarget]]:
-    """A receiver of failed sign-ins: without one, none is written."""
-    for event in events:
-        if event.type == "sign_in.failed":
-            yield event, FAILURES_RECEIVER
 
 
 @pytest.fixture
 def failures_subscribed() -> Iterator[None]:
-    target_finder_add(_failures_subscriber)
-    yield
-    TARGET_FINDERS.remove(_failures_subscriber)
+    with subscribed():
+        yield
 
 
 def _id(user: object) -> object:
