@@ -31,11 +31,9 @@ from accounts.models import OneTimeToken, TotpDevice, User
 from accounts.services import mfa
 from accounts.services.mfa.recovery import recovery_codes_replace
 from accounts.services.secrets import secret_issue
-from authz import services as authz_services
 from identity.encryption import encrypt
 from identity.events import TARGET_FINDERS, DeliveryTarget, target_finder_add
 from identity.models import Event
-from sso import services as sso_services
 from sso.models import Application
 from tests.factories import DEFAULT_PASSWORD, RoleFactory, UserFactory, UserSessionFactory
 from tests.identity.outbox_receiver import TEST_KIND
@@ -280,7 +278,10 @@ def role_revoked(context: TriggerContext) -> Expected:
     admin, user, role = _admin(), UserFactory(), RoleFactory()
     # The grant as a row: role_assign would write a role.assigned first.
     user.role_assignments.create(role=role, granted_by=admin)
-    authz_services.role_unassign(user=user, role=role, actor=admin)
+    response = _api_as(admin).delete(
+        reverse("api:authz:user_role", args=[user.public_id, role.name])
+    )
+    assert response.status_code == 204, response.content
     return Expected(user, admin, {"role": role.name, "expires_at": None})
 
 
@@ -306,14 +307,23 @@ def mfa_factor_added(context: TriggerContext) -> Expected:
 def mfa_factor_removed(context: TriggerContext) -> Expected:
     user = UserFactory()
     _with_totp(user, context)
-    mfa.totp_remove(user=user)
+    response = _api_as(user).delete(
+        reverse("api:accounts:me_mfa_totp"), {"current_password": DEFAULT_PASSWORD}, format="json"
+    )
+    assert response.status_code == 204, response.content
     return Expected(user, user, {"method": "totp"})
 
 
 def mfa_recovery_codes_generated(context: TriggerContext) -> Expected:
     user = UserFactory()
     _with_totp(user, context)
-    codes = mfa.recovery_codes_regenerate(user=user)
+    response = _api_as(user).post(
+        reverse("api:accounts:me_mfa_recovery_codes"),
+        {"current_password": DEFAULT_PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    codes = response.json()["recovery_codes"]
     context.secrets.update(codes)
     return Expected(user, user, {"count": len(codes)})
 
@@ -364,7 +374,8 @@ def application_deleted(context: TriggerContext) -> Expected:
     owner = UserFactory()
     application = _application(owner, context)
     client_id = application.client_id
-    sso_services.application_delete(application=application, actor=owner)
+    response = _api_as(owner).delete(reverse("api:sso:application", args=[client_id]))
+    assert response.status_code == 204, response.content
     return Expected(owner, owner, client_id=client_id)
 
 
