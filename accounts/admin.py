@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from axes.admin import AccessAttemptAdmin
@@ -49,6 +50,8 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "user_permissions", "groups")
 class ProfileFormSet(forms.BaseInlineFormSet):
     """Saves through profile_update, like the account page and the users API."""
 
+    actor: Any = None  # set per request by ProfileInline.get_formset
+
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> Profile:
         return self._save(form)
 
@@ -58,7 +61,7 @@ class ProfileFormSet(forms.BaseInlineFormSet):
     def _save(self, form: forms.ModelForm) -> Profile:
         # Only what the admin changed: the user may be editing other fields of their profile.
         data = {name: form.cleaned_data[name] for name in form.changed_data}
-        return services.profile_update(user=self.instance, data=data)
+        return services.profile_update(user=self.instance, data=data, actor=self.actor)
 
 
 class ProfileInline(admin.StackedInline):
@@ -66,6 +69,11 @@ class ProfileInline(admin.StackedInline):
     formset = ProfileFormSet
     can_delete = False
     fields = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # The administrator is the change's actor (user.updated).
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"actor": request.user})
 
 
 class EmailVerifiedFilter(admin.SimpleListFilter):
@@ -141,13 +149,17 @@ class UserChangeAdminForm(UserChangeForm):
         return domain_rules_checked(self, data) if "email" in self.changed_data else data
 
 
+# The administrator setting a password (AdminPasswordSetForm is built by Django's view).
+_acting: ContextVar[Any] = ContextVar("accounts_admin_acting", default=None)
+
+
 class AdminPasswordSetForm(AdminPasswordChangeForm):
     """Django's admin password form, saved through the service that ends every sign-in."""
 
     def save(self, commit: bool = True) -> User:
         usable = self.cleaned_data.get("set_usable_password", True)
         password = self.cleaned_data["password1"] if usable else None
-        services.password_set_by_admin(user=self.user, password=password)
+        services.password_set_by_admin(user=self.user, password=password, actor=_acting.get())
         return self.user
 
 
@@ -324,7 +336,12 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
             # admin session would become the account. The account page asks for the current
             # one (ASVS 2.1.6, issue 16.4).
             return redirect("accounts:password_change")
-        return super().user_change_password(request, id, form_url)
+        # Django builds the form without the request: the actor travels beside it.
+        token = _acting.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _acting.reset(token)
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         services.user_delete_by_admin(actor=request.user, user=obj)
@@ -383,7 +400,12 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
 
     @admin.action(description="Deactivate (and sign out everywhere)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._apply(request, queryset, lambda u: services.user_deactivate(user=u), "Deactivated")
+        self._apply(
+            request,
+            queryset,
+            lambda u: services.user_deactivate(user=u, actor=request.user),
+            "Deactivated",
+        )
 
     @admin.action(description="Send a password-reset email", permissions=["change"])
     def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -399,7 +421,7 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         self._apply(
             request,
             queryset,
-            lambda u: services.user_mark_email_verified(user=u),
+            lambda u: services.user_mark_email_verified(user=u, actor=request.user),
             "Marked verified",
         )
 
@@ -408,7 +430,7 @@ class UserAdmin(CreatedByServiceAdmin, DjangoUserAdmin):
         self._apply(
             request,
             queryset,
-            lambda u: services.user_require_password_change(user=u),
+            lambda u: services.user_require_password_change(user=u, actor=request.user),
             "Password change required",
         )
 

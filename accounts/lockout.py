@@ -63,12 +63,24 @@ class LockoutHandler(AxesDatabaseHandler):
         failures = getattr(request, "axes_failures_since_start", None)
         if failures is not None and failures == get_failure_limit(request, credentials):
             metrics.lockout_record()
+            _lockout_event_record(request)
 
     def user_logged_in(self, sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
         # Nothing to reset or clean when the lockout check just counted no failures.
         if getattr(request, "_lockout_failures", None) == 0:
             return
         super().user_logged_in(sender, request, user, **kwargs)
+
+
+def _lockout_event_record(request: HttpRequest) -> None:
+    """lockout.started, once per lock (the failure that reaches the limit): the account when
+    the identifier named one, the channel and the client IP; never what was typed."""
+    from accounts.backends import RESOLVED_LOGIN_ATTR
+    from accounts.services.events import channel_of, user_event_record
+
+    _, account = getattr(request, RESOLVED_LOGIN_ATTR, (None, None))
+    data = {"channel": channel_of(request), "ip": getattr(request, "axes_ip_address", None)}
+    user_event_record("lockout.started", user=account, data=data)
 
 
 def _failures_counted(request: HttpRequest, credentials: dict[str, Any] | None) -> int | None:

@@ -39,6 +39,7 @@ from authz.selectors import (
     role_grant_check,
     role_graph,
 )
+from identity.events import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,20 @@ def _audit(
         object_repr=str(obj)[:200],
         before=before,
         after=after,
+    )
+
+
+def _role_event(type: str, *, assignment: RoleAssignment, actor: Any) -> None:
+    """role.assigned / role.revoked: the role by name, until when, and who granted or took it."""
+    expires_at = assignment.expires_at
+    event_record(
+        type,
+        data={
+            "role": assignment.role.name,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        subject=assignment.user,
     )
 
 
@@ -377,6 +392,7 @@ def role_assign(
         before=before,
         after=_assignment_snapshot(assignment),
     )
+    _role_event("role.assigned", assignment=assignment, actor=granter)
     authz_cache.user_changed(user)
     return assignment
 
@@ -422,6 +438,7 @@ def role_unassign(*, user: Any, role: Role, actor: Any = None) -> None:
         before=_assignment_snapshot(assignment),
         after=None,
     )
+    _role_event("role.revoked", assignment=assignment, actor=actor)
     assignment.delete()
     authz_cache.user_changed(user)
 

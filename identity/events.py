@@ -139,6 +139,11 @@ def events_record(drafts: Iterable[EventDraft]) -> list[Event]:
     events = [e for e in events if e.type not in RECORDED_ONLY_WHEN_DELIVERED or id(e) in told]
     if not events:
         return []
+    if len(events) == 1 and not pairs:
+        # One INSERT is atomic by itself: no BEGIN and COMMIT around it outside a transaction
+        # (the sign-in path's budget), and it joins the caller's transaction inside one.
+        events[0].save(force_insert=True)
+        return events
     with transaction.atomic(savepoint=False):
         if len(events) == 1:
             events[0].save(force_insert=True)

@@ -151,15 +151,17 @@ class ApplicationAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
-        services.application_update_by_admin(application=form.instance, changed=form.changed_data)
+        services.application_update_by_admin(
+            application=form.instance, changed=form.changed_data, actor=request.user
+        )
 
     def delete_model(self, request: HttpRequest, obj: Application) -> None:
-        services.application_delete(application=obj)
+        services.application_delete(application=obj, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for application in queryset:
-            services.application_delete(application=application)
+            services.application_delete(application=application, actor=request.user)
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
@@ -174,7 +176,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             if not self.has_delete_permission(request, application):
                 messages.error(request, f"{application.name}: only a superuser may delete it.")
                 continue
-            services.application_delete(application=application)
+            services.application_delete(application=application, actor=request.user)
         messages.success(request, "Deleted; their tokens no longer work.")
 
     @admin.action(

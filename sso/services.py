@@ -35,6 +35,7 @@ from accounts.services.sessions import (
 from accounts.signin_memory import sid_uuids
 from identity.api.scopes import ADMIN_SCOPES
 from identity.cache import safe_delete
+from identity.events import event_record
 from sso import emails
 from sso.errors import (
     ApplicationNameTaken,
@@ -166,17 +167,27 @@ def application_create(
         **{key: value for key, value in fields.items() if key in EDITABLE_FIELDS},
     )
     _save(application)
+    _application_event(
+        "application.created",
+        application=application,
+        actor=owner,
+        data={"name": application.name, "client_type": client_type},
+    )
     return application, (secret if confidential else None)
 
 
 @transaction.atomic
-def application_update(*, application: Application, **fields: Any) -> Application:
+def application_update(
+    *, application: Application, actor: User | None = None, **fields: Any
+) -> Application:
     if "allowed_scopes" in fields:
         fields["allowed_scopes"] = _owner_scopes(application, fields["allowed_scopes"])
     changed = [key for key in fields if key in EDITABLE_FIELDS]
+    differ = [key for key in changed if getattr(application, key) != fields[key]]
     for key in changed:
         setattr(application, key, fields[key])
     _save(application, update_fields=[*changed, "updated"])
+    _application_updated(application=application, changed=differ, actor=actor)
     application_non_members_revoke(application=application)
     return application
 
@@ -188,7 +199,9 @@ ADMIN_EDITABLE_FIELDS = (*EDITABLE_FIELDS, "user")
 
 
 @transaction.atomic
-def application_update_by_admin(*, application: Application, changed: Iterable[str]) -> None:
+def application_update_by_admin(
+    *, application: Application, changed: Iterable[str], actor: User | None = None
+) -> None:
     """The admin's change form, after its member inline: the columns it changed, trust and
     first-party through their services, and a restricted application keeps only its members
     signed in, as after the owner's change (application_update)."""
@@ -210,6 +223,30 @@ def application_update_by_admin(*, application: Application, changed: Iterable[s
             admin_scopes=application.scope_list,
         )
     application_non_members_revoke(application=application)
+    switches = [name for name in changed if name in ("is_first_party", "is_trusted")]
+    _application_updated(application=application, changed=[*plain, *switches], actor=actor)
+
+
+def _application_updated(*, application: Application, changed: list[str], actor: Any) -> None:
+    """application.updated naming the fields changed (a rotated secret by its name only)."""
+    names = sorted({"owner" if name == "user" else name for name in changed})
+    if names:
+        _application_event(
+            "application.updated", application=application, actor=actor, data={"changed": names}
+        )
+
+
+def _application_event(
+    type: str, *, application: Application, actor: Any, data: dict[str, Any]
+) -> None:
+    # subject: the owner's account, whose application it is.
+    event_record(
+        type,
+        data=data,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        subject=application.user,
+        client_id=application.client_id,
+    )
 
 
 def application_non_members_revoke(*, application: Application) -> None:
@@ -290,12 +327,13 @@ def application_first_party_set(*, application: Application, is_first_party: boo
 
 
 @transaction.atomic
-def application_secret_rotate(*, application: Application) -> str:
+def application_secret_rotate(*, application: Application, actor: User | None = None) -> str:
     if application.client_type != AbstractApplication.CLIENT_CONFIDENTIAL:
         raise NotConfidential()
     secret = client_secret_generate()
     application.client_secret = secret  # ClientSecretField hashes it on save
     application.save(update_fields=["client_secret", "updated"])
+    _application_updated(application=application, changed=["client_secret"], actor=actor)
     # The old secret must stop working now, in this process and (shared cache) every other.
     transaction.on_commit(lambda: application_cache_forget(application=application))
     application_cache_forget(application=application)
@@ -303,8 +341,11 @@ def application_secret_rotate(*, application: Application) -> str:
 
 
 @transaction.atomic
-def application_delete(*, application: Application) -> None:
+def application_delete(*, application: Application, actor: User | None = None) -> None:
     """Revokes every sign-in, grant and token of the application; user accounts stay."""
+    _application_event(
+        "application.deleted", application=application, actor=actor, data={"name": application.name}
+    )
     sids = [
         str(pk)
         for pk in SignIn.objects.filter(application=application).values_list("pk", flat=True)

@@ -32,6 +32,7 @@ from accounts.models import (
     PendingSignIn,
     User,
 )
+from accounts.services import events
 from accounts.services.history import new_device_alert
 from accounts.services.mfa import (
     METHOD_RECOVERY_CODE,
@@ -114,7 +115,8 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
     )
     _second_step_check(user=user, login=login, channel=Channel.BROWSER)
     event = _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
-    browser_session_start(request=request, user=user, event=event)
+    session = browser_session_start(request=request, user=user, event=event)
+    events.sign_in_success_record(session=session)
     return user
 
 
@@ -164,13 +166,14 @@ def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, am
     # The Django login() records the backend that authenticated the user; the password was
     # checked by this one, in the pending step's first half.
     user.backend = SIGN_IN_BACKEND
-    browser_session_start(
+    session = browser_session_start(
         request=request,
         user=user,
         event=event if pending.channel == Channel.BROWSER else None,
         amr=event.amr,
         channel=pending.channel,
     )
+    events.sign_in_success_record(session=session)
     return user
 
 
@@ -301,6 +304,8 @@ def login_record(
     )
     rows_insert(event)
     metrics.sign_in_record(channel=channel, outcome=outcome)
+    # No query at all unless a receiver wants failures (RECORDED_ONLY_WHEN_DELIVERED).
+    events.sign_in_failure_record(user=user, channel=channel, outcome=outcome, ip=event.ip)
     return event
 
 

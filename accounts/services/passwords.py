@@ -18,6 +18,7 @@ from accounts.errors import (
 )
 from accounts.models import OneTimeToken, User
 from accounts.selectors import user_get_by_login
+from accounts.services import events
 from accounts.services.login import user_password_verify
 from accounts.services.secrets import code_consume, secret_consume, secret_issue, secret_peek
 from accounts.services.secrets import secrets_revoke as _secrets_revoke
@@ -71,7 +72,7 @@ def password_reset_confirm(
         if user.email_verified_at is None and secret.email.lower() == user.email.lower():
             user.email_verified_at = timezone.now()  # the link or code proves the address
             proven = ["email_verified_at"]
-        _password_set(user=user, password=new_password, also=proven)
+        _password_set(user=user, password=new_password, also=proven, how=events.HOW_RESET)
         user_sessions_revoke(user=user, reason="password_reset")
     return user
 
@@ -95,8 +96,11 @@ def password_change(
         raise IncorrectPassword()
     _check_confirmation(new_password, new_password_confirm)
     _validate(new_password, user=user)
-    _password_set(user=user, password=new_password)
-    user_sessions_revoke(user=user, reason="password_changed", except_session_id=keep_session_id)
+    with transaction.atomic():
+        _password_set(user=user, password=new_password, how=events.HOW_CHANGE)
+        user_sessions_revoke(
+            user=user, reason="password_changed", except_session_id=keep_session_id
+        )
 
 
 def account_confirm(
@@ -112,8 +116,11 @@ def account_confirm(
     if user.check_password(new_password or ""):
         raise PasswordNotChanged()
     _validate(new_password, user=user)
-    _password_set(user=user, password=new_password)
-    user_sessions_revoke(user=user, reason="password_changed", except_session_id=keep_session_id)
+    with transaction.atomic():
+        _password_set(user=user, password=new_password, how=events.HOW_CHANGE)
+        user_sessions_revoke(
+            user=user, reason="password_changed", except_session_id=keep_session_id
+        )
 
 
 def password_choice_check(*, user: User, new_password: str | None) -> None:
@@ -138,7 +145,7 @@ def password_choice_check(*, user: User, new_password: str | None) -> None:
 
 
 @transaction.atomic
-def password_set_by_admin(*, user: User, password: str | None) -> None:
+def password_set_by_admin(*, user: User, password: str | None, actor: User | None = None) -> None:
     """An administrator sets the password (None: disables password sign-in). Whoever held the
     account until now is signed out on every channel, as after a reset; the admin's form has
     applied the password rules already."""
@@ -149,10 +156,16 @@ def password_set_by_admin(*, user: User, password: str | None) -> None:
     user.save(update_fields=["password", "updated_at"])
     _secrets_revoke(user=user, purpose=RESET)
     _secrets_revoke(user=user, purpose=VERIFY)
+    events.user_event_record(
+        "user.password_changed",
+        user=user,
+        actor=actor,
+        data={"how": events.HOW_ADMIN, "usable": password is not None},
+    )
     user_sessions_revoke(user=user, reason="password_set_by_admin")
 
 
-def _password_set(*, user: User, password: str, also: list[str] | None = None) -> None:
+def _password_set(*, user: User, password: str, how: str, also: list[str] | None = None) -> None:
     user.set_password(password)
     user.must_change_password = False
     # Only these columns: the caller's copy of the row may predate a concurrent change (an
@@ -163,6 +176,8 @@ def _password_set(*, user: User, password: str, also: list[str] | None = None) -
     # hand them the account after the owner took it back.
     _secrets_revoke(user=user, purpose=RESET)
     _secrets_revoke(user=user, purpose=VERIFY)
+    # The user themselves (a reset proves the mailbox, not a session: still the holder).
+    events.user_event_record("user.password_changed", user=user, actor=user, data={"how": how})
 
 
 def _check_confirmation(new_password: str, confirmation: str | None) -> None:

@@ -7,6 +7,7 @@ import uuid
 from django.db import transaction
 
 from accounts.models import Profile, User
+from accounts.services.events import user_event_record
 
 # RFC 2606 §2: .invalid never resolves, so no mail (a reset link included) can reach it.
 SERVICE_ACCOUNT_EMAIL_DOMAIN = "service-accounts.invalid"
@@ -27,9 +28,12 @@ def service_account_create(*, name: str) -> User:
     user.full_clean(exclude=["password"])
     user.save()
     Profile.objects.create(user=user)
+    user_event_record("user.created", user=user, data={"how": "service_account"})
     return user
 
 
+@transaction.atomic
 def service_account_delete(*, user: User) -> None:
     if user.is_service_account:
+        user_event_record("user.deleted", user=user)
         user.delete()

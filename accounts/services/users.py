@@ -21,6 +21,7 @@ from accounts.errors import (
     UsernameExists,
 )
 from accounts.models import OneTimeToken, Profile, User, UserType, ci_equals
+from accounts.services import events
 from accounts.services.domain_rules import (
     ADMIN_REFUSAL,
     email_domain_override_record,
@@ -74,6 +75,7 @@ def user_sign_up(
     user = User(username=username, email=email)
     _validate_new_password(password, user=user, field="password")
     user = _user_insert(user=user, password=password, profile=profile)
+    events.user_event_record("user.created", user=user, data={"how": "sign_up"})
     authz_services.signup_roles_grant(user=user)
     transaction.on_commit(lambda: email_verification_send(user=user))
     return user
@@ -109,6 +111,8 @@ def user_create(
     if password:
         _validate_new_password(password, user=user, field="password")
     user = _user_insert(user=user, password=password, profile=profile)
+    how = "admin" if password else "invitation"
+    events.user_event_record("user.created", user=user, actor=actor, data={"how": how})
     if overridden and actor is not None:
         email_domain_override_record(actor=actor, user=user, email=email, created=True)
     if not password:
@@ -125,9 +129,23 @@ def user_update(
     actor: User | None = None,
     ignore_domain_rules: bool = False,
 ) -> User:
-    """Changes username or email; a new email waits for verification of the new address.
+    """Changes username or email; a new email waits for verification of the new address
+    (user.email_changed is written when it is verified, email_verify).
 
     ``actor`` and ``ignore_domain_rules``: an administrator's change (see user_create)."""
+    with transaction.atomic():
+        changed = _user_update(
+            user=user, data=data, actor=actor, ignore_domain_rules=ignore_domain_rules
+        )
+        events.user_update_record(user=user, changed=changed, actor=actor or user)
+    return user
+
+
+def _user_update(
+    *, user: User, data: dict[str, Any], actor: User | None, ignore_domain_rules: bool
+) -> list[str]:
+    """user_update's change; returns the names of the fields changed now."""
+    changed = []
     username = data.get("username")
     if username is not None and username.strip() != user.username:
         username = username.strip()
@@ -136,12 +154,13 @@ def user_update(
         user.username = username
         user.full_clean(exclude=["password", "email"], validate_unique=False)
         _save_unique(user, update_fields=["username", "updated_at"])
+        changed.append("username")
     email = data.get("email")
     if email is not None and normalise_email(email) != user.email:
         email_change_request(
             user=user, new_email=email, actor=actor, ignore_domain_rules=ignore_domain_rules
         )
-    return user
+    return changed
 
 
 _PROFILE_FIELDS = ("first_name", "last_name", "phone_number", "address", "date_of_birth")
@@ -170,15 +189,25 @@ def user_update_own(
     return user_update(user=user, data=data)
 
 
-def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
+def profile_update(*, user: User, data: dict[str, Any], actor: Any = None) -> Profile:
+    """The profile page, the API's and the admin's inline; ``actor`` who changes it (the user
+    on their own pages)."""
+    with transaction.atomic():
+        profile, changed = _profile_update(user=user, data=data)
+        events.user_update_record(user=user, changed=changed, actor=actor)
+    return profile
+
+
+def _profile_update(*, user: User, data: dict[str, Any]) -> tuple[Profile, list[str]]:
     profile, _ = Profile.objects.get_or_create(user=user)
     given = [field for field in _PROFILE_FIELDS if field in data]
+    changed = [field for field in given if getattr(profile, field) != data[field]]
     for field in given:
         setattr(profile, field, data[field])
     profile.full_clean(exclude=["user"])
     # Only the fields given: an administrator may be editing the others at the same time.
     profile.save(update_fields=[*given, "updated_at"])
-    return profile
+    return profile, changed
 
 
 def user_delete(
@@ -200,13 +229,22 @@ def user_delete(
         password_field="password",  # noqa: S106 - a field name
     )
     logger.info("user %s deleted their account", user.public_id)
-    _user_delete(user=user)
+    _user_delete(user=user, actor=user)
 
 
-def user_deactivate(*, user: User) -> None:
+@transaction.atomic
+def user_deactivate(*, user: User, actor: Any = None) -> None:
     user.is_active = False
     user.save(update_fields=["is_active", "updated_at"])
+    events.user_event_record("user.deactivated", user=user, actor=actor)
     user_sessions_revoke(user=user, reason="deactivated")
+
+
+@transaction.atomic
+def user_reactivate(*, user: User, actor: Any = None) -> None:
+    user.is_active = True
+    user.save(update_fields=["is_active", "updated_at"])
+    events.user_event_record("user.reactivated", user=user, actor=actor)
 
 
 @transaction.atomic
@@ -215,16 +253,18 @@ def user_update_by_admin(*, actor: User, user: User, data: dict[str, Any]) -> Us
     account_action_check(actor=actor, target=user)
     if _is_self(actor, user) and _email_changes(user=user, email=data.get("email")):
         raise ReauthenticationRequired(OWN_ACCOUNT_MESSAGE)
-    _admin_flags_set(user=user, data=data)
+    changed = _admin_flags_set(user=user, data=data, actor=actor)
     if data.get("profile"):
-        profile_update(user=user, data=data["profile"])
+        changed += _profile_update(user=user, data=data["profile"])[1]
     # Last, because a new email address sends its verification link at once.
-    return user_update(
+    changed += _user_update(
         user=user,
         data=data,
         actor=actor,
         ignore_domain_rules=bool(data.get("ignore_domain_rules")),
     )
+    events.user_update_record(user=user, changed=changed, actor=actor)
+    return user
 
 
 # Account switches with consequences beyond their column: each goes through its service.
@@ -255,14 +295,16 @@ def user_update_from_admin_form(
         )
     if "is_active" in changed:
         if user.is_active:
-            user.save(update_fields=["is_active", "updated_at"])
+            user_reactivate(user=user, actor=actor)
         else:
-            user_deactivate(user=user)
+            user_deactivate(user=user, actor=actor)
     if "must_change_password" in changed:
+        plain.append("must_change_password")
         if user.must_change_password:
-            user_require_password_change(user=user)
+            _password_change_require(user=user)
         else:
             user.save(update_fields=["must_change_password", "updated_at"])
+    events.user_update_record(user=user, changed=plain, actor=actor)
     return user
 
 
@@ -272,12 +314,15 @@ def user_delete_by_admin(*, actor: User, user: User) -> None:
     if _is_self(actor, user):
         raise ReauthenticationRequired(OWN_ACCOUNT_MESSAGE)
     logger.info("user %s deleted by an administrator", user.public_id)
-    _user_delete(user=user)
+    _user_delete(user=user, actor=actor)
 
 
-def _user_delete(*, user: User) -> None:
+@transaction.atomic
+def _user_delete(*, user: User, actor: User) -> None:
     """Ends every sign-in first: the cascade removes the rows, but the caches that hold
-    resolved tokens (sso's token cache, the sign-in memory) learn only of revoked sids."""
+    resolved tokens (sso's token cache, the sign-in memory) learn only of revoked sids. The
+    event goes first too: it names the account by its public_id, which outlives the row."""
+    events.user_event_record("user.deleted", user=user, actor=actor)
     user_sessions_revoke(user=user, reason="deleted")
     user.delete()
 
@@ -294,7 +339,9 @@ def user_session_revoke_by_admin(*, actor: User, user: User, session_id: str) ->
     user_session_revoke(user=user, session_id=session_id, reason="revoked_by_admin")
 
 
-def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:
+def _admin_flags_set(*, user: User, data: dict[str, Any], actor: User) -> list[str]:
+    """The administrator's switches; returns the plain fields changed (deactivation and
+    reactivation are events of their own)."""
     changed = [
         field
         for field in ("user_type", "must_change_password")
@@ -308,21 +355,29 @@ def _admin_flags_set(*, user: User, data: dict[str, Any]) -> None:
     if "must_change_password" in changed and user.must_change_password:
         _password_change_sign_ins_end(user=user)
     if data.get("is_active") is False and user.is_active:
-        user_deactivate(user=user)
+        user_deactivate(user=user, actor=actor)
     elif data.get("is_active") is True and not user.is_active:
-        user.is_active = True
-        user.save(update_fields=["is_active", "updated_at"])
+        user_reactivate(user=user, actor=actor)
+    return changed
 
 
-def user_mark_email_verified(*, user: User) -> None:
+@transaction.atomic
+def user_mark_email_verified(*, user: User, actor: Any = None) -> None:
     if user.email_verified_at is None:
         user.email_verified_at = timezone.now()
         user.save(update_fields=["email_verified_at", "updated_at"])
+        events.user_update_record(user=user, changed=["email_verified"], actor=actor)
 
 
-def user_require_password_change(*, user: User) -> None:
+@transaction.atomic
+def user_require_password_change(*, user: User, actor: Any = None) -> None:
     """Until the user chooses a new password, no channel serves them (the channels ask
     accounts.selectors.user_password_change_pending); what they were signed in with ends now."""
+    _password_change_require(user=user)
+    events.user_update_record(user=user, changed=["must_change_password"], actor=actor)
+
+
+def _password_change_require(*, user: User) -> None:
     user.must_change_password = True
     user.save(update_fields=["must_change_password", "updated_at"])
     _password_change_sign_ins_end(user=user)
@@ -369,9 +424,13 @@ def email_verify(*, token: str) -> User:
         if User.objects.filter(ci_equals("email", secret.email)).exclude(pk=user.pk).exists():
             raise EmailExists()
         user.email = normalise_email(secret.email)
+    was_verified = user.email_verified_at is not None
     user.email_verified_at = timezone.now()
     _save_unique(user, update_fields=["email", "email_verified_at", "updated_at"])
     if user.email != old_email:
+        # Ids and what changed: the addresses themselves are personal data a receiver can
+        # read from the users API; the new one is verified by this very link.
+        events.user_event_record("user.email_changed", user=user, actor=user, data=_EMAIL_VERIFIED)
         # Every other link names an address the account no longer has or wants.
         secrets_revoke(user=user, purpose=VERIFY)
         transaction.on_commit(
@@ -379,7 +438,12 @@ def email_verify(*, token: str) -> User:
                 username=user.username, to=old_email, new_email=user.email
             )
         )
+    elif not was_verified:
+        events.user_update_record(user=user, changed=["email_verified"], actor=user)
     return user
+
+
+_EMAIL_VERIFIED = {"email_verified": True}
 
 
 def email_change_request_own(

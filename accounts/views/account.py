@@ -69,7 +69,9 @@ class ProfileView(LoginRequiredMixin, ServiceFormView):
         return super().get_context_data(pending_email=pending, **kwargs)
 
     def perform(self, form: Form) -> HttpResponse:
-        services.profile_update(user=self.request.user, data=form.cleaned_data)
+        services.profile_update(
+            user=self.request.user, data=form.cleaned_data, actor=self.request.user
+        )
         messages.success(self.request, "Your profile has been saved.")
         return redirect("accounts:profile")
 

@@ -25,6 +25,7 @@ from accounts.errors import (
     ApplicationError,
 )
 from accounts.models import Channel, PendingSignIn
+from accounts.services.events import sign_in_success_record
 from accounts.services.login import (
     browser_sign_in_complete,
     sign_in_succeed,
@@ -105,7 +106,10 @@ class LoginPasskeyView(PasskeyJsonView):
             channel=Channel.BROWSER,
             amr=passkey.amr,
         )
-        services.browser_session_start(request=request, user=user, event=event, amr=passkey.amr)
+        session = services.browser_session_start(
+            request=request, user=user, event=event, amr=passkey.amr
+        )
+        sign_in_success_record(session=session)
         return {"redirect": safe_next(request) or reverse("home")}
 
 

@@ -104,14 +104,16 @@ class ApplicationDetailApi(APIView):
     def patch(self, request: Request, client_id: str) -> Response:
         application = _application(request, client_id)
         data = validated(s.ApplicationUpdateInputSerializer, request, partial=True)
-        services.application_update(application=application, **data)
+        services.application_update(application=application, actor=request.user, **data)
         return Response(s.ApplicationOutputSerializer(application).data)
 
     @extend_schema(
         request=None, operation_id="applications_destroy", responses={204: None, **problems(404)}
     )
     def delete(self, request: Request, client_id: str) -> Response:
-        services.application_delete(application=_application(request, client_id))
+        services.application_delete(
+            application=_application(request, client_id), actor=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -127,7 +129,7 @@ class ApplicationSecretRotateApi(APIView):
     )
     def post(self, request: Request, client_id: str) -> Response:
         application = _application(request, client_id)
-        secret = services.application_secret_rotate(application=application)
+        secret = services.application_secret_rotate(application=application, actor=request.user)
         body = s.ApplicationWithSecretSerializer(application, context={"client_secret": secret})
         return Response(body.data)
 

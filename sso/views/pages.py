@@ -108,7 +108,9 @@ class ApplicationUpdateView(OwnedApplicationMixin, FormView):
     def form_valid(self, form: ApplicationForm) -> HttpResponse:
         application = self.get_application()
         try:
-            services.application_update(application=application, **form.cleaned_data)
+            services.application_update(
+                application=application, actor=self.request.user, **form.cleaned_data
+            )
         except (ApplicationError, ValidationError) as error:
             _form_errors(form, error)
             return self.form_invalid(form)
@@ -120,7 +122,7 @@ class ApplicationSecretRotateView(OwnedApplicationMixin, View):
     def post(self, request: HttpRequest, client_id: str) -> HttpResponse:
         application = self.get_application()
         try:
-            secret = services.application_secret_rotate(application=application)
+            secret = services.application_secret_rotate(application=application, actor=request.user)
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
@@ -137,7 +139,7 @@ class ApplicationDeleteView(OwnedApplicationMixin, TemplateView):
 
     def post(self, request: HttpRequest, client_id: str) -> HttpResponse:
         application = self.get_application()
-        services.application_delete(application=application)
+        services.application_delete(application=application, actor=request.user)
         messages.success(request, f"{application.name} is deleted; its tokens no longer work.")
         return redirect("sso:app_list")
 

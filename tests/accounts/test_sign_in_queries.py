@@ -32,22 +32,23 @@ def _page_sign_in(user) -> tuple[Client, list[str]]:
 
 
 def test_page_sign_in_query_budget(user, settings):
-    # user, lockout check, login event + UserSession (one statement), Django session
+    # user, lockout check, login event + UserSession (one statement), Django session, and
+    # the sign_in.succeeded event row
     settings.SESSION_ENGINE = STORE
     _, sql = _page_sign_in(user)
-    assert len(sql) == 4, "\n".join(sql)
+    assert len(sql) == 5, "\n".join(sql)
     assert not {"BEGIN", "COMMIT"} & {s.split()[0] for s in sql}
 
 
 def test_api_sign_in_query_budget(user):
-    # user, lockout check, login event, UserSession
+    # user, lockout check, login event, UserSession, and the sign_in.succeeded event row
     body = {"login": user.username, "password": DEFAULT_PASSWORD}
     url = reverse("api:accounts:login")
     assert Client().post(url, body, content_type="application/json").status_code == 200
     with CaptureQueriesContext(connection) as queries:
         response = Client().post(url, body, content_type="application/json")
     assert response.status_code == 200
-    assert len(queries) == 4, "\n".join(q["sql"] for q in queries.captured_queries)
+    assert len(queries) == 5, "\n".join(q["sql"] for q in queries.captured_queries)
 
 
 def test_page_sign_in_query_budget_on_django_session_store(user, settings):

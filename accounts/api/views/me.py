@@ -161,7 +161,7 @@ class MeProfileApi(APIView):
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         data = validated(ProfileInputSerializer, request, partial=partial)
-        profile = services.profile_update(user=request.user, data=data)
+        profile = services.profile_update(user=request.user, data=data, actor=request.user)
         return Response(ProfileOutputSerializer(profile).data)
 
 

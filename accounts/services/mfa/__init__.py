@@ -29,6 +29,7 @@ from accounts.models import (
     User,
 )
 from accounts.selectors import user_factors
+from accounts.services.events import user_event_record
 from accounts.services.mfa.recovery import (
     recovery_code_spend,
     recovery_codes_left,
@@ -125,6 +126,7 @@ def totp_enrol_confirm(*, user: User, code: str) -> list[str]:
     user_mfa_refresh(user=user)
     codes = recovery_codes_replace(user=user) if first else []
     factor_change_record(user=user, change="An authenticator app was added")
+    user_event_record("mfa.factor_added", user=user, actor=user, data=_added(METHOD_TOTP, first))
     return codes
 
 
@@ -133,6 +135,7 @@ def totp_remove(*, user: User) -> None:
     totp_device_delete(user=user)
     user_mfa_refresh(user=user)
     factor_change_record(user=user, change="The authenticator app was removed")
+    user_event_record("mfa.factor_removed", user=user, actor=user, data={"method": METHOD_TOTP})
 
 
 @transaction.atomic
@@ -141,6 +144,10 @@ def recovery_codes_regenerate(*, user: User) -> list[str]:
     if not user_mfa_refresh(user=user):
         raise FactorRequired()
     codes = recovery_codes_replace(user=user)
+    # Only a set replacing one: the first comes with the first factor (mfa.factor_added).
+    user_event_record(
+        "mfa.recovery_codes_generated", user=user, actor=user, data={"count": len(codes)}
+    )
     factor_change_record(
         user=user, change="A new set of recovery codes was made (the old codes no longer work)"
     )
@@ -198,6 +205,7 @@ def _recovery_code_prove(user: User, proof: Proof) -> str:
     """Using a recovery code is emailed, with a warning when few are left."""
     if not recovery_code_spend(user=user, code=proof.code):
         raise FactorCodeInvalid()
+    user_event_record("mfa.recovery_code_used", user=user, actor=user)
     transaction.on_commit(lambda: _recovery_code_used(user))
     return AuthMethod.RECOVERY_CODE
 
@@ -210,6 +218,11 @@ def _recovery_code_used(user: User) -> None:
     emails.send_recovery_code_used(
         username=user.username, to=user.email, left=recovery_codes_left(user=user)
     )
+
+
+def _added(method: str, first: bool) -> dict[str, Any]:
+    # first: the account's first factor, which came with its first set of recovery codes.
+    return {"method": method, "first": first}
 
 
 def factor_change_record(
@@ -254,7 +267,9 @@ def user_mfa_reset_by_admin(*, actor: User, user: User) -> None:
     account_action_check(actor=actor, target=user)
     if actor is not None and actor.pk == user.pk:
         raise ReauthenticationRequired(OWN_FACTORS_MESSAGE)
-    removed = _factors_delete(user=user)
+    removed, methods = _factors_delete(user=user)
+    for method in methods:
+        user_event_record("mfa.factor_removed", user=user, actor=actor, data={"method": method})
     user_mfa_refresh(user=user)
     user_sessions_revoke(user=user, reason=MFA_RESET_REASON)
     logger.warning(
@@ -270,14 +285,16 @@ def user_mfa_reset_by_admin(*, actor: User, user: User) -> None:
     )
 
 
-def _factors_delete(*, user: User) -> str:
-    """Deletes every factor and pending sign-in of ``user``; says what went, never a secret."""
+def _factors_delete(*, user: User) -> tuple[str, list[str]]:
+    """Deletes every factor and pending sign-in of ``user``; says what went, never a secret,
+    and which methods went."""
     apps, _ = TotpDevice.objects.filter(user=user).delete()
     keys, _ = Passkey.objects.filter(user=user).delete()
     codes, _ = RecoveryCode.objects.filter(user=user, used_at__isnull=True).delete()
     RecoveryCode.objects.filter(user=user).delete()
     PendingSignIn.objects.filter(user=user).delete()
-    return f"{apps} authenticator app(s), {keys} passkey(s), {codes} unused recovery code(s)"
+    said = f"{apps} authenticator app(s), {keys} passkey(s), {codes} unused recovery code(s)"
+    return said, [method for method, n in ((METHOD_TOTP, apps), (METHOD_WEBAUTHN, keys)) if n]
 
 
 # Last: passkeys registers PROVERS["webauthn"] and needs the names above.

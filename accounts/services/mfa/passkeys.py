@@ -55,6 +55,7 @@ from accounts.errors import (
     PasswordChangeRequired,
 )
 from accounts.models import Passkey, PasskeyChallenge, PendingSignIn, User
+from accounts.services.events import user_event_record
 from accounts.services.mfa import (
     METHOD_WEBAUTHN,
     PROVERS,
@@ -210,6 +211,9 @@ def _passkey_keep(
     user_mfa_refresh(user=user)
     codes = recovery_codes_replace(user=user) if first else []
     factor_change_record(user=user, change=f"A passkey was added: {name}")
+    user_event_record(
+        "mfa.factor_added", user=user, actor=user, data={**_webauthn(passkey), "first": first}
+    )
     return passkey, codes
 
 
@@ -282,6 +286,12 @@ def passkey_delete(*, user: User, passkey_id: Any) -> None:
     passkey.delete()
     user_mfa_refresh(user=user)
     factor_change_record(user=user, change=f"A passkey was removed: {passkey.name}")
+    user_event_record("mfa.factor_removed", user=user, actor=user, data=_webauthn(passkey))
+
+
+def _webauthn(passkey: Passkey) -> dict[str, str]:
+    # The passkey's public id, never its credential id or key: ids a receiver can look up.
+    return {"method": METHOD_WEBAUTHN, "passkey_id": str(passkey.public_id)}
 
 
 # -- authentication ---------------------------------------------------------------------------

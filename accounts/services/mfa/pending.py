@@ -20,9 +20,11 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.backends import RESOLVED_LOGIN_ATTR
 from accounts.errors import AccountLocked, FactorCodeInvalid, MfaTokenInvalid
 from accounts.lockout import LOCKOUT_KEY_ATTR, lockout_key
 from accounts.models import Channel, LoginEvent, LoginOutcome, PendingSignIn, User
+from accounts.services import events
 from accounts.services.mfa import Proof, factor_prove
 from accounts.services.sessions import request_client
 from identity import metrics
@@ -105,6 +107,7 @@ def code_failure_record(*, request: HttpRequest, user: User, identifier: str) ->
     (and the history), as a wrong password does; AccountLocked once the pair is locked."""
     login = lockout_key(login=identifier, user=user)
     setattr(request, LOCKOUT_KEY_ATTR, login)
+    setattr(request, RESOLVED_LOGIN_ATTR, (identifier, user))  # whose lockout it would be
     user_login_failed.send(sender=__name__, credentials={"username": login}, request=request)
     channel = _channel_of(request)
     LoginEvent.objects.create(
@@ -115,15 +118,15 @@ def code_failure_record(*, request: HttpRequest, user: User, identifier: str) ->
         **request_client(request),
     )
     metrics.sign_in_record(channel=channel, outcome=LoginOutcome.BAD_CODE)
+    events.sign_in_failure_record(
+        user=user, channel=channel, outcome=LoginOutcome.BAD_CODE, ip=request_client(request)["ip"]
+    )
     if getattr(request, "axes_locked_out", False):
         raise AccountLocked()
 
 
 def _channel_of(request: HttpRequest) -> str:
-    path = request.path
-    if path.startswith("/api/"):
-        return Channel.API
-    return Channel.ADMIN if path.startswith("/admin/") else Channel.BROWSER
+    return events.channel_of(request)
 
 
 def sign_in_pending_lockout_check(*, request: HttpRequest, pending: PendingSignIn) -> None:
