@@ -11,7 +11,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from accounts.selectors import user_password_change_pending
-from accounts.services.events import sign_in_success_record
 from accounts.services.sessions import (
     SESSION_ID_KEY,
     browser_session_adopt,
@@ -83,7 +82,7 @@ class UserSessionMiddleware:
                 session_touch(session_id=session_id)
         response = self.get_response(request)
         if session is not None and not session_id and _signed_in_elsewhere(request):
-            sign_in_success_record(session=browser_session_adopt(request=request))
+            browser_session_adopt(request=request)
         return response
 
 

@@ -23,7 +23,6 @@ from accounts.errors import ApplicationError, PasswordChangeRequired
 from accounts.jwt import AccessToken, RefreshToken, jwt_setting, token_backend
 from accounts.models import AuthMethod, Channel, User, UserSession
 from accounts.selectors import user_get_for_access_token, user_password_change_pending
-from accounts.services import events
 from accounts.services.mfa.amr import acr_value, amr_claim
 from accounts.services.sessions import (
     client_describe,
@@ -85,7 +84,6 @@ def api_session_start(
         refresh_jti=refresh["jti"],
         amr=amr,
     )
-    events.sign_in_success_record(session=session)
     metrics.token_grant_record(issuer="first_party", grant_type="sign_in")
     return _pair(refresh, access, session)
 

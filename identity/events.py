@@ -17,12 +17,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from identity.event_types import EVENT_TYPES, RECORDED_ONLY_WHEN_DELIVERED
 from identity.models import Delivery, Event
+from identity.postgres import rows_insert
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,15 @@ def event_record(
     return written[0] if written else None
 
 
-def events_record(drafts: Iterable[EventDraft]) -> list[Event]:
+def events_record(drafts: Iterable[EventDraft], *, rows: Sequence[Model] = ()) -> list[Event]:
     """``event_record`` for several events at once (a user's every sign-in ending): one INSERT
-    of the events, one of their deliveries, each finder asked once for all of them."""
+    of the events, one of their deliveries, each finder asked once for all of them.
+
+    ``rows`` are the change's own new rows (a sign-in's UserSession and LoginEvent), written
+    with the events in one statement (``identity.postgres.rows_insert``): atomic by itself,
+    so the change and its events commit together even outside a transaction, at no statement
+    more than the change alone when nobody is to be told."""
     drafts = list(drafts)
-    if not drafts:
-        return []
     for draft in drafts:
         if draft.type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {draft.type!r}: add it to identity.event_types")
@@ -133,27 +138,30 @@ def events_record(drafts: Iterable[EventDraft]) -> list[Event]:
     pairs = [
         (event, t) for event, draft in zip(events, drafts, strict=True) for t in draft.deliveries
     ]
-    for finder in tuple(TARGET_FINDERS):
-        pairs.extend(finder(events))
+    if events:
+        for finder in tuple(TARGET_FINDERS):
+            pairs.extend(finder(events))
     told = {id(event) for event, _ in pairs}
     events = [e for e in events if e.type not in RECORDED_ONLY_WHEN_DELIVERED or id(e) in told]
-    if not events:
+    if not events and not rows:
         return []
-    if len(events) == 1 and not pairs:
+    if not pairs and (rows or len(events) == 1):
         # One INSERT is atomic by itself: no BEGIN and COMMIT around it outside a transaction
         # (the sign-in path's budget), and it joins the caller's transaction inside one.
-        events[0].save(force_insert=True)
+        rows_insert(*rows, *events)
         return events
     with transaction.atomic(savepoint=False):
-        if len(events) == 1:
+        if rows:
+            rows_insert(*rows, *events)
+        elif len(events) == 1:
             events[0].save(force_insert=True)
         else:
             Event.objects.bulk_create(events)
         if pairs:
-            rows = Delivery.objects.bulk_create(
+            created = Delivery.objects.bulk_create(
                 Delivery(event=event, kind=t.kind, target=t.target, url=t.url) for event, t in pairs
             )
-            for row in rows:
+            for row in created:
                 _enqueue(row, run_after=None)
     return events
 

@@ -38,7 +38,6 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.claims import SUPPORTED_CLAIMS, user_claims
 from accounts.models import AuthMethod, Channel
 from accounts.selectors import user_password_change_pending
-from accounts.services.events import sign_in_success_record
 from accounts.services.mfa.amr import acr_value, amr_claim
 from accounts.services.sessions import session_start
 from identity.keys import signing_keys
@@ -281,7 +280,7 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         """The sign-in becomes a UserSession; its id is already the id_token's sid."""
         sign_in = request.sso_sign_in
         browser = sign_in.browser_session
-        session = session_start(
+        session_start(
             user=request.user,
             channel=Channel.OAUTH,
             client={
@@ -293,9 +292,8 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
             sid=sign_in.pk,
             # What the browser proved, step-ups included, is what this sign-in stands on.
             amr=request.sso_amr or AuthMethod.PASSWORD,
+            client_id=request.client.client_id,
         )
-        # In DOT's transaction with the tokens: the sign-in and its event commit together.
-        sign_in_success_record(session=session, client_id=request.client.client_id)
 
     def _rotate(self, token: dict[str, Any], request: Request) -> None:
         """RFC 9700 §4.14.2 rotation: one statement on Postgres (DOT's path takes about eleven)."""

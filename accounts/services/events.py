@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.models import Channel, User, UserSession
-from identity.events import event_record
+from identity.events import EventDraft, event_record
 
 # How a password came to change (user.password_changed's data.how).
 HOW_CHANGE, HOW_RESET, HOW_ADMIN = "change", "reset", "admin"
@@ -34,11 +34,11 @@ def user_update_record(*, user: User, changed: Iterable[str], actor: Any = None)
         user_event_record("user.updated", user=user, actor=actor, data={"changed": names})
 
 
-def sign_in_success_record(*, session: UserSession, client_id: str = "") -> None:
-    """sign_in.succeeded for a sign-in just recorded (its UserSession): one INSERT when
-    nobody is to be told, the sign-in path's whole budget for it."""
-    event_record(
-        "sign_in.succeeded",
+def sign_in_success_draft(*, session: UserSession, client_id: str = "") -> EventDraft:
+    """sign_in.succeeded for a sign-in being recorded (its UserSession): session_start writes
+    it in the session's own statement."""
+    return EventDraft(
+        type="sign_in.succeeded",
         data={"channel": session.channel, "amr": (session.amr or "").split()},
         actor=session.user,
         subject=session.user,

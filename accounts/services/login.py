@@ -115,8 +115,7 @@ def browser_sign_in(*, request: HttpRequest, login: str, password: str) -> User:
     )
     _second_step_check(user=user, login=login, channel=Channel.BROWSER)
     event = _login_succeeded(request=request, user=user, login=login, channel=Channel.BROWSER)
-    session = browser_session_start(request=request, user=user, event=event)
-    events.sign_in_success_record(session=session)
+    browser_session_start(request=request, user=user, event=event)
     return user
 
 
@@ -166,14 +165,13 @@ def browser_sign_in_complete(*, request: HttpRequest, pending: PendingSignIn, am
     # The Django login() records the backend that authenticated the user; the password was
     # checked by this one, in the pending step's first half.
     user.backend = SIGN_IN_BACKEND
-    session = browser_session_start(
+    browser_session_start(
         request=request,
         user=user,
         event=event if pending.channel == Channel.BROWSER else None,
         amr=event.amr,
         channel=pending.channel,
     )
-    events.sign_in_success_record(session=session)
     return user
 
 

@@ -25,7 +25,6 @@ from accounts.errors import (
     ApplicationError,
 )
 from accounts.models import Channel, PendingSignIn
-from accounts.services.events import sign_in_success_record
 from accounts.services.login import (
     browser_sign_in_complete,
     sign_in_succeed,
@@ -106,10 +105,7 @@ class LoginPasskeyView(PasskeyJsonView):
             channel=Channel.BROWSER,
             amr=passkey.amr,
         )
-        session = services.browser_session_start(
-            request=request, user=user, event=event, amr=passkey.amr
-        )
-        sign_in_success_record(session=session)
+        services.browser_session_start(request=request, user=user, event=event, amr=passkey.amr)
         return {"redirect": safe_next(request) or reverse("home")}
 
 

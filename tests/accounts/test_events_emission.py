@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from accounts.models import OneTimeToken, User, UserSession
 from accounts.services.secrets import secret_issue
+from identity.events import TARGET_FINDERS, DeliveryTarget, target_finder_add
 from identity.models import Event
 from tests.admin_forms import admin_change_form_post
 from tests.factories import DEFAULT_PASSWORD, RoleFactory
@@ -236,7 +237,7 @@ def test_secret_rotation_names_the_secret_never_its_value(user_api, user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_admin_sign_in_event_is_one_statement_outside_any_transaction(admin_user):
+def test_admin_sign_in_event_is_written_by_the_statement_that_records_the_sign_in(admin_user):
     body = {"username": admin_user.username, "password": DEFAULT_PASSWORD}
     with CaptureQueriesContext(connection) as queries:
         assert Client().post(reverse("admin:login"), body).status_code == 302
@@ -244,7 +245,34 @@ def test_admin_sign_in_event_is_one_statement_outside_any_transaction(admin_user
     sql = [q["sql"] for q in queries.captured_queries]
     at = [n for n, statement in enumerate(sql) if "identity_event" in statement]
     assert len(at) == 1, "\n".join(sql)
-    assert not {"BEGIN", "COMMIT"} & set(sql[at[0] - 1 : at[0] + 2])  # its own statement
+    # One statement for the sign-in and its event: neither is ever committed without the other.
+    assert '"accounts_usersession"' in sql[at[0]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_with_a_receiver_commits_session_event_and_delivery_in_one_transaction(user):
+    target = DeliveryTarget(kind="test", target="siem", url="https://siem.example/in")
+
+    def siem(events):  # type: ignore[no-untyped-def]
+        return [(e, target) for e in events if e.type == "sign_in.succeeded"]
+
+    target_finder_add(siem)
+    try:
+        body = {"username": user.username, "password": DEFAULT_PASSWORD}
+        with CaptureQueriesContext(connection) as queries:
+            assert Client().post(reverse("accounts:login"), body).status_code == 302
+    finally:
+        TARGET_FINDERS.remove(siem)
+
+    sql = [q["sql"] for q in queries.captured_queries]
+    begin = next(n for n, s in enumerate(sql) if s == "BEGIN")
+    commit = next(n for n, s in enumerate(sql) if s == "COMMIT" and n > begin)
+    inside = "\n".join(sql[begin:commit])
+    assert '"identity_event"' in inside
+    assert '"identity_delivery"' in inside
+    event = Event.objects.get(type="sign_in.succeeded", subject_public_id=user.public_id)
+    assert event.deliveries.get().target == "siem"
+    assert UserSession.objects.filter(pk=event.sid, user=user).exists()
 
 
 def test_admin_reset_of_second_factors_writes_one_removal_per_method_by_the_admin(admin_user, user):

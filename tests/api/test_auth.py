@@ -132,7 +132,7 @@ def test_login_query_budget(api, user, user_factory, django_assert_max_num_queri
     # sign-in so that this one counts what a user's first sign-in costs in steady state.
     api_tokens(user_factory())
     body = {"login": user.username, "password": DEFAULT_PASSWORD}
-    with django_assert_max_num_queries(7):  # 6, and the sign_in.succeeded event row
+    with django_assert_max_num_queries(6):
         assert api.post(url("login"), body, format="json").status_code == 200
 
 

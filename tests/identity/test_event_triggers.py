@@ -34,18 +34,7 @@ def test_triggers_cover_every_event_type() -> None:
     assert set(TRIGGERS) == set(EVENT_TYPES)
 
 
-_SESSIONS_HELPER = pytest.mark.xfail(
-    strict=True, reason="session.revoked is emitted by accounts.services.sessions"
-)
-
-
-@pytest.mark.parametrize(
-    "type",
-    [
-        pytest.param(name, marks=_SESSIONS_HELPER) if name == "session.revoked" else name
-        for name in EVENT_TYPES
-    ],
-)
+@pytest.mark.parametrize("type", list(EVENT_TYPES))
 def test_each_action_writes_exactly_one_event_of_its_type_about_the_right_account(
     type: str, failures_subscribed: None
 ) -> None:

@@ -26,12 +26,11 @@ from tests.sso.conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_code_exchange_costs_at_most_nine_queries(client, rp, user, django_assert_max_num_queries):
+def test_code_exchange_costs_at_most_eight_queries(client, rp, user, django_assert_max_num_queries):
     client.force_login(user)
     verifier, challenge = pkce_pair()
     code = query(authorize(client, rp, challenge=challenge))["code"]
-    # 8, and one for the sign_in.succeeded event row (in DOT's transaction with the tokens).
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         # The relying party's server: no browser cookie.
         response = exchange(Client(), rp, code, verifier)
     assert response.status_code == 200

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.devices import MAX_USER_AGENT, device_label
 from accounts.models import AuthMethod, LoginEvent, User, UserSession
+from accounts.services.events import sign_in_success_draft
+from identity.events import events_record
 from identity.net import client_ip
-from identity.postgres import rows_insert
 
 CLIENT_ATTR = "_request_client"
 
@@ -47,6 +48,7 @@ def session_start(
     refresh_jti: str = "",
     event: LoginEvent | None = None,
     amr: str = AuthMethod.PASSWORD,
+    client_id: str = "",
 ) -> UserSession:
     """Records a new sign-in on ``channel`` and returns it.
 
@@ -55,7 +57,9 @@ def session_start(
     sign-in's id_token). ``event`` is the success LoginEvent, written with the row in one
     statement (identity.postgres.rows_insert): one round trip and one commit per sign-in.
     ``amr`` says how it was proven (AuthMethod values, space-separated; the event gets the
-    same): a UserSession exists only once every required factor is proven.
+    same): a UserSession exists only once every required factor is proven. The sign-in's
+    ``sign_in.succeeded`` event (``client_id``: the OAuth application's) goes in the same
+    statement: a sign-in is never recorded without its event, nor the event without it.
     """
     now = timezone.now()
     session = UserSession(
@@ -75,5 +79,6 @@ def session_start(
     )
     if event is not None:
         event.amr = amr
-    rows_insert(*((event,) if event is not None else ()), session)
+    rows = (event, session) if event is not None else (session,)
+    events_record([sign_in_success_draft(session=session, client_id=client_id)], rows=rows)
     return session
