@@ -96,7 +96,10 @@ def test_an_ended_oauth_sign_in_is_delivered_to_its_own_application_only(owner, 
     # An application without a URI is not told; one whose sign-in goes on is not either.
     assert _deliveries(sids[silent.client_id]) == []
     assert _deliveries(sids[other.client_id]) == []
-    assert Event.objects.get(sid=sids[silent.client_id]).client_id == silent.client_id
+    assert (
+        Event.objects.get(type="session.revoked", sid=sids[silent.client_id]).client_id
+        == silent.client_id
+    )
 
 
 def test_a_sign_in_revoked_twice_is_told_once(owner, user):
