@@ -45,6 +45,11 @@ class PreparedRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class DeliveryCancelled(Exception):
+    """Raised by a sender when its receiver is gone (a webhook endpoint deleted or deactivated
+    since the delivery was queued): the delivery ends as failed with this message, no retry."""
+
+
 Sender = Callable[[Delivery], PreparedRequest]
 # Given events about to be written (unsaved: ``id``, ``type``, ``data``, ``sid``, ``client_id``,
 # ``subject_public_id`` are set), the receivers each should go to, as (event, target) pairs.

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import auth, me, mfa_login, mfa_self, passkeys, sessions, users
+from accounts.api.views import (
+    auth,
+    me,
+    mfa_login,
+    mfa_self,
+    passkeys,
+    sessions,
+    users,
+    webhooks,
+)
 
 app_name = "accounts"
 
@@ -98,5 +107,13 @@ urlpatterns = [
         "email-domain-rules/<int:pk>/",
         users.EmailDomainRuleDetailApi.as_view(),
         name="email_domain_rule",
+    ),
+    # Webhook endpoints (identity.webhooks; here for the permission check, authz's).
+    path("webhooks/", webhooks.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<uuid:id>/", webhooks.WebhookDetailApi.as_view(), name="webhook"),
+    path(
+        "webhooks/<uuid:id>/rotate-secret/",
+        webhooks.WebhookSecretRotateApi.as_view(),
+        name="webhook_rotate_secret",
     ),
 ]

@@ -1,4 +1,5 @@
-"""A receiver on loopback for the outbox's tests, and the test-only sender that posts to it.
+"""A receiver on loopback for the outbox's tests (it keeps what it was sent: body and headers),
+and the test-only sender that posts to it.
 
 The sender (kind ``test``) is registered when this module is imported: by the tests, and by
 the worker process they start (``worker_command``), which runs the real ``db_worker``.
@@ -39,6 +40,8 @@ class Received:
     path: str
     event_id: str
     answered: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,7 +67,7 @@ class Receiver:
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
             answer = receiver.answer(self.path)
             status = 200
             if answer == "slow":
@@ -74,7 +77,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 receiver.release.wait(30)
             else:
                 status = int(answer)
-            receiver.received.append(Received(self.path, self.headers["webhook-id"], status))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            received = Received(self.path, headers["webhook-id"], status, body, headers)
+            receiver.received.append(received)
             self.send_response(status)
             if status == 302:
                 self.send_header("location", "/followed")
