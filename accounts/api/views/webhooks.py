@@ -67,7 +67,7 @@ def _fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {name: getattr(endpoint, name) for name in WebhookOutputSerializer._declared_fields}
 
 
-def _endpoint(id: Any) -> WebhookEndpoint:
+def _endpoint(endpoint_id: Any) -> WebhookEndpoint:
     found = selectors.webhook_endpoint_get(endpoint_id=endpoint_id)
     return get_or_404(found, error=WebhookEndpointNotFound)
 
