@@ -30,7 +30,12 @@ EVENT_TYPE_CHOICES = [
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL")
+    url = forms.URLField(
+        max_length=2000,
+        assume_scheme="https",
+        label="URL",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
+    )
     event_types = forms.MultipleChoiceField(
         choices=EVENT_TYPE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
@@ -56,14 +61,28 @@ def _checked(check: Any, value: Any) -> Any:
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(CreatedByServiceAdmin):
     form = WebhookEndpointForm
+
+    class Media:
+        css = {"all": ["css/admin-webhooks.css"]}
+
     list_display = ("__str__", "url", "subscribed_to", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("url", "description")
-    readonly_fields = ("id", "signing_secret", "recent_deliveries", "created_by", "created_at")
+    readonly_fields = (
+        "endpoint_id",
+        "signing_secret",
+        "recent_deliveries",
+        "created_by",
+        "created_at",
+    )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = ["url", "description", "event_types", "is_active"]
         return fields if obj is None else [*fields, *self.readonly_fields]
+
+    @admin.display(description="ID")
+    def endpoint_id(self, endpoint: WebhookEndpoint) -> str:
+        return str(endpoint.pk)
 
     @admin.display(description="event types")
     def subscribed_to(self, endpoint: WebhookEndpoint) -> str:
