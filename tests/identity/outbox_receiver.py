@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -115,16 +116,18 @@ WORKER_CODE = (
 )
 
 
-def start_worker(*, database_url: str, log: Path, timeout: float = 1.0) -> subprocess.Popen[bytes]:
-    """The real ``manage.py db_worker`` with the test sender registered and retries a second
-    apart, against the test's database."""
+def start_worker(
+    *, database_url: str, log: Path, timeout: float = 1.0, retries: int = 4
+) -> subprocess.Popen[bytes]:
+    """The real ``manage.py db_worker`` with the test sender registered and ``retries`` retries
+    a second apart, against the test's database."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_ENV": "test",
         "DATABASE_URL": database_url,
         "WEBHOOK_ALLOW_PRIVATE": "true",
-        "OUTBOX_BACKOFF_SECONDS": "1,1,1,1",
+        "OUTBOX_BACKOFF_SECONDS": ",".join(["1"] * retries),
         "OUTBOX_TIMEOUT_SECONDS": str(timeout),
         "OUTBOX_SWEEP_SECONDS": "1",
     }
@@ -134,6 +137,32 @@ def start_worker(*, database_url: str, log: Path, timeout: float = 1.0) -> subpr
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+
+
+@contextmanager
+def worker(
+    tmp_path: Path, *, timeout: float = 1.0, retries: int = 4
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``start_worker`` for the duration of the block, against the test database; its log is
+    printed afterwards (shown when the test fails)."""
+    from tests.processes import database_url
+
+    log = tmp_path / "worker.log"
+    process = start_worker(database_url=database_url(), log=log, timeout=timeout, retries=retries)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+        print(log.read_text()[-4000:])
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet): a receiver that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(condition: object, *, timeout: float = 30, what: str = "") -> None:
