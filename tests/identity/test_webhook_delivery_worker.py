@@ -99,3 +99,7 @@ def test_every_event_reaches_an_endpoint_once_after_its_downtime_signed(
         secret, {**tampered.headers, "webhook-timestamp": later}, tampered.body
     )
     assert WebhookEndpoint.objects.get().is_active
+    logged = (tmp_path / "worker.log").read_text()
+    assert "kind=webhook" in logged  # the worker logged each try
+    assert secret not in logged
+    assert tampered.headers["webhook-signature"] not in logged
