@@ -6,6 +6,7 @@ subscriptions (active endpoints, their URLs and types) from the shared cache: no
 is cached, the database when the cache is down. The cached table is stored with the version it
 was read under, and every endpoint change bumps the version once committed: a process that read
 the table before a commit stores it under a version that is already stale, so nobody reads it.
+Each process also keeps the table it last read, used while the shared version is unchanged.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from identity import encryption
-from identity.cache import CACHE_DOWN, invalidate, safe_add, safe_get, safe_get_many, safe_set
+from identity.cache import CACHE_DOWN, invalidate, safe_add, safe_get, safe_set
 from identity.event_types import types_for_subscription
 from identity.events import DeliveryCancelled, DeliveryTarget, PreparedRequest
 from identity.models import Delivery, Event, WebhookEndpoint
@@ -52,13 +54,24 @@ def _version_bump() -> None:
         cache.add(VERSION_KEY, time.time_ns(), timeout=None)
 
 
+# This process's copy of the cached table, with the version it was read under: while the
+# version in the shared cache is the same, an event costs one small cache read.
+_memo: tuple[Any, tuple[Subscription, ...]] | None = None
+
+
 def subscriptions() -> tuple[Subscription, ...]:
-    """The active endpoints and their types: one cache round trip when cached."""
-    found = safe_get_many([VERSION_KEY, TABLE_KEY])
-    if found is CACHE_DOWN:
+    """The active endpoints and their types: one cache read of the version when this process
+    holds the table of that version, one more when another process read it first."""
+    global _memo
+    version = safe_get(VERSION_KEY)
+    if version is CACHE_DOWN:
         return _subscriptions_load()
-    version, cached = found.get(VERSION_KEY), found.get(TABLE_KEY)
-    if version is not None and cached is not None and cached[0] == version:
+    memo = _memo
+    if version is not None and memo is not None and memo[0] == version:
+        return memo[1]
+    cached = safe_get(TABLE_KEY) if version is not None else None
+    if cached and cached is not CACHE_DOWN and cached[0] == version:
+        _memo = cached
         return cached[1]
     if version is None:
         safe_add(VERSION_KEY, time.time_ns(), timeout=None)
@@ -66,6 +79,7 @@ def subscriptions() -> tuple[Subscription, ...]:
     table = _subscriptions_load()
     if version is not None and version is not CACHE_DOWN:
         safe_set(TABLE_KEY, (version, table), timeout=TABLE_TIMEOUT)
+        _memo = (version, table)
     return table
 
 

@@ -23,7 +23,12 @@ from identity.events import event_record
 from identity.models import Delivery, WebhookEndpoint
 from identity.tasks import delivery_attempt
 from identity.webhooks import services
-from identity.webhooks.delivery import WEBHOOK_KIND, subscriptions, webhook_send
+from identity.webhooks.delivery import (
+    WEBHOOK_KIND,
+    subscriptions,
+    subscriptions_changed,
+    webhook_send,
+)
 from identity.webhooks.errors import EventTypesRequired, UnknownEventType, WebhookUrlRefused
 from tests.conftest import redis_cache_use
 from tests.factories import UserFactory
@@ -360,3 +365,17 @@ def test_a_queued_delivery_goes_to_the_endpoints_current_url(
     [received] = receiver.received
     assert received.path == "/new"
     _verify(secret, received.headers, received.body)
+
+
+def test_a_change_committed_by_another_process_is_seen_by_this_ones_next_event(
+    redis_cache: object, django_capture_on_commit_callbacks: Callable[..., object]
+) -> None:
+    endpoint, _ = _create(django_capture_on_commit_callbacks)
+    assert event_record("user.created", data={}).deliveries.count() == 1  # this process holds it
+
+    # Another process deactivates it: its row changes, then its commit bumps the shared version.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        subscriptions_changed()
+
+    assert event_record("user.created", data={}).deliveries.count() == 0
