@@ -54,9 +54,10 @@ def _version_bump() -> None:
         cache.add(VERSION_KEY, time.time_ns(), timeout=None)
 
 
-# This process's copy of the cached table, with the version it was read under: while the
-# version in the shared cache is the same, an event costs one small cache read.
-_memo: tuple[Any, tuple[Subscription, ...]] | None = None
+# This process's copy of the cached table, with the version it was read under and until when
+# it may be used (bounded like the shared copy, for a change made past the services): while
+# the version in the shared cache is the same, an event costs one small cache read.
+_memo: tuple[Any, tuple[Subscription, ...], float] | None = None
 
 
 def subscriptions() -> tuple[Subscription, ...]:
@@ -67,11 +68,11 @@ def subscriptions() -> tuple[Subscription, ...]:
     if version is CACHE_DOWN:
         return _subscriptions_load()
     memo = _memo
-    if version is not None and memo is not None and memo[0] == version:
+    if version is not None and memo and memo[0] == version and memo[2] > time.monotonic():
         return memo[1]
     cached = safe_get(TABLE_KEY) if version is not None else None
     if cached and cached is not CACHE_DOWN and cached[0] == version:
-        _memo = cached
+        _memo = (version, cached[1], time.monotonic() + TABLE_TIMEOUT)
         return cached[1]
     if version is None:
         safe_add(VERSION_KEY, time.time_ns(), timeout=None)
@@ -79,7 +80,7 @@ def subscriptions() -> tuple[Subscription, ...]:
     table = _subscriptions_load()
     if version is not None and version is not CACHE_DOWN:
         safe_set(TABLE_KEY, (version, table), timeout=TABLE_TIMEOUT)
-        _memo = (version, table)
+        _memo = (version, table, time.monotonic() + TABLE_TIMEOUT)
     return table
 
 
