@@ -137,3 +137,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
                 self.log_change(request, delivery, "Retried now.")
                 retried += 1
         self.message_user(request, f"{retried} deliveries queued for a try now.", messages.SUCCESS)
+
+
+# Registered here, where the admin looks for this app's models.
+from identity.webhooks import admin as webhooks_admin  # noqa: E402, F401

@@ -48,8 +48,9 @@ class PreparedRequest:
 
 
 class DeliveryCancelled(Exception):
-    """A sender's answer when its delivery is no longer to be made (the receiver was deleted,
-    or its URL removed, since the event was queued): the delivery ends as failed, untried."""
+    """A sender's answer when its delivery is no longer to be made (a webhook endpoint deleted,
+    deactivated or unsubscribed, an application deleted or its back-channel URI removed, since
+    the event was queued): the delivery ends as failed with this message, untried, no retry."""
 
 
 Sender = Callable[[Delivery], PreparedRequest]

@@ -1,10 +1,11 @@
-"""The tables of the project package: the signing key set every node shares, and the outbox
-(events, their deliveries and each delivery's tries)."""
+"""The tables of the project package: the signing key set every node shares, the outbox
+(events, their deliveries and each delivery's tries) and the webhook endpoints it delivers to."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -130,3 +131,40 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"try {self.number}"
+
+
+class WebhookEndpoint(models.Model):
+    """A receiver an administrator registered for some event types (Standard Webhooks).
+
+    The signing secret is the portal's own (``whsec_`` + base64 of random bytes), shown once
+    when made or rotated. HMAC needs it in clear, so it is stored encrypted (identity.encryption,
+    like the signing keys), never hashed. After a rotation the previous secret also signs until
+    ``previous_secret_expires_at``, so a receiver can switch without losing an event."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True, default="")
+    # Catalogue names (identity.event_types), or ["*"]: every type but those off by default.
+    event_types = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    secret_encrypted = models.TextField(editable=False)
+    previous_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "identity_webhook_endpoint"
+        ordering = ("-created_at", "id")
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.description or self.url

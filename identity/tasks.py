@@ -3,8 +3,9 @@
 Retries follow ``settings.OUTBOX_BACKOFF_SECONDS`` (by default 30 s, 2 min, 10 min, 30 min,
 1 h, 3 h, 6 h, 12 h: 9 tries over about 23 hours), each by the task queuing itself again with
 ``run_after``. A 2xx ends the delivery as succeeded; a timeout, a connection error, 408, 429
-or 5xx is retried; any other answer (a redirect is never followed: it is a failure) or a URL
-the SSRF rule refuses ends it as failed; the last retry failing ends it as given up.
+or 5xx is retried; any other answer (a redirect is never followed: it is a failure), a URL
+the SSRF rule refuses, or a sender's ``DeliveryCancelled`` (its receiver is gone) ends it as
+failed; the last retry failing ends it as given up.
 
 At-least-once and safe to run twice: the task names the try it is for (the delivery's
 ``attempts`` when queued) and takes it by a compare-and-swap on that count under a row lock,
@@ -92,6 +93,8 @@ def _try(delivery: Delivery) -> Outcome:
             headers=request.headers,
             timeout=settings.OUTBOX_TIMEOUT_SECONDS,
         )
+    except events.DeliveryCancelled as cancelled:
+        return Outcome(succeeded=False, retry=False, error=f"cancelled: {cancelled}"[:200])
     except OutboundRefused as refusal:
         return Outcome(succeeded=False, retry=False, error=f"refused: {refusal}"[:200])
     except events.DeliveryCancelled as cancelled:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.api.views import audit, auth, me, mfa_login, mfa_self, passkeys, sessions, users
+from accounts.api.views import (
+    audit,
+    auth,
+    me,
+    mfa_login,
+    mfa_self,
+    passkeys,
+    sessions,
+    users,
+    webhooks,
+)
 
 app_name = "accounts"
 
@@ -100,4 +110,12 @@ urlpatterns = [
         name="email_domain_rule",
     ),
     path("audit/events/", audit.AuditEventListApi.as_view(), name="audit_events"),
+    # Webhook endpoints (identity.webhooks; here for the permission check, authz's).
+    path("webhooks/", webhooks.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<uuid:id>/", webhooks.WebhookDetailApi.as_view(), name="webhook"),
+    path(
+        "webhooks/<uuid:id>/rotate-secret/",
+        webhooks.WebhookSecretRotateApi.as_view(),
+        name="webhook_rotate_secret",
+    ),
 ]

@@ -31,6 +31,20 @@ class PageNumberPagination(PageNumberPagination):
             )
         return min(size, self.max_page_size)
 
+    def get_page_number(self, request: Request, paginator: object) -> int | str:
+        """A malformed page (``?page=``, ``?page=abc``, ``?page=0``) is refused (400): DRF would
+        serve the first page for an empty one. A page past the last is DRF's 404."""
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if raw in self.last_page_strings:
+            return raw
+        number = int(raw) if raw.isascii() and raw.isdigit() else 0
+        if number < 1:
+            message = "Enter a whole number from 1 upwards."
+            raise ValidationError({"page": [message]}, code="invalid")
+        return number
+
     def get_schema_operation_parameters(self, view: object) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

@@ -197,3 +197,13 @@ def test_a_get_without_the_trailing_slash_still_redirects(api):
 @pytest.mark.parametrize("name", ["api_schema", "api_docs"])
 def test_schema_and_docs_still_answer(client, name):
     assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["", "abc", "0", "-1", "1.5", "²"])
+def test_a_malformed_page_number_is_refused_not_served_as_the_first_page(user_api, page):
+    body = assert_problem(
+        user_api.get(reverse("api:sso:applications"), {"page": page}), 400, "validation_error"
+    )
+    assert body["errors"][0]["field"] == "page"
+    assert user_api.get(reverse("api:sso:applications"), {"page": "1"}).status_code == 200

@@ -1,4 +1,5 @@
-"""A receiver on loopback for the outbox's tests, and the test-only sender that posts to it.
+"""A receiver on loopback for the outbox's tests (it keeps what it was sent: body and headers),
+and the test-only sender that posts to it.
 
 The sender (kind ``test``) is registered when this module is imported: by the tests, and by
 the worker process they start (``worker_command``), which runs the real ``db_worker``.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +41,8 @@ class Received:
     path: str
     event_id: str
     answered: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,7 +68,7 @@ class Receiver:
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
             answer = receiver.answer(self.path)
             status = 200
             if answer == "slow":
@@ -74,7 +78,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 receiver.release.wait(30)
             else:
                 status = int(answer)
-            receiver.received.append(Received(self.path, self.headers["webhook-id"], status))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            received = Received(self.path, headers["webhook-id"], status, body, headers)
+            receiver.received.append(received)
             self.send_response(status)
             if status == 302:
                 self.send_header("location", "/followed")
@@ -110,16 +116,18 @@ WORKER_CODE = (
 )
 
 
-def start_worker(*, database_url: str, log: Path, timeout: float = 1.0) -> subprocess.Popen[bytes]:
-    """The real ``manage.py db_worker`` with the test sender registered and retries a second
-    apart, against the test's database."""
+def start_worker(
+    *, database_url: str, log: Path, timeout: float = 1.0, retries: int = 4
+) -> subprocess.Popen[bytes]:
+    """The real ``manage.py db_worker`` with the test sender registered and ``retries`` retries
+    a second apart, against the test's database."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_ENV": "test",
         "DATABASE_URL": database_url,
         "WEBHOOK_ALLOW_PRIVATE": "true",
-        "OUTBOX_BACKOFF_SECONDS": "1,1,1,1",
+        "OUTBOX_BACKOFF_SECONDS": ",".join(["1"] * retries),
         "OUTBOX_TIMEOUT_SECONDS": str(timeout),
         "OUTBOX_SWEEP_SECONDS": "1",
     }
@@ -129,6 +137,32 @@ def start_worker(*, database_url: str, log: Path, timeout: float = 1.0) -> subpr
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+
+
+@contextmanager
+def worker(
+    tmp_path: Path, *, timeout: float = 1.0, retries: int = 4
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``start_worker`` for the duration of the block, against the test database; its log is
+    printed afterwards (shown when the test fails)."""
+    from tests.processes import database_url
+
+    log = tmp_path / "worker.log"
+    process = start_worker(database_url=database_url(), log=log, timeout=timeout, retries=retries)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+        print(log.read_text()[-4000:])
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet): a receiver that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(condition: object, *, timeout: float = 30, what: str = "") -> None:

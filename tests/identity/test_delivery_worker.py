@@ -5,10 +5,6 @@ nothing lost when the worker is killed in the middle of a try."""
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,26 +15,13 @@ from identity.models import Delivery, Event
 from tests.identity.outbox_receiver import (
     TEST_KIND,
     Receiver,
+    free_port,
     receiving,
-    start_worker,
     wait_for,
+    worker,
 )
-from tests.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@contextmanager
-def worker(tmp_path: Path, *, timeout: float = 1.0) -> Iterator[subprocess.Popen[bytes]]:
-    log = tmp_path / "worker.log"
-    process = start_worker(database_url=database_url(), log=log, timeout=timeout)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
-        print(log.read_text()[-4000:])
 
 
 def _record(url: str) -> tuple[Event, Delivery]:
@@ -55,14 +38,8 @@ def _status(delivery: Delivery) -> str:
     return delivery.status
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_worker_retries_a_receiver_that_is_down_then_fails_then_answers(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     event, delivery = _record(f"http://127.0.0.1:{port}/hook")
     receiver = Receiver(scripts={"/hook": [503, 200]})
 
