@@ -97,8 +97,6 @@ def _try(delivery: Delivery) -> Outcome:
         return Outcome(succeeded=False, retry=False, error=f"cancelled: {cancelled}"[:200])
     except OutboundRefused as refusal:
         return Outcome(succeeded=False, retry=False, error=f"refused: {refusal}"[:200])
-    except events.DeliveryCancelled as cancelled:
-        return Outcome(succeeded=False, retry=False, error=f"cancelled: {cancelled}"[:200])
     except httpx.TimeoutException:
         return Outcome(succeeded=False, retry=True, error="timed out")
     except httpx.TransportError as error:

@@ -7,8 +7,7 @@ secret it used (passwords, codes, tokens) to ``context.secrets``, so that a test
 payload carries one. Triggers are independent of each other and may all run in one database.
 
 Side effects a receiver may see: the lockout trigger's last failed sign-in is also a
-sign-in.failed (written only when someone subscribes to it); session.revoked is emitted by
-accounts.services.sessions.
+sign-in.failed (written only when someone subscribes to it).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""A webhook endpoint on loopback, subscribed to every type, down for its first tries: the real
-worker (`manage.py db_worker`) gets each event to it exactly once after its downtime, each
-request signed so that Standard Webhooks' own library verifies it, and a tampered one does not."""
+"""A webhook endpoint on loopback, subscribed to every type, down for its first tries: every
+event type, each caused by the real action (tests/identity/event_triggers.py: pages, API,
+admin, services), reaches it exactly once after its downtime through the real worker
+(`manage.py db_worker`), each request signed so that Standard Webhooks' own library verifies it,
+and a tampered one does not."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ import pytest
 import standardwebhooks
 
 from identity.event_types import EVENT_TYPES
-from identity.events import event_record
-from identity.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from identity.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from identity.webhooks import services
 from identity.webhooks.delivery import WEBHOOK_KIND
-from tests.factories import UserFactory
+from tests.identity.event_triggers import TRIGGERS, TriggerContext
 from tests.identity.outbox_receiver import Receiver, free_port, receiving, wait_for, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,6 +34,11 @@ def _independent_hmac_verifies(secret: str, headers: dict[str, str], body: bytes
     return any(hmac.compare_digest(expected, sig) for sig in headers["webhook-signature"].split())
 
 
+def _id(user: object) -> str | None:
+    public_id = getattr(user, "public_id", None)
+    return str(public_id) if public_id else None
+
+
 def test_every_event_reaches_an_endpoint_once_after_its_downtime_signed(
     settings: object, tmp_path: Path
 ) -> None:
@@ -41,13 +47,13 @@ def test_every_event_reaches_an_endpoint_once_after_its_downtime_signed(
     endpoint, secret = services.webhook_endpoint_create(
         url=f"http://127.0.0.1:{port}/hooks", event_types=["*", "sign_in.failed"]
     )
-    subject, actor = UserFactory(), UserFactory()
-    events = [
-        event_record(name, data={"n": i}, subject=subject, actor=actor, sid=f"sid-{i}")
-        for i, name in enumerate(sorted(EVENT_TYPES))
-    ]
+    context = TriggerContext()
+    expected = {name: TRIGGERS[name](context) for name in sorted(EVENT_TYPES)}
+    events = list(Event.objects.all())
+    # Each action wrote its one event; the lockout's last failure is a failed sign-in too.
+    assert Counter(e.type for e in events) == Counter([*EVENT_TYPES, "sign_in.failed"])
     deliveries = Delivery.objects.filter(kind=WEBHOOK_KIND, target=str(endpoint.pk))
-    assert deliveries.count() == len(EVENT_TYPES)
+    assert sorted(deliveries.values_list("event_id", flat=True)) == sorted(e.id for e in events)
     # Down at first (connection refused), then a 503, then up.
     receiver = Receiver(scripts={"/hooks": [503, 200]})
 
@@ -84,14 +90,19 @@ def test_every_event_reaches_an_endpoint_once_after_its_downtime_signed(
         payload = webhook.verify(received.body, received.headers)
         assert _independent_hmac_verifies(secret, received.headers, received.body)
         assert received.headers["content-type"] == "application/json"
-        assert payload["data"]["subject_public_id"] == str(subject.public_id)
-        assert payload["data"]["actor_public_id"] == str(actor.public_id)
+        if payload["type"] != "sign_in.failed":  # the lockout's failure is about its own user
+            wanted = expected[payload["type"]]
+            assert payload["data"]["subject_public_id"] == _id(wanted.subject), payload
+            assert payload["data"]["actor_public_id"] == _id(wanted.actor), payload
+            assert payload["data"]["sid"] == (wanted.sid or None), payload
     by_id = {r.event_id: json.loads(r.body) for r in receiver.received if r.answered == 200}
-    assert {by_id[str(e.id)]["type"] for e in events} == set(EVENT_TYPES)
+    assert Counter(by_id[str(e.id)]["type"] for e in events) == Counter(e.type for e in events)
+    bodies = b"".join(r.body for r in receiver.received).decode()
+    assert [s for s in context.secrets if s and s in bodies] == []
 
     tampered = receiver.received[-1]
     with pytest.raises(standardwebhooks.WebhookVerificationError):
-        webhook.verify(tampered.body.replace(b'"n":', b'"m":'), tampered.headers)
+        webhook.verify(tampered.body.replace(b'"type":', b'"typo":'), tampered.headers)
     later = str(int(tampered.headers["webhook-timestamp"]) + 1)
     with pytest.raises(standardwebhooks.WebhookVerificationError):
         webhook.verify(tampered.body, {**tampered.headers, "webhook-timestamp": later})
