@@ -28,6 +28,7 @@ from accounts.services.sessions import (
     sign_ins_changed_publish,
 )
 from identity.models import Event
+from identity.webhooks.delivery import subscriptions
 from sso import services as sso_services
 from sso.models import SignIn
 from sso.selectors import TOKEN_CACHE_PREFIX, token_checksum
@@ -447,6 +448,7 @@ def test_a_revocation_of_many_sign_ins_writes_their_events_in_one_insert(
     user, django_assert_num_queries
 ):
     UserSessionFactory.create_batch(5, user=user, channel=Channel.API, session_key="")
+    subscriptions()  # the webhook subscriptions cached, as on any node after its first event
     # The live rows locked, their UPDATE, the events' INSERT (the browser and sso's listener
     # ask nothing for API sign-ins).
     with django_assert_num_queries(4):
