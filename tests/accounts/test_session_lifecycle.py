@@ -489,6 +489,41 @@ def test_signing_out_of_the_portal_ends_the_oauth_sign_ins_that_browser_approved
     assert Event.objects.filter(type="session.revoked", sid=str(approved.pk)).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_browser_sign_in_and_the_oauth_sign_ins_it_approved_end_together_or_not_at_all(
+    user, owner, monkeypatch
+):
+    browser = Client()
+    body = {"username": user.username, "password": DEFAULT_PASSWORD}
+    assert browser.post(reverse("accounts:login"), body).status_code == 302
+    browser_sid = browser.session[SESSION_ID_KEY]
+    rp = register(owner)
+    verifier, challenge = pkce_pair()
+    code = query(authorize(browser, rp, challenge=challenge))["code"]
+    exchange(browser, rp, code, verifier)
+    approved = SignIn.objects.get(browser_session_id=browser_sid)
+
+    class Crash(Exception):
+        pass
+
+    def crash(**kwargs: object) -> None:  # the process dies while ending what it approved
+        raise Crash
+
+    monkeypatch.setattr(sso_services, "sign_ins_revoke", crash)
+    session = UserSession.objects.get(pk=browser_sid)
+    with pytest.raises(Crash):
+        sessions.user_session_revoke(user=user, session_id=str(session.pk), reason="signed_out")
+
+    # Nothing half-done: the browser sign-in is still live with its approved one, no event
+    # tells of an end that did not happen, and signing out again ends both.
+    assert UserSession.objects.get(pk=browser_sid).revoked_at is None
+    assert UserSession.objects.get(pk=approved.pk).revoked_at is None
+    assert not Event.objects.filter(type="session.revoked").exists()
+    monkeypatch.undo()
+    sessions.user_session_revoke(user=user, session_id=str(session.pk), reason="signed_out")
+    assert UserSession.objects.get(pk=approved.pk).revoked_at is not None
+
+
 def test_revoking_a_browser_sign_in_on_the_sessions_page_ends_what_it_approved(
     user, owner, user_factory
 ):

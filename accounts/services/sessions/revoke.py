@@ -21,8 +21,11 @@ from identity import metrics
 from identity.events import EventDraft, events_record
 
 
+@transaction.atomic(savepoint=False)
 def session_revoke(*, session: UserSession, reason: str) -> None:
-    """Ends one sign-in on any channel: its browser session, refreshes and access tokens."""
+    """Ends one sign-in on any channel: its browser session, refreshes and access tokens. One
+    transaction with what the listeners end with it (sso: its OAuth tokens, and the OAuth
+    sign-ins a browser sign-in approved): all of it ends, or none."""
     ended = _live_rows_end(sids=[str(session.pk)], reason=reason)
     if session.session_key:
         _browser_sessions_delete([session.session_key])
@@ -85,11 +88,13 @@ def user_session_revoke(*, user: User, session_id: str, reason: str) -> UserSess
     return session
 
 
+@transaction.atomic(savepoint=False)
 def sessions_mark_revoked(
     *, ended: Mapping[str, str], reason: str, session_keys: Iterable[str] = ()
 ) -> None:
     """The rows of ``ended`` (sid -> channel) still live are revoked, with their events, the
-    given browser sessions deleted, and the change published."""
+    given browser sessions deleted, and the change published, in one transaction with what the
+    listeners end with them."""
     _live_rows_end(sids=list(ended), reason=reason)
     _browser_sessions_delete(list(session_keys))
     sign_ins_changed_publish(ended=ended, reason=reason)
