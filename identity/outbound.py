@@ -94,6 +94,21 @@ def url_refusal(url: str) -> str | None:
     return None
 
 
+def receiver_url_refusal(url: str) -> str | None:
+    """Why a receiver's URL (a webhook endpoint, a back-channel logout URI) cannot be
+    registered, or None: https (what the portal sends carries account data or a logout token)
+    unless WEBHOOK_ALLOW_PRIVATE, no fragment (never sent, so never meant), and url_refusal's
+    rule first: an internal target is named as such, whatever its scheme."""
+    refusal = url_refusal(url)
+    if refusal:
+        return refusal
+    if urlsplit(url).fragment or url.endswith("#"):
+        return "The URL must not contain a fragment."
+    if urlsplit(url).scheme != "https" and not settings.WEBHOOK_ALLOW_PRIVATE:
+        return "Use an https URL."
+    return None
+
+
 def _target(parts: SplitResult) -> tuple[str, int]:
     if parts.scheme not in _SCHEMES:
         raise OutboundRefused("Only http and https URLs can be called.")

@@ -15,7 +15,7 @@ from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
 from identity.keys import SigningKey, signing_keys
-from identity.outbound import url_refusal
+from identity.outbound import receiver_url_refusal
 
 DEFAULT_ALLOWED_SCOPES = "openid profile email"
 _jwk_cache: dict[str, jwk.JWK] = {}
@@ -45,18 +45,10 @@ def _is_private_use_scheme(scheme: str) -> bool:
 
 
 def backchannel_logout_uri_refusal(uri: str) -> str | None:
-    """Why a back-channel logout URI cannot be registered, or None. The portal POSTs to it from
-    inside its network: the outbound rule (no private, loopback or link-local target unless
-    WEBHOOK_ALLOW_PRIVATE), https unless that is allowed, and no fragment (Back-Channel Logout
-    1.0 §2.2: an absolute URI without one)."""
-    if not uri:
-        return None
-    parts = urlsplit(uri)
-    if parts.fragment or uri.endswith("#"):
-        return "The URI must not contain a fragment."
-    if parts.scheme != "https" and not settings.WEBHOOK_ALLOW_PRIVATE:
-        return "Use https."
-    return url_refusal(uri)
+    """Why a back-channel logout URI cannot be registered, or None: the portal POSTs to it from
+    inside its network, under the rule of every receiver (identity.outbound), which also keeps
+    Back-Channel Logout 1.0 §2.2's absolute URI without a fragment."""
+    return receiver_url_refusal(uri) if uri else None
 
 
 class Application(AbstractApplication):

@@ -12,8 +12,7 @@ class WebhookEndpointNotFound(ApplicationError):
 
 
 class WebhookUrlRefused(ApplicationError):
-    """The URL is one the portal will not call (identity.outbound's rule), or plain http in
-    production."""
+    """The URL is one the portal will not call (identity.outbound.receiver_url_refusal)."""
 
     code = "webhook_url_refused"
     status = 400

@@ -7,16 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from identity import encryption
 from identity.event_types import EVENT_TYPES
 from identity.models import WebhookEndpoint
-from identity.outbound import url_refusal
+from identity.outbound import receiver_url_refusal
 from identity.webhooks.delivery import subscriptions_changed
 from identity.webhooks.errors import EventTypesRequired, UnknownEventType, WebhookUrlRefused
 from identity.webhooks.signing import secret_generate
@@ -28,17 +26,15 @@ UPDATABLE = ("url", "description", "event_types", "is_active")
 
 
 def webhook_url_check(url: str) -> str:
-    """The URL, stripped, if the portal will call it: the outbound rule (no private, loopback
-    or link-local target unless WEBHOOK_ALLOW_PRIVATE) and https in production."""
+    """The URL, stripped, if the portal will call it: the receivers' rule
+    (identity.outbound.receiver_url_refusal: https and public targets unless
+    WEBHOOK_ALLOW_PRIVATE)."""
     url = url.strip()
     if len(url) > WebhookEndpoint._meta.get_field("url").max_length:
         raise WebhookUrlRefused("The URL is too long.")
-    refusal = url_refusal(url)
+    refusal = receiver_url_refusal(url)
     if refusal:
         raise WebhookUrlRefused(refusal)
-    plain = urlsplit(url).scheme != "https"
-    if plain and settings.PRODUCTION and not settings.WEBHOOK_ALLOW_PRIVATE:
-        raise WebhookUrlRefused("Use an https URL: events carry account data.")
     return url
 
 

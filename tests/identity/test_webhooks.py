@@ -30,6 +30,7 @@ from identity.webhooks.delivery import (
     webhook_send,
 )
 from identity.webhooks.errors import EventTypesRequired, UnknownEventType, WebhookUrlRefused
+from sso.models import backchannel_logout_uri_refusal
 from tests.conftest import redis_cache_use
 from tests.factories import UserFactory
 from tests.identity.outbox_receiver import Receiver, receiving
@@ -113,6 +114,14 @@ def test_plain_http_is_refused_in_production_unless_private_targets_are_allowed(
 
     settings.WEBHOOK_ALLOW_PRIVATE = True  # type: ignore[attr-defined]
     assert services.webhook_url_check("http://127.0.0.1:9000/in") == "http://127.0.0.1:9000/in"
+
+
+def test_webhook_and_back_channel_urls_follow_one_rule_for_receivers(settings: object) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE = False  # type: ignore[attr-defined]
+    for url in ("https://8.8.8.8/in#part", "http://8.8.8.8/in", "https://10.0.0.1/in"):
+        with pytest.raises(WebhookUrlRefused) as refused:
+            services.webhook_url_check(url)
+        assert refused.value.message == backchannel_logout_uri_refusal(url)
 
 
 def test_unknown_event_types_are_refused_with_the_valid_ones_listed() -> None:
