@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -467,17 +468,23 @@ def test_a_sign_in_already_revoked_is_published_again_but_written_once(user, hea
     assert event.data["reason"] == "first"
 
 
-def test_signing_out_of_the_portal_ends_the_oauth_sign_ins_that_browser_approved(
-    user, owner, user_factory
-):
+def _browser_that_approved_an_app(user, owner) -> tuple[Client, str, Any, dict]:
+    """A browser signed in to the portal that approved an OAuth sign-in: the browser, its sid,
+    the application and the application's tokens."""
     browser = Client()
     body = {"username": user.username, "password": DEFAULT_PASSWORD}
     assert browser.post(reverse("accounts:login"), body).status_code == 302
-    browser_sid = browser.session[SESSION_ID_KEY]
     rp = register(owner)
     verifier, challenge = pkce_pair()
     code = query(authorize(browser, rp, challenge=challenge))["code"]
     tokens = exchange(browser, rp, code, verifier).json()
+    return browser, browser.session[SESSION_ID_KEY], rp, tokens
+
+
+def test_signing_out_of_the_portal_ends_the_oauth_sign_ins_that_browser_approved(
+    user, owner, user_factory
+):
+    browser, browser_sid, rp, tokens = _browser_that_approved_an_app(user, owner)
     elsewhere = sign_in(Client(), rp, user)  # approved by another browser: stays
 
     browser.post(reverse("accounts:logout"))
@@ -493,14 +500,7 @@ def test_signing_out_of_the_portal_ends_the_oauth_sign_ins_that_browser_approved
 def test_a_browser_sign_in_and_the_oauth_sign_ins_it_approved_end_together_or_not_at_all(
     user, owner, monkeypatch
 ):
-    browser = Client()
-    body = {"username": user.username, "password": DEFAULT_PASSWORD}
-    assert browser.post(reverse("accounts:login"), body).status_code == 302
-    browser_sid = browser.session[SESSION_ID_KEY]
-    rp = register(owner)
-    verifier, challenge = pkce_pair()
-    code = query(authorize(browser, rp, challenge=challenge))["code"]
-    exchange(browser, rp, code, verifier)
+    _, browser_sid, _, _ = _browser_that_approved_an_app(user, owner)
     approved = SignIn.objects.get(browser_session_id=browser_sid)
 
     class Crash(Exception):
@@ -527,14 +527,7 @@ def test_a_browser_sign_in_and_the_oauth_sign_ins_it_approved_end_together_or_no
 def test_revoking_a_browser_sign_in_on_the_sessions_page_ends_what_it_approved(
     user, owner, user_factory
 ):
-    browser = Client()
-    body = {"username": user.username, "password": DEFAULT_PASSWORD}
-    assert browser.post(reverse("accounts:login"), body).status_code == 302
-    browser_sid = browser.session[SESSION_ID_KEY]
-    rp = register(owner)
-    verifier, challenge = pkce_pair()
-    code = query(authorize(browser, rp, challenge=challenge))["code"]
-    tokens = exchange(browser, rp, code, verifier).json()
+    _, browser_sid, _, tokens = _browser_that_approved_an_app(user, owner)
 
     page = Client()
     page.force_login(user)
@@ -546,13 +539,8 @@ def test_revoking_a_browser_sign_in_on_the_sessions_page_ends_what_it_approved(
 def test_signing_in_again_in_the_same_browser_keeps_the_applications_signed_in(
     user, owner, user_factory
 ):
-    browser = Client()
+    browser, _, _, tokens = _browser_that_approved_an_app(user, owner)
     body = {"username": user.username, "password": DEFAULT_PASSWORD}
-    assert browser.post(reverse("accounts:login"), body).status_code == 302
-    rp = register(owner)
-    verifier, challenge = pkce_pair()
-    code = query(authorize(browser, rp, challenge=challenge))["code"]
-    tokens = exchange(browser, rp, code, verifier).json()
 
     # Re-authentication (prompt=login, max_age) signs the browser in again.
     assert browser.post(reverse("accounts:login"), body).status_code == 302
